@@ -1,0 +1,163 @@
+"""The one typed configuration object, built once from command-line flags and the environment.
+
+Every option is a flag and an environment variable (CC_ANALYTICS_<NAME>); a flag wins over the environment,
+the environment over the default. Nothing else in the code base reads os.environ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+ENV_PREFIX = "CC_ANALYTICS_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    grpc_port: int = 4317
+    http_port: int = 4318
+    api_port: int = 9464
+    data_dir: str = "./cc-analytics-data"
+    clickhouse_url: str = ""
+    database: str = "cc_analytics"
+    cluster: str = ""
+    raw_ttl_days: int = 400
+    default_org_id: str = "default"
+    batch_max_rows: int = 50_000
+    batch_max_delay_ms: int = 20
+    max_request_bytes: int = 16 * 1024 * 1024
+    max_attribute_value_length: int = 65_536
+    max_attributes_per_record: int = 512
+    log_level: str = "info"
+
+    @property
+    def uses_embedded_store(self) -> bool:
+        return not self.clickhouse_url
+
+
+@dataclass(frozen=True)
+class Option:
+    field: str
+    help: str
+    parse: Callable[[str], object] = str
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.field.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.field.upper()
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} is outside 0..65535")
+    return port
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError(f"{value} must be a positive integer")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(f"{value} must be zero or a positive integer")
+    return value
+
+
+def _log_level(text: str) -> str:
+    level = text.lower()
+    if level not in ("debug", "info", "warning", "error"):
+        raise ValueError(f"unknown log level {text!r} (debug, info, warning, error)")
+    return level
+
+
+# Grouped by the subcommands that use them; the parser adds each group to the commands that need it.
+NETWORK_OPTIONS = (
+    Option("host", "Address the receivers and the API bind to. Keep 127.0.0.1 unless clients connect "
+                   "from other machines; then use 0.0.0.0 (and put auth and TLS in front).", metavar="ADDR"),
+    Option("grpc_port", "Port of the OTLP/gRPC receiver (logs, metrics, traces).", _port, "PORT"),
+    Option("http_port", "Port of the OTLP/HTTP receiver: POST /v1/logs, /v1/metrics, /v1/traces.", _port, "PORT"),
+    Option("api_port", "Port of the read API (/api/v1/..., /healthz).", _port, "PORT"),
+)
+
+STORE_OPTIONS = (
+    Option("data_dir", "Directory of the embedded chDB store, used when no --clickhouse-url is given. "
+                       "One process owns a store at a time.", metavar="DIR"),
+    Option("clickhouse_url", "URL of a ClickHouse server instead of the embedded store, "
+                             "e.g. http://user:password@clickhouse:8123 (https for TLS).", metavar="URL"),
+    Option("database", "ClickHouse database that holds the cc-analytics tables.", metavar="NAME"),
+    Option("cluster", "ClickHouse cluster name: DDL runs ON CLUSTER and tables use Replicated engines. "
+                      "Empty for a single server or the embedded store.", metavar="NAME"),
+    Option("raw_ttl_days", "Days raw events, metric points and spans are kept (0 keeps them forever). "
+                           "Applied when the tables are created.", _non_negative, "DAYS"),
+)
+
+INGEST_OPTIONS = (
+    Option("default_org_id", "Organization id for records that carry no organization.id "
+                             "(API-key, Bedrock and Vertex users).", metavar="ID"),
+    Option("batch_max_rows", "Rows that make a write batch full; a full batch is inserted at once.", _positive, "ROWS"),
+    Option("batch_max_delay_ms", "Longest a record waits for other records to share its insert.", _non_negative, "MS"),
+    Option("max_request_bytes", "Largest export request accepted, after decompression; larger ones get "
+                                "413 (HTTP) or RESOURCE_EXHAUSTED (gRPC).", _positive, "BYTES"),
+    Option("max_attribute_value_length", "Longest attribute value kept, in characters; longer values are "
+                                         "truncated and counted in the response's partial_success message.",
+           _positive, "CHARS"),
+    Option("max_attributes_per_record", "Most attributes kept per record; the rest are dropped and counted.",
+           _positive, "N"),
+)
+
+LOGGING_OPTIONS = (
+    Option("log_level", "Log verbosity: debug, info, warning or error.", _log_level, "LEVEL"),
+)
+
+
+def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...], title: str) -> None:
+    group = parser.add_argument_group(title)
+    defaults = Settings()
+    for option in options:
+        default = getattr(defaults, option.field)
+        shown = default if default != "" else "unset"
+        group.add_argument(
+            option.flag,
+            dest=option.field,
+            default=None,
+            metavar=option.metavar,
+            help=f"{option.help} [env {option.env}; default {shown}]",
+        )
+
+
+ALL_OPTIONS = NETWORK_OPTIONS + STORE_OPTIONS + INGEST_OPTIONS + LOGGING_OPTIONS
+
+
+def build_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """Flag, else environment variable, else default; every value parsed and checked here, once."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for option in ALL_OPTIONS:
+        raw = getattr(args, option.field, None)
+        source = option.flag
+        if raw is None and option.env in environ:
+            raw, source = environ[option.env], option.env
+        if raw is None:
+            continue
+        try:
+            values[option.field] = option.parse(raw)
+        except ValueError as error:
+            raise ConfigError(f"{source}={raw!r}: {error}") from None
+    return dataclasses.replace(Settings(), **values)
+
+
+class ConfigError(ValueError):
+    """A flag or environment variable with a value that cannot be used."""

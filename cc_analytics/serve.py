@@ -1,0 +1,85 @@
+"""`cc-analytics serve`: receivers, writer and read API in one process, around one store.
+
+One process because the embedded chDB store has one owner; against a ClickHouse server the same code runs as
+many stateless collector replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from aggregator.api import build_api_app
+from cc_analytics.config import Settings
+from cc_analytics.store import migrate, store_target
+from collector.decode import Limits
+from collector.grpc_receiver import bind, build_grpc_server
+from collector.http_receiver import build_http_app
+from collector.ingest import Ingestor
+from collector.store.client import connect, insert_columns
+from collector.tables import TABLE_COLUMNS
+from collector.writer import BatchWriter
+
+log = logging.getLogger("cc_analytics.serve")
+
+SHUTDOWN_GRACE_SECONDS = 10
+
+
+async def serve(settings: Settings) -> None:
+    target = store_target(settings)
+    write_client = connect(target)
+    migrate(write_client, settings)
+    read_client = connect(target, use_database=True)
+
+    writer = BatchWriter(
+        lambda table, names, columns: insert_columns(write_client, table, names, columns, settings.database),
+        TABLE_COLUMNS,
+        max_rows=settings.batch_max_rows,
+        max_delay_seconds=settings.batch_max_delay_ms / 1000,
+    )
+    writer.start()
+    limits = Limits(settings.max_attribute_value_length, settings.max_attributes_per_record)
+    ingestor = Ingestor(writer, limits, settings.default_org_id)
+
+    grpc_server = build_grpc_server(ingestor, settings.max_request_bytes)
+    grpc_port = bind(grpc_server, settings.host, settings.grpc_port)
+    await grpc_server.start()
+    http_runner, http_port = await _start_site(build_http_app(ingestor, settings.max_request_bytes),
+                                               settings.host, settings.http_port, "OTLP/HTTP")
+    api_runner, api_port = await _start_site(build_api_app(read_client),
+                                             settings.host, settings.api_port, "API")
+    log.info("cc-analytics ready: OTLP/gRPC on %s:%d, OTLP/HTTP on %s:%d, API on %s:%d; %s",
+             settings.host, grpc_port, settings.host, http_port, settings.host, api_port, target.description)
+
+    await _wait_for_stop_signal()
+    log.info("stopping: finishing requests in flight and flushing the write batch")
+    await grpc_server.stop(SHUTDOWN_GRACE_SECONDS)
+    await http_runner.cleanup()
+    await writer.close()
+    await api_runner.cleanup()
+    write_client.close()
+    read_client.close()
+    log.info("stopped; %d rows stored in %d batches", writer.stats.rows, writer.stats.batches)
+
+
+async def _start_site(app: web.Application, host: str, port: int, what: str) -> tuple[web.AppRunner, int]:
+    # Bodies are decompressed by the receiver itself, under its size limit.
+    runner = web.AppRunner(app, auto_decompress=False, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as error:
+        await runner.cleanup()
+        raise OSError(f"cannot listen for {what} on {host}:{port}: {error.strerror or error}") from None
+    return runner, runner.addresses[0][1]
+
+
+async def _wait_for_stop_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()

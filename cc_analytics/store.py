@@ -1,0 +1,23 @@
+"""Opening the configured store and bringing its schema up to date: the same steps for every command."""
+
+from __future__ import annotations
+
+from clickhouse_connect.driver.client import Client
+
+from cc_analytics.config import Settings
+from collector.store import migrations
+from collector.store.client import StoreTarget
+
+# Every package that owns tables, in the order their migrations apply.
+MIGRATION_GROUPS = (("collector", "collector.migrations"),)
+
+
+def store_target(settings: Settings) -> StoreTarget:
+    return StoreTarget(settings.data_dir, settings.clickhouse_url, settings.database, settings.cluster)
+
+
+def migrate(client: Client, settings: Settings) -> list[str]:
+    """Apply pending migrations of every group; returns what was applied now."""
+    params = migrations.SchemaParams(settings.database, settings.cluster, settings.raw_ttl_days)
+    pending = [m for group, package in MIGRATION_GROUPS for m in migrations.discover(group, package)]
+    return migrations.apply(client, params, pending)

@@ -1,0 +1,175 @@
+"""What every signal's decoder shares: limits, the per-request context, the result, and attribute handling."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+# DateTime64(9) ends at 2262-04-11: the largest signed 64-bit nanosecond count.
+MAX_TIMESTAMP_NS = 2**63 - 1
+# How many distinct reasons a response and a log line carry; the counts stay exact.
+MAX_REASONS = 5
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_attribute_value_length: int = 65_536
+    max_attributes_per_record: int = 512
+
+
+@dataclass(frozen=True)
+class DecodeContext:
+    """Everything a decoder needs besides the request: the limits, the fallback org, and the receive time."""
+
+    limits: Limits
+    default_org_id: str
+    received_at_ns: int
+
+    @property
+    def received_at_ms(self) -> int:
+        return self.received_at_ns // 1_000_000
+
+
+class RecordRejected(ValueError):
+    """One record cannot be stored; the message is the reason the client is told."""
+
+
+@dataclass
+class DecodedBatch:
+    """The rows of one request for one table, and what could not be kept as sent."""
+
+    table: str
+    rows: list[tuple] = field(default_factory=list)
+    rejected: int = 0
+    truncated_values: int = 0
+    dropped_attributes: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    def reject(self, reason: str) -> None:
+        self.rejected += 1
+        self._note(reason)
+
+    def _note(self, reason: str) -> None:
+        if len(self.reasons) < MAX_REASONS and reason not in self.reasons:
+            self.reasons.append(reason)
+
+    def summary(self, limits: Limits) -> str:
+        """The partial_success message: why records were rejected and what was truncated (empty if nothing)."""
+        parts = []
+        if self.rejected:
+            parts.append(f"{self.rejected} rejected: " + "; ".join(self.reasons))
+        if self.truncated_values:
+            parts.append(f"{self.truncated_values} attribute values longer than "
+                         f"{limits.max_attribute_value_length} characters were truncated")
+        if self.dropped_attributes:
+            parts.append(f"{self.dropped_attributes} attributes beyond {limits.max_attributes_per_record} "
+                         "per record were dropped")
+        return ". ".join(parts)
+
+
+def any_value_python(value: AnyValue) -> object:
+    """An AnyValue as a plain Python value (lists and dicts for arrays and kvlists, base64 for bytes)."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "int_value":
+        return value.int_value
+    if kind == "double_value":
+        number = value.double_value
+        return number if math.isfinite(number) else repr(number)
+    if kind == "array_value":
+        return [any_value_python(item) for item in value.array_value.values]
+    if kind == "kvlist_value":
+        return {item.key: any_value_python(item.value) for item in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    return None
+
+
+def any_value_text(value: AnyValue) -> str:
+    """An AnyValue as the text stored in a Map(String, String): scalars as written, arrays and kvlists as JSON."""
+    kind = value.WhichOneof("value")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "int_value":
+        return str(value.int_value)
+    if kind == "double_value":
+        return repr(value.double_value)
+    if kind == "bool_value":
+        return "true" if value.bool_value else "false"
+    if kind is None:
+        return ""
+    if kind == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    return json.dumps(any_value_python(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def attribute_map(attributes: Iterable[KeyValue], limits: Limits, batch: DecodedBatch) -> dict[str, str]:
+    """Attributes as a text map, every key kept unless over the per-record limit; long values truncated."""
+    result: dict[str, str] = {}
+    max_length = limits.max_attribute_value_length
+    for position, attribute in enumerate(attributes):
+        if position >= limits.max_attributes_per_record:
+            batch.dropped_attributes += 1
+            continue
+        text = any_value_text(attribute.value)
+        if len(text) > max_length:
+            text = text[:max_length]
+            batch.truncated_values += 1
+        result[attribute.key] = text
+    return result
+
+
+def checked_time(nanos: int, what: str) -> int:
+    if nanos > MAX_TIMESTAMP_NS:
+        raise RecordRejected(f"{what} {nanos} is past 2262-04-11, the last time ClickHouse can store")
+    return nanos
+
+
+def hex_id(raw: bytes) -> str:
+    return raw.hex()
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a record is about. The user key falls back: email, else account uuid, else the install's user.id."""
+
+    org_id: str
+    user_key: str
+    user_email: str
+    user_account_uuid: str
+    user_id: str
+    session_id: str
+    terminal_type: str
+    app_version: str
+
+    def columns(self) -> tuple[str, str, str, str, str]:
+        return (self.user_key, self.user_email, self.user_account_uuid, self.user_id, self.session_id)
+
+
+def identity_of(attributes: dict[str, str], resource: dict[str, str], default_org_id: str) -> Identity:
+    """Standard attributes sit on each record; custom resource attributes may carry them too, so fall back."""
+
+    def get(key: str) -> str:
+        return attributes.get(key) or resource.get(key, "")
+
+    email = get("user.email")
+    account_uuid = get("user.account_uuid")
+    user_id = get("user.id")
+    return Identity(
+        org_id=get("organization.id") or default_org_id,
+        user_key=email or account_uuid or user_id,
+        user_email=email,
+        user_account_uuid=account_uuid,
+        user_id=user_id,
+        session_id=get("session.id"),
+        terminal_type=get("terminal.type"),
+        app_version=get("app.version"),
+    )

@@ -1,0 +1,78 @@
+"""ExportLogsServiceRequest -> rows of the events table (Claude Code events are OTLP log records)."""
+
+from __future__ import annotations
+
+import json
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+
+from collector.decode.common import (
+    DecodeContext,
+    DecodedBatch,
+    RecordRejected,
+    any_value_python,
+    attribute_map,
+    checked_time,
+    hex_id,
+    identity_of,
+)
+
+EVENT_BODY_PREFIX = "claude_code."
+
+
+def decode_logs(request: ExportLogsServiceRequest, context: DecodeContext) -> DecodedBatch:
+    batch = DecodedBatch("events")
+    limits = context.limits
+    for resource_logs in request.resource_logs:
+        resource = attribute_map(resource_logs.resource.attributes, limits, batch)
+        service = (resource.get("service.name", ""), resource.get("service.version", ""))
+        for scope_logs in resource_logs.scope_logs:
+            scope = scope_logs.scope
+            scope_columns = (scope.name, scope.version, attribute_map(scope.attributes, limits, batch))
+            for record in scope_logs.log_records:
+                try:
+                    batch.rows.append(_event_row(record, resource, service, scope_columns, context, batch))
+                except RecordRejected as reason:
+                    batch.reject(f"log record: {reason}")
+    return batch
+
+
+def _event_row(record: LogRecord, resource: dict, service: tuple, scope_columns: tuple,
+               context: DecodeContext, batch: DecodedBatch) -> tuple:
+    attributes = attribute_map(record.attributes, context.limits, batch)
+    who = identity_of(attributes, resource, context.default_org_id)
+    observed = checked_time(record.observed_time_unix_nano, "observed_time_unix_nano")
+    timestamp = checked_time(record.time_unix_nano, "time_unix_nano") or observed or context.received_at_ns
+    body = _body_text(record)
+    return (
+        who.org_id, timestamp, observed, event_name_of(attributes, record, body),
+        *who.columns(), attributes.get("prompt.id", ""),
+        attributes.get("model", ""), attributes.get("tool_name", ""),
+        attributes.get("decision") or attributes.get("decision_type", ""),
+        attributes.get("source") or attributes.get("decision_source", ""),
+        who.terminal_type, who.app_version, *service,
+        record.severity_number, record.severity_text, body,
+        hex_id(record.trace_id), hex_id(record.span_id), record.flags,
+        attributes, resource, *scope_columns,
+        record.dropped_attributes_count, context.received_at_ms,
+    )
+
+
+def event_name_of(attributes: dict[str, str], record: LogRecord, body: str) -> str:
+    """Claude Code leaves the LogRecord event_name empty: read the attribute, then the field, then the body."""
+    name = attributes.get("event.name") or record.event_name
+    if name:
+        return name.removeprefix(EVENT_BODY_PREFIX)
+    if body.startswith(EVENT_BODY_PREFIX):
+        return body[len(EVENT_BODY_PREFIX):]
+    return ""
+
+
+def _body_text(record: LogRecord) -> str:
+    if not record.HasField("body"):
+        return ""
+    value = any_value_python(record.body)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

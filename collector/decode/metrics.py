@@ -1,0 +1,108 @@
+"""ExportMetricsServiceRequest -> rows of the metric_points table, one row per data point of any metric type."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from google.protobuf.json_format import MessageToDict
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric
+
+from collector.decode.common import (
+    DecodeContext,
+    DecodedBatch,
+    RecordRejected,
+    attribute_map,
+    checked_time,
+    identity_of,
+)
+
+TEMPORALITY = {
+    AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA: "delta",
+    AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE: "cumulative",
+    AggregationTemporality.AGGREGATION_TEMPORALITY_UNSPECIFIED: "unspecified",
+}
+
+
+def decode_metrics(request: ExportMetricsServiceRequest, context: DecodeContext) -> DecodedBatch:
+    batch = DecodedBatch("metric_points")
+    limits = context.limits
+    for resource_metrics in request.resource_metrics:
+        resource = attribute_map(resource_metrics.resource.attributes, limits, batch)
+        service = (resource.get("service.name", ""), resource.get("service.version", ""))
+        for scope_metrics in resource_metrics.scope_metrics:
+            scope = scope_metrics.scope
+            scope_columns = (scope.name, scope.version, attribute_map(scope.attributes, limits, batch))
+            for metric in scope_metrics.metrics:
+                _decode_metric(metric, resource, service, scope_columns, context, batch)
+    return batch
+
+
+def _decode_metric(metric: Metric, resource: dict, service: tuple, scope_columns: tuple,
+                   context: DecodeContext, batch: DecodedBatch) -> None:
+    kind = metric.WhichOneof("data")
+    points = getattr(metric, kind).data_points if kind else ()
+    if not metric.name:
+        for _ in points:
+            batch.reject("metric data point: the metric has no name")
+        return
+    data = getattr(metric, kind) if kind else None
+    temporality = TEMPORALITY.get(getattr(data, "aggregation_temporality", None), "")
+    head = (metric.name, metric.unit, metric.description, kind or "", temporality,
+            int(getattr(data, "is_monotonic", False)))
+    for point in points:
+        try:
+            batch.rows.append(_point_row(kind, point, head, resource, service, scope_columns, context, batch))
+        except RecordRejected as reason:
+            batch.reject(f"metric {metric.name} data point: {reason}")
+
+
+def _point_row(kind: str, point, head: tuple, resource: dict, service: tuple, scope_columns: tuple,
+               context: DecodeContext, batch: DecodedBatch) -> tuple:
+    attributes = attribute_map(point.attributes, context.limits, batch)
+    who = identity_of(attributes, resource, context.default_org_id)
+    timestamp = checked_time(point.time_unix_nano, "time_unix_nano") or context.received_at_ns
+    start = checked_time(point.start_time_unix_nano, "start_time_unix_nano")
+    value, count, minimum, maximum, buckets, bounds, detail = _point_values(kind, point)
+    return (
+        who.org_id, timestamp, start, *head, value,
+        *who.columns(),
+        attributes.get("model", ""), attributes.get("type", ""), attributes.get("tool_name", ""),
+        attributes.get("decision", ""), attributes.get("source", ""), attributes.get("language", ""),
+        who.terminal_type, who.app_version, *service,
+        count, minimum, maximum, buckets, bounds, detail, point.flags,
+        attributes, resource, *scope_columns,
+        context.received_at_ms,
+    )
+
+
+def _point_values(kind: str, point) -> tuple:
+    """(value, count, min, max, bucket_counts, explicit_bounds, detail JSON) for one point of a metric type."""
+    detail: dict = {}
+    if point.exemplars:
+        detail["exemplars"] = [MessageToDict(exemplar) for exemplar in point.exemplars]
+    if kind in ("sum", "gauge"):
+        which = point.WhichOneof("value")
+        if which is None:
+            raise RecordRejected("it has neither asInt nor asDouble")
+        value = float(getattr(point, which))
+        return value, 0, math.nan, math.nan, [], [], _json(detail)
+    minimum = point.min if kind != "summary" and point.HasField("min") else math.nan
+    maximum = point.max if kind != "summary" and point.HasField("max") else math.nan
+    if kind == "histogram":
+        return (point.sum, point.count, minimum, maximum, list(point.bucket_counts), list(point.explicit_bounds),
+                _json(detail))
+    if kind == "exponential_histogram":
+        detail.update(MessageToDict(point, preserving_proto_field_name=True))
+        for key in ("attributes", "exemplars", "start_time_unix_nano", "time_unix_nano", "count", "sum",
+                    "min", "max", "flags"):
+            detail.pop(key, None)
+        return point.sum, point.count, minimum, maximum, [], [], _json(detail)
+    # summary
+    detail["quantile_values"] = [{"quantile": q.quantile, "value": q.value} for q in point.quantile_values]
+    return point.sum, point.count, minimum, maximum, [], [], _json(detail)
+
+
+def _json(detail: dict) -> str:
+    return json.dumps(detail, separators=(",", ":")) if detail else ""

@@ -1,0 +1,66 @@
+"""ExportTraceServiceRequest -> rows of the spans table (Claude Code's traces beta)."""
+
+from __future__ import annotations
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from collector.decode.common import (
+    DecodeContext,
+    DecodedBatch,
+    RecordRejected,
+    attribute_map,
+    checked_time,
+    hex_id,
+    identity_of,
+)
+
+SPAN_KIND = {value: name.removeprefix("SPAN_KIND_").lower() for name, value in Span.SpanKind.items()}
+STATUS_CODE = {value: name.removeprefix("STATUS_CODE_").lower() for name, value in Status.StatusCode.items()}
+
+
+def decode_traces(request: ExportTraceServiceRequest, context: DecodeContext) -> DecodedBatch:
+    batch = DecodedBatch("spans")
+    limits = context.limits
+    for resource_spans in request.resource_spans:
+        resource = attribute_map(resource_spans.resource.attributes, limits, batch)
+        service = (resource.get("service.name", ""), resource.get("service.version", ""))
+        for scope_spans in resource_spans.scope_spans:
+            scope = scope_spans.scope
+            scope_columns = (scope.name, scope.version, attribute_map(scope.attributes, limits, batch))
+            for span in scope_spans.spans:
+                try:
+                    batch.rows.append(_span_row(span, resource, service, scope_columns, context, batch))
+                except RecordRejected as reason:
+                    batch.reject(f"span {span.name!r}: {reason}")
+    return batch
+
+
+def _span_row(span: Span, resource: dict, service: tuple, scope_columns: tuple,
+              context: DecodeContext, batch: DecodedBatch) -> tuple:
+    if len(span.trace_id) != 16 or len(span.span_id) != 8:
+        raise RecordRejected("trace_id must be 16 bytes and span_id 8 bytes")
+    limits = context.limits
+    attributes = attribute_map(span.attributes, limits, batch)
+    who = identity_of(attributes, resource, context.default_org_id)
+    start = checked_time(span.start_time_unix_nano, "start_time_unix_nano")
+    end = checked_time(span.end_time_unix_nano, "end_time_unix_nano")
+    return (
+        who.org_id, start, end, max(end - start, 0),
+        hex_id(span.trace_id), hex_id(span.span_id), hex_id(span.parent_span_id), span.trace_state,
+        span.name, SPAN_KIND.get(span.kind, str(span.kind)),
+        STATUS_CODE.get(span.status.code, str(span.status.code)), span.status.message,
+        *who.columns(),
+        attributes.get("model", ""), attributes.get("tool_name", ""),
+        who.terminal_type, who.app_version, *service, span.flags,
+        attributes, resource, *scope_columns,
+        [checked_time(event.time_unix_nano, "span event time") for event in span.events],
+        [event.name for event in span.events],
+        [attribute_map(event.attributes, limits, batch) for event in span.events],
+        [hex_id(link.trace_id) for link in span.links],
+        [hex_id(link.span_id) for link in span.links],
+        [link.trace_state for link in span.links],
+        [attribute_map(link.attributes, limits, batch) for link in span.links],
+        span.dropped_attributes_count, span.dropped_events_count, span.dropped_links_count,
+        context.received_at_ms,
+    )

@@ -1,0 +1,65 @@
+"""The OTLP/gRPC front door: Logs, Metrics and Trace services on one asyncio gRPC server.
+
+Requests arrive as raw bytes and are parsed here, so a malformed message gets INVALID_ARGUMENT with a reason
+instead of gRPC's generic deserialization error.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+from collector.decode.payload import MalformedPayload, parse_protobuf
+from collector.ingest import Ingestor
+from collector.log_once import RateLimitedLog
+from collector.signals import SIGNALS, Signal
+from collector.writer import StoreWriteFailed, WriterOverloaded
+
+log = logging.getLogger(__name__)
+
+
+def build_grpc_server(ingestor: Ingestor, max_request_bytes: int) -> grpc.aio.Server:
+    server = grpc.aio.server(options=[
+        ("grpc.max_receive_message_length", max_request_bytes),
+        ("grpc.so_reuseport", 0),
+    ])
+    rejected_log = RateLimitedLog(log, logging.WARNING)
+    for signal in SIGNALS:
+        handler = grpc.unary_unary_rpc_method_handler(
+            _export_handler(signal, ingestor, rejected_log),
+            request_deserializer=None,
+            response_serializer=signal.response_type.SerializeToString,
+        )
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(signal.grpc_service, {"Export": handler}),))
+    return server
+
+
+def bind(server: grpc.aio.Server, host: str, port: int) -> int:
+    """Bind the insecure port; returns the port actually bound (useful with port 0)."""
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    bound = server.add_insecure_port(address)
+    if not bound:
+        raise OSError(f"cannot listen for OTLP/gRPC on {address}: the address is in use or not available")
+    return bound
+
+
+def _export_handler(signal: Signal, ingestor: Ingestor, rejected_log: RateLimitedLog):
+    async def export(body: bytes, context: grpc.aio.ServicerContext):
+        peer = context.peer()
+        try:
+            request = parse_protobuf(body, signal.request_type)
+            return await ingestor.export(signal, request, peer)
+        except MalformedPayload as error:
+            rejected_log.log(f"grpc:{signal.name}:malformed", "rejected gRPC %s export from %s: %s",
+                             signal.name, peer, error)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except (StoreWriteFailed, WriterOverloaded) as error:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{error}; retry later")
+        except grpc.aio.AbortError:
+            raise
+        except Exception:
+            log.exception("unexpected error while handling a gRPC %s export from %s", signal.name, peer)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error while storing the export; see the collector log")
+
+    return export

@@ -1,0 +1,1 @@
+"""Exporters: outputs that publish what the aggregator knows (Prometheus text, CSV, Admin-API JSON, OpenMetrics)."""
