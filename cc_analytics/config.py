@@ -101,7 +101,7 @@ STORE_OPTIONS = (
     Option("cluster", "ClickHouse cluster name: DDL runs ON CLUSTER and tables use Replicated engines. "
                       "Empty for a single server or the embedded store.", metavar="NAME"),
     Option("raw_ttl_days", "Days raw events, metric points and spans are kept (0 keeps them forever). "
-                           "Applied when the tables are created.", _non_negative, "DAYS"),
+                           "A change applies to existing tables at the next migrate or serve.", _non_negative, "DAYS"),
 )
 
 INGEST_OPTIONS = (

@@ -6,6 +6,7 @@ from clickhouse_connect.driver.client import Client
 
 from cc_analytics.config import Settings
 from collector.store import migrations
+from collector.store.retention import apply_raw_retention
 from collector.store.client import StoreTarget
 
 # Every package that owns tables, in the order their migrations apply.
@@ -17,7 +18,9 @@ def store_target(settings: Settings) -> StoreTarget:
 
 
 def migrate(client: Client, settings: Settings) -> list[str]:
-    """Apply pending migrations of every group; returns what was applied now."""
+    """Apply pending migrations of every group and the configured retention; returns what changed now."""
     params = migrations.SchemaParams(settings.database, settings.cluster, settings.raw_ttl_days)
     pending = [m for group, package in MIGRATION_GROUPS for m in migrations.discover(group, package)]
-    return migrations.apply(client, params, pending)
+    applied = migrations.apply(client, params, pending)
+    applied += [f"retention of {table}" for table in apply_raw_retention(client, params)]
+    return applied

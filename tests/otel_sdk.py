@@ -135,3 +135,30 @@ def send_claude_events(exporter, identity: dict, start_ns: int) -> tuple[list[Se
     assert provider.force_flush(timeout_millis=20_000), "the SDK could not export"
     provider.shutdown()
     return sent, text_map(dict(sdk_resource.attributes))
+
+
+def span_exporter(transport: str, serve):
+    if transport == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        return OTLPSpanExporter(endpoint=serve.grpc_endpoint, insecure=True)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    return OTLPSpanExporter(endpoint=f"{serve.http_url}/v1/traces")
+
+
+def send_claude_trace(exporter, identity: dict) -> list:
+    """A parent interaction span with a tool span inside it and an event on the tool span; returns the
+    finished SDK spans (ids, times, attributes) as the ground truth."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = TracerProvider(resource=resource())
+    recorded = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.add_span_processor(SimpleSpanProcessor(recorded))
+    tracer = provider.get_tracer(METER_NAME, CLIENT_VERSION)
+    with tracer.start_as_current_span("claude_code.interaction", attributes=identity):
+        with tracer.start_as_current_span("claude_code.tool", attributes={**identity, "tool_name": "Write"}) as tool:
+            tool.add_event("tool.output", {"bytes": 120})
+    provider.shutdown()
+    return list(recorded.get_finished_spans())

@@ -111,3 +111,29 @@ def test_sdk_log_events_are_stored_with_typed_columns_and_full_attributes(serve,
         assert row["tool_name"] == event.attributes.get("tool_name", "")
         assert row["decision"] == (event.attributes.get("decision") or event.attributes.get("decision_type", ""))
         assert row["decision_source"] == (event.attributes.get("source") or event.attributes.get("decision_source", ""))
+
+
+@pytest.mark.parametrize("transport", ["grpc", "http"])
+def test_sdk_spans_are_stored_with_ids_parent_and_events(serve, transport):
+    from tests.otel_sdk import send_claude_trace, span_exporter
+
+    identity = claude_identity()
+    finished = send_claude_trace(span_exporter(transport, serve), identity)
+    rows = serve.query(f"""
+        SELECT span_name, trace_id, span_id, parent_span_id, toUnixTimestamp64Nano(timestamp) AS start_ns,
+               duration_ns, session_id, user_key, tool_name, event_names, event_attributes, attributes
+        FROM spans FINAL WHERE session_id = '{identity['session.id']}' ORDER BY timestamp""")
+    assert len(rows) == len(finished) == 2
+    expected = sorted(finished, key=lambda span: span.start_time)
+    for row, span in zip(rows, expected):
+        assert row["span_name"] == span.name
+        assert row["trace_id"] == format(span.context.trace_id, "032x")
+        assert row["span_id"] == format(span.context.span_id, "016x")
+        assert row["parent_span_id"] == (format(span.parent.span_id, "016x") if span.parent else "")
+        assert int(row["start_ns"]) == span.start_time
+        assert int(row["duration_ns"]) == span.end_time - span.start_time
+        assert (row["session_id"], row["user_key"]) == (identity["session.id"], "ada@example.com")
+        assert row["event_names"] == [event.name for event in span.events]
+        assert row["attributes"] == {k: str(v) for k, v in span.attributes.items()}
+    assert rows[1]["tool_name"] == "Write"
+    assert rows[1]["event_attributes"] == [{"bytes": "120"}]
