@@ -6,7 +6,7 @@ import base64
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
@@ -125,6 +125,28 @@ def attribute_map(attributes: Iterable[KeyValue], limits: Limits, batch: Decoded
             batch.truncated_values += 1
         result[attribute.key] = text
     return result
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The resource and scope a record came from, decoded once per block and shared by its records."""
+
+    resource: dict[str, str]
+    service: tuple[str, str]
+    scope: tuple[str, str, dict[str, str]]
+
+
+def records_with_origin(resource_blocks: Iterable, scopes_field: str, records_field: str, limits: Limits,
+                        batch: DecodedBatch) -> Iterator[tuple[Origin, object]]:
+    """Walk resource -> scope -> record, the shape every OTLP signal shares."""
+    for block in resource_blocks:
+        resource = attribute_map(block.resource.attributes, limits, batch)
+        service = (resource.get("service.name", ""), resource.get("service.version", ""))
+        for scope_block in getattr(block, scopes_field):
+            scope = scope_block.scope
+            origin = Origin(resource, service, (scope.name, scope.version, attribute_map(scope.attributes, limits, batch)))
+            for record in getattr(scope_block, records_field):
+                yield origin, record
 
 
 def checked_time(nanos: int, what: str) -> int:

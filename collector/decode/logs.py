@@ -10,12 +10,14 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from collector.decode.common import (
     DecodeContext,
     DecodedBatch,
+    Origin,
     RecordRejected,
     any_value_python,
     attribute_map,
     checked_time,
     hex_id,
     identity_of,
+    records_with_origin,
 )
 
 EVENT_BODY_PREFIX = "claude_code."
@@ -23,25 +25,18 @@ EVENT_BODY_PREFIX = "claude_code."
 
 def decode_logs(request: ExportLogsServiceRequest, context: DecodeContext) -> DecodedBatch:
     batch = DecodedBatch("events")
-    limits = context.limits
-    for resource_logs in request.resource_logs:
-        resource = attribute_map(resource_logs.resource.attributes, limits, batch)
-        service = (resource.get("service.name", ""), resource.get("service.version", ""))
-        for scope_logs in resource_logs.scope_logs:
-            scope = scope_logs.scope
-            scope_columns = (scope.name, scope.version, attribute_map(scope.attributes, limits, batch))
-            for record in scope_logs.log_records:
-                try:
-                    batch.rows.append(_event_row(record, resource, service, scope_columns, context, batch))
-                except RecordRejected as reason:
-                    batch.reject(f"log record: {reason}")
+    for origin, record in records_with_origin(request.resource_logs, "scope_logs", "log_records",
+                                              context.limits, batch):
+        try:
+            batch.rows.append(_event_row(record, origin, context, batch))
+        except RecordRejected as reason:
+            batch.reject(f"log record: {reason}")
     return batch
 
 
-def _event_row(record: LogRecord, resource: dict, service: tuple, scope_columns: tuple,
-               context: DecodeContext, batch: DecodedBatch) -> tuple:
+def _event_row(record: LogRecord, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> tuple:
     attributes = attribute_map(record.attributes, context.limits, batch)
-    who = identity_of(attributes, resource, context.default_org_id)
+    who = identity_of(attributes, origin.resource, context.default_org_id)
     observed = checked_time(record.observed_time_unix_nano, "observed_time_unix_nano")
     timestamp = checked_time(record.time_unix_nano, "time_unix_nano") or observed or context.received_at_ns
     body = _body_text(record)
@@ -51,10 +46,10 @@ def _event_row(record: LogRecord, resource: dict, service: tuple, scope_columns:
         attributes.get("model", ""), attributes.get("tool_name", ""),
         attributes.get("decision") or attributes.get("decision_type", ""),
         attributes.get("source") or attributes.get("decision_source", ""),
-        who.terminal_type, who.app_version, *service,
+        who.terminal_type, who.app_version, *origin.service,
         record.severity_number, record.severity_text, body,
         hex_id(record.trace_id), hex_id(record.span_id), record.flags,
-        attributes, resource, *scope_columns,
+        attributes, origin.resource, *origin.scope,
         record.dropped_attributes_count, context.received_at_ms,
     )
 

@@ -12,10 +12,12 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, M
 from collector.decode.common import (
     DecodeContext,
     DecodedBatch,
+    Origin,
     RecordRejected,
     attribute_map,
     checked_time,
     identity_of,
+    records_with_origin,
 )
 
 TEMPORALITY = {
@@ -27,20 +29,13 @@ TEMPORALITY = {
 
 def decode_metrics(request: ExportMetricsServiceRequest, context: DecodeContext) -> DecodedBatch:
     batch = DecodedBatch("metric_points")
-    limits = context.limits
-    for resource_metrics in request.resource_metrics:
-        resource = attribute_map(resource_metrics.resource.attributes, limits, batch)
-        service = (resource.get("service.name", ""), resource.get("service.version", ""))
-        for scope_metrics in resource_metrics.scope_metrics:
-            scope = scope_metrics.scope
-            scope_columns = (scope.name, scope.version, attribute_map(scope.attributes, limits, batch))
-            for metric in scope_metrics.metrics:
-                _decode_metric(metric, resource, service, scope_columns, context, batch)
+    for origin, metric in records_with_origin(request.resource_metrics, "scope_metrics", "metrics",
+                                              context.limits, batch):
+        _decode_metric(metric, origin, context, batch)
     return batch
 
 
-def _decode_metric(metric: Metric, resource: dict, service: tuple, scope_columns: tuple,
-                   context: DecodeContext, batch: DecodedBatch) -> None:
+def _decode_metric(metric: Metric, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> None:
     kind = metric.WhichOneof("data")
     points = getattr(metric, kind).data_points if kind else ()
     if not metric.name:
@@ -53,15 +48,14 @@ def _decode_metric(metric: Metric, resource: dict, service: tuple, scope_columns
             int(getattr(data, "is_monotonic", False)))
     for point in points:
         try:
-            batch.rows.append(_point_row(kind, point, head, resource, service, scope_columns, context, batch))
+            batch.rows.append(_point_row(kind, point, head, origin, context, batch))
         except RecordRejected as reason:
             batch.reject(f"metric {metric.name} data point: {reason}")
 
 
-def _point_row(kind: str, point, head: tuple, resource: dict, service: tuple, scope_columns: tuple,
-               context: DecodeContext, batch: DecodedBatch) -> tuple:
+def _point_row(kind: str, point, head: tuple, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> tuple:
     attributes = attribute_map(point.attributes, context.limits, batch)
-    who = identity_of(attributes, resource, context.default_org_id)
+    who = identity_of(attributes, origin.resource, context.default_org_id)
     timestamp = checked_time(point.time_unix_nano, "time_unix_nano") or context.received_at_ns
     start = checked_time(point.start_time_unix_nano, "start_time_unix_nano")
     value, count, minimum, maximum, buckets, bounds, detail = _point_values(kind, point)
@@ -70,9 +64,9 @@ def _point_row(kind: str, point, head: tuple, resource: dict, service: tuple, sc
         *who.columns(),
         attributes.get("model", ""), attributes.get("type", ""), attributes.get("tool_name", ""),
         attributes.get("decision", ""), attributes.get("source", ""), attributes.get("language", ""),
-        who.terminal_type, who.app_version, *service,
+        who.terminal_type, who.app_version, *origin.service,
         count, minimum, maximum, buckets, bounds, detail, point.flags,
-        attributes, resource, *scope_columns,
+        attributes, origin.resource, *origin.scope,
         context.received_at_ms,
     )
 

@@ -8,11 +8,13 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from collector.decode.common import (
     DecodeContext,
     DecodedBatch,
+    Origin,
     RecordRejected,
     attribute_map,
     checked_time,
     hex_id,
     identity_of,
+    records_with_origin,
 )
 
 SPAN_KIND = {value: name.removeprefix("SPAN_KIND_").lower() for name, value in Span.SpanKind.items()}
@@ -21,28 +23,20 @@ STATUS_CODE = {value: name.removeprefix("STATUS_CODE_").lower() for name, value 
 
 def decode_traces(request: ExportTraceServiceRequest, context: DecodeContext) -> DecodedBatch:
     batch = DecodedBatch("spans")
-    limits = context.limits
-    for resource_spans in request.resource_spans:
-        resource = attribute_map(resource_spans.resource.attributes, limits, batch)
-        service = (resource.get("service.name", ""), resource.get("service.version", ""))
-        for scope_spans in resource_spans.scope_spans:
-            scope = scope_spans.scope
-            scope_columns = (scope.name, scope.version, attribute_map(scope.attributes, limits, batch))
-            for span in scope_spans.spans:
-                try:
-                    batch.rows.append(_span_row(span, resource, service, scope_columns, context, batch))
-                except RecordRejected as reason:
-                    batch.reject(f"span {span.name!r}: {reason}")
+    for origin, span in records_with_origin(request.resource_spans, "scope_spans", "spans", context.limits, batch):
+        try:
+            batch.rows.append(_span_row(span, origin, context, batch))
+        except RecordRejected as reason:
+            batch.reject(f"span {span.name!r}: {reason}")
     return batch
 
 
-def _span_row(span: Span, resource: dict, service: tuple, scope_columns: tuple,
-              context: DecodeContext, batch: DecodedBatch) -> tuple:
+def _span_row(span: Span, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> tuple:
     if len(span.trace_id) != 16 or len(span.span_id) != 8:
         raise RecordRejected("trace_id must be 16 bytes and span_id 8 bytes")
     limits = context.limits
     attributes = attribute_map(span.attributes, limits, batch)
-    who = identity_of(attributes, resource, context.default_org_id)
+    who = identity_of(attributes, origin.resource, context.default_org_id)
     start = checked_time(span.start_time_unix_nano, "start_time_unix_nano")
     end = checked_time(span.end_time_unix_nano, "end_time_unix_nano")
     return (
@@ -52,8 +46,8 @@ def _span_row(span: Span, resource: dict, service: tuple, scope_columns: tuple,
         STATUS_CODE.get(span.status.code, str(span.status.code)), span.status.message,
         *who.columns(),
         attributes.get("model", ""), attributes.get("tool_name", ""),
-        who.terminal_type, who.app_version, *service, span.flags,
-        attributes, resource, *scope_columns,
+        who.terminal_type, who.app_version, *origin.service, span.flags,
+        attributes, origin.resource, *origin.scope,
         [checked_time(event.time_unix_nano, "span event time") for event in span.events],
         [event.name for event in span.events],
         [attribute_map(event.attributes, limits, batch) for event in span.events],
