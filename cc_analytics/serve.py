@@ -42,7 +42,7 @@ async def serve(settings: Settings) -> None:
     )
     writer.start()
     limits = Limits(settings.max_attribute_value_length, settings.max_attributes_per_record)
-    ingestor = Ingestor(writer, limits, settings.default_org_id)
+    ingestor = Ingestor(writer, limits, settings.default_org_id, settings.raw_ttl_days)
 
     grpc_server = build_grpc_server(ingestor, settings.max_request_bytes)
     grpc_port = bind(grpc_server, settings.host, settings.grpc_port)

@@ -19,10 +19,11 @@ log = logging.getLogger(__name__)
 
 
 class Ingestor:
-    def __init__(self, writer: BatchWriter, limits: Limits, default_org_id: str):
+    def __init__(self, writer: BatchWriter, limits: Limits, default_org_id: str, retention_days: int):
         self._writer = writer
         self._limits = limits
         self._default_org_id = default_org_id
+        self._retention_days = retention_days
         self._partial_log = RateLimitedLog(log, logging.WARNING)
 
     async def export(self, signal: Signal, request: Message, peer: str) -> Message:
@@ -30,7 +31,7 @@ class Ingestor:
 
         Raises StoreWriteFailed or WriterOverloaded when nothing could be stored, so the client retries.
         """
-        context = DecodeContext(self._limits, self._default_org_id, time.time_ns())
+        context = DecodeContext(self._limits, self._default_org_id, time.time_ns(), self._retention_days)
         batch = signal.decode(request, context)
         if batch.rows:
             await self._writer.write(batch.table, batch.rows)

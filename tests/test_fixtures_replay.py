@@ -19,6 +19,12 @@ FILES = fixture_files()
 pytestmark = pytest.mark.skipif(not FILES, reason="../shared/fixtures/claude-code-2.1.197 is not present")
 
 
+@pytest.fixture
+def serve(serve_factory):
+    # The recordings keep their 2026 timestamps: no retention, so they are never too old to store.
+    return serve_factory("--raw-ttl-days", "0")
+
+
 def any_value_text(value: dict) -> str:
     """The stored text of an OTLP JSON AnyValue, for the scalar kinds Claude Code sends."""
     (kind, scalar), = value.items()

@@ -1,5 +1,7 @@
 """Rows stored before a restart are there after it: the embedded store is on disk, not in memory."""
 
+import time
+
 import grpc
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -8,7 +10,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeL
 
 def _events(session_id: str, count: int) -> logs_service_pb2.ExportLogsServiceRequest:
     records = [
-        LogRecord(time_unix_nano=1_795_577_745_000_000_000 + i, attributes=[
+        LogRecord(time_unix_nano=time.time_ns() + i, attributes=[
             KeyValue(key="event.name", value=AnyValue(string_value="user_prompt")),
             KeyValue(key="session.id", value=AnyValue(string_value=session_id)),
             KeyValue(key="user.email", value=AnyValue(string_value="ada@example.com")),

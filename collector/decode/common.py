@@ -12,6 +12,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 # DateTime64(9) ends at 2262-04-11: the largest signed 64-bit nanosecond count.
 MAX_TIMESTAMP_NS = 2**63 - 1
+DAY_NS = 86_400 * 10**9
 # How many distinct reasons a response and a log line carry; the counts stay exact.
 MAX_REASONS = 5
 
@@ -29,6 +30,7 @@ class DecodeContext:
     limits: Limits
     default_org_id: str
     received_at_ns: int
+    retention_days: int = 0
 
     @property
     def received_at_ms(self) -> int:
@@ -152,6 +154,15 @@ def records_with_origin(resource_blocks: Iterable, scopes_field: str, records_fi
 def checked_time(nanos: int, what: str) -> int:
     if nanos > MAX_TIMESTAMP_NS:
         raise RecordRejected(f"{what} {nanos} is past 2262-04-11, the last time ClickHouse can store")
+    return nanos
+
+
+def checked_record_time(nanos: int, context: DecodeContext) -> int:
+    """A record's own time, the one its table's TTL reads: a record the TTL would delete at once is refused
+    here, with the reason, rather than acknowledged and silently dropped by the store."""
+    nanos = checked_time(nanos, "time")
+    if context.retention_days and (nanos - nanos % DAY_NS) + context.retention_days * DAY_NS <= context.received_at_ns:
+        raise RecordRejected(f"time {nanos} is older than the {context.retention_days}-day retention")
     return nanos
 
 

@@ -14,6 +14,7 @@ from collector.decode.common import (
     RecordRejected,
     any_value_python,
     attribute_map,
+    checked_record_time,
     checked_time,
     hex_id,
     identity_of,
@@ -38,7 +39,8 @@ def _event_row(record: LogRecord, origin: Origin, context: DecodeContext, batch:
     attributes = attribute_map(record.attributes, context.limits, batch)
     who = identity_of(attributes, origin.resource, context.default_org_id)
     observed = checked_time(record.observed_time_unix_nano, "observed_time_unix_nano")
-    timestamp = checked_time(record.time_unix_nano, "time_unix_nano") or observed or context.received_at_ns
+    timestamp = checked_record_time(checked_time(record.time_unix_nano, "time_unix_nano")
+                                    or observed or context.received_at_ns, context)
     body = _body_text(record)
     return (
         who.org_id, timestamp, observed, event_name_of(attributes, record, body),

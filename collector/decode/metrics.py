@@ -15,6 +15,7 @@ from collector.decode.common import (
     Origin,
     RecordRejected,
     attribute_map,
+    checked_record_time,
     checked_time,
     identity_of,
     records_with_origin,
@@ -56,7 +57,8 @@ def _decode_metric(metric: Metric, origin: Origin, context: DecodeContext, batch
 def _point_row(kind: str, point, head: tuple, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> tuple:
     attributes = attribute_map(point.attributes, context.limits, batch)
     who = identity_of(attributes, origin.resource, context.default_org_id)
-    timestamp = checked_time(point.time_unix_nano, "time_unix_nano") or context.received_at_ns
+    timestamp = checked_record_time(checked_time(point.time_unix_nano, "time_unix_nano")
+                                    or context.received_at_ns, context)
     start = checked_time(point.start_time_unix_nano, "start_time_unix_nano")
     value, count, minimum, maximum, buckets, bounds, detail = _point_values(kind, point)
     return (

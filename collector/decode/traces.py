@@ -11,6 +11,7 @@ from collector.decode.common import (
     Origin,
     RecordRejected,
     attribute_map,
+    checked_record_time,
     checked_time,
     hex_id,
     identity_of,
@@ -37,7 +38,7 @@ def _span_row(span: Span, origin: Origin, context: DecodeContext, batch: Decoded
     limits = context.limits
     attributes = attribute_map(span.attributes, limits, batch)
     who = identity_of(attributes, origin.resource, context.default_org_id)
-    start = checked_time(span.start_time_unix_nano, "start_time_unix_nano")
+    start = checked_record_time(span.start_time_unix_nano, context)
     end = checked_time(span.end_time_unix_nano, "end_time_unix_nano")
     return (
         who.org_id, start, end, max(end - start, 0),
