@@ -31,7 +31,9 @@ def run_readonly_query(client: Client, sql: str, output_format: str) -> bytes:
     if output_format not in QUERY_FORMATS:
         raise ValueError(f"unknown format {output_format!r}; use one of {', '.join(QUERY_FORMATS)}")
     try:
-        return client.raw_query(sql, fmt=output_format, settings={"readonly": 1})
+        # 64-bit integers as JSON numbers, the same from every client and engine (defaults differ).
+        return client.raw_query(sql, fmt=output_format,
+                                settings={"readonly": 1, "output_format_json_quote_64bit_integers": 0})
     except Exception as error:  # the engine's own message is the useful answer
         raise ValueError(str(error).strip()) from None
 

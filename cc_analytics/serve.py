@@ -7,6 +7,7 @@ many stateless collector replicas.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -29,52 +30,54 @@ SHUTDOWN_GRACE_SECONDS = 10
 
 
 async def serve(settings: Settings) -> None:
-    target = store_target(settings)
-    write_client = connect(target)
-    migrate(write_client, settings)
-    read_client = connect(target, use_database=True)
+    # Whatever has started is stopped in reverse order, on a clean stop and on a failed start alike:
+    # receivers first, then the writer flushes what they accepted, then the store clients close.
+    async with contextlib.AsyncExitStack() as running:
+        target = store_target(settings)
+        write_client = connect(target)
+        running.callback(write_client.close)
+        migrate(write_client, settings)
+        read_client = connect(target, use_database=True)
+        running.callback(read_client.close)
 
-    writer = BatchWriter(
-        lambda table, names, columns: insert_columns(write_client, table, names, columns, settings.database),
-        TABLE_COLUMNS,
-        max_rows=settings.batch_max_rows,
-        max_delay_seconds=settings.batch_max_delay_ms / 1000,
-    )
-    writer.start()
-    limits = Limits(settings.max_attribute_value_length, settings.max_attributes_per_record)
-    ingestor = Ingestor(writer, limits, settings.default_org_id, settings.raw_ttl_days)
+        writer = BatchWriter(
+            lambda table, names, columns: insert_columns(write_client, table, names, columns, settings.database),
+            TABLE_COLUMNS,
+            max_rows=settings.batch_max_rows,
+            max_delay_seconds=settings.batch_max_delay_ms / 1000,
+        )
+        writer.start()
+        running.push_async_callback(writer.close)
+        limits = Limits(settings.max_attribute_value_length, settings.max_attributes_per_record)
+        ingestor = Ingestor(writer, limits, settings.default_org_id, settings.raw_ttl_days)
 
-    grpc_server = build_grpc_server(ingestor, settings.max_request_bytes)
-    grpc_port = bind(grpc_server, settings.host, settings.grpc_port)
-    await grpc_server.start()
-    http_runner, http_port = await _start_site(build_http_app(ingestor, settings.max_request_bytes),
-                                               settings.host, settings.http_port, "OTLP/HTTP")
-    api_runner, api_port = await _start_site(build_api_app(read_client),
-                                             settings.host, settings.api_port, "API")
-    log.info("cc-analytics ready: OTLP/gRPC on %s:%d, OTLP/HTTP on %s:%d, API on %s:%d; %s",
-             settings.host, grpc_port, settings.host, http_port, settings.host, api_port, target.description)
+        api_port = await _start_site(running, build_api_app(read_client), settings.host, settings.api_port, "API")
+        grpc_server = build_grpc_server(ingestor, settings.max_request_bytes)
+        running.push_async_callback(grpc_server.stop, SHUTDOWN_GRACE_SECONDS)
+        grpc_port = bind(grpc_server, settings.host, settings.grpc_port)
+        await grpc_server.start()
+        http_port = await _start_site(running, build_http_app(ingestor, settings.max_request_bytes),
+                                      settings.host, settings.http_port, "OTLP/HTTP")
+        log.info("cc-analytics ready: OTLP/gRPC on %s:%d, OTLP/HTTP on %s:%d, API on %s:%d; %s",
+                 settings.host, grpc_port, settings.host, http_port, settings.host, api_port, target.description)
 
-    await _wait_for_stop_signal()
-    log.info("stopping: finishing requests in flight and flushing the write batch")
-    await grpc_server.stop(SHUTDOWN_GRACE_SECONDS)
-    await http_runner.cleanup()
-    await writer.close()
-    await api_runner.cleanup()
-    write_client.close()
-    read_client.close()
+        await _wait_for_stop_signal()
+        log.info("stopping: finishing requests in flight and flushing the write batch")
     log.info("stopped; %d rows stored in %d batches", writer.stats.rows, writer.stats.batches)
 
 
-async def _start_site(app: web.Application, host: str, port: int, what: str) -> tuple[web.AppRunner, int]:
+async def _start_site(running: contextlib.AsyncExitStack, app: web.Application, host: str, port: int,
+                      what: str) -> int:
+    """Serve app on host:port until the stack unwinds; returns the port bound."""
     # Bodies are decompressed by the receiver itself, under its size limit.
     runner = web.AppRunner(app, auto_decompress=False, access_log=None, handle_signals=False)
     await runner.setup()
+    running.push_async_callback(runner.cleanup)
     try:
         await web.TCPSite(runner, host, port).start()
     except OSError as error:
-        await runner.cleanup()
         raise OSError(f"cannot listen for {what} on {host}:{port}: {error.strerror or error}") from None
-    return runner, runner.addresses[0][1]
+    return runner.addresses[0][1]
 
 
 async def _wait_for_stop_signal() -> None:

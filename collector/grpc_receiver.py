@@ -38,7 +38,10 @@ def build_grpc_server(ingestor: Ingestor, max_request_bytes: int) -> grpc.aio.Se
 def bind(server: grpc.aio.Server, host: str, port: int) -> int:
     """Bind the insecure port; returns the port actually bound (useful with port 0)."""
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    bound = server.add_insecure_port(address)
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError:  # grpcio reports a failed bind this way, or by returning 0
+        bound = 0
     if not bound:
         raise OSError(f"cannot listen for OTLP/gRPC on {address}: the address is in use or not available")
     return bound

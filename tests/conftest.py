@@ -104,7 +104,7 @@ class ServeProcess:
         return self.process is not None and self.process.poll() is None
 
     def query(self, sql: str) -> list[dict]:
-        """Rows of a read-only query through the running serve's API, as dicts."""
+        """Rows of a read-only query through the running serve's API, as dicts (64-bit integers as numbers)."""
         request = urllib.request.Request(f"http://{self.host}:{self.api_port}/api/v1/query?format=JSONEachRow",
                                          data=sql.encode())
         try:
