@@ -6,7 +6,7 @@ import base64
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
@@ -72,6 +72,16 @@ class DecodedBatch:
             parts.append(f"{self.dropped_attributes} attributes beyond {limits.max_attributes_per_record} "
                          "per record were dropped")
         return ". ".join(parts)
+
+
+def append_or_reject(batch: DecodedBatch, what: str, make_row: Callable[[], tuple]) -> None:
+    """Add one record's row, or count the record as rejected with its reason; never lose its neighbours."""
+    try:
+        batch.rows.append(make_row())
+    except RecordRejected as reason:
+        batch.reject(f"{what}: {reason}")
+    except Exception as error:  # a record that trips a decoder bug must not cost the good records beside it
+        batch.reject(f"{what}: could not be decoded ({type(error).__name__}: {error})")
 
 
 def any_value_python(value: AnyValue) -> object:

@@ -13,6 +13,7 @@ from collector.decode.common import (
     Origin,
     RecordRejected,
     any_value_python,
+    append_or_reject,
     attribute_map,
     checked_record_time,
     checked_time,
@@ -22,20 +23,21 @@ from collector.decode.common import (
 )
 
 EVENT_BODY_PREFIX = "claude_code."
+# severity_number is an open enum (int32) but the column is UInt8: a value outside would fail the whole insert.
+SEVERITY_RANGE = range(256)
 
 
 def decode_logs(request: ExportLogsServiceRequest, context: DecodeContext) -> DecodedBatch:
     batch = DecodedBatch("events")
     for origin, record in records_with_origin(request.resource_logs, "scope_logs", "log_records",
                                               context.limits, batch):
-        try:
-            batch.rows.append(_event_row(record, origin, context, batch))
-        except RecordRejected as reason:
-            batch.reject(f"log record: {reason}")
+        append_or_reject(batch, "log record", lambda: _event_row(record, origin, context, batch))
     return batch
 
 
 def _event_row(record: LogRecord, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> tuple:
+    if record.severity_number not in SEVERITY_RANGE:
+        raise RecordRejected(f"severity_number {record.severity_number} is outside 0..255")
     attributes = attribute_map(record.attributes, context.limits, batch)
     who = identity_of(attributes, origin.resource, context.default_org_id)
     observed = checked_time(record.observed_time_unix_nano, "observed_time_unix_nano")

@@ -14,6 +14,7 @@ from collector.decode.common import (
     DecodedBatch,
     Origin,
     RecordRejected,
+    append_or_reject,
     attribute_map,
     checked_record_time,
     checked_time,
@@ -48,10 +49,8 @@ def _decode_metric(metric: Metric, origin: Origin, context: DecodeContext, batch
     head = (metric.name, metric.unit, metric.description, kind or "", temporality,
             int(getattr(data, "is_monotonic", False)))
     for point in points:
-        try:
-            batch.rows.append(_point_row(kind, point, head, origin, context, batch))
-        except RecordRejected as reason:
-            batch.reject(f"metric {metric.name} data point: {reason}")
+        append_or_reject(batch, f"metric {metric.name} data point",
+                         lambda: _point_row(kind, point, head, origin, context, batch))
 
 
 def _point_row(kind: str, point, head: tuple, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> tuple:
@@ -76,7 +75,7 @@ def _point_row(kind: str, point, head: tuple, origin: Origin, context: DecodeCon
 def _point_values(kind: str, point) -> tuple:
     """(value, count, min, max, bucket_counts, explicit_bounds, detail JSON) for one point of a metric type."""
     detail: dict = {}
-    if point.exemplars:
+    if kind != "summary" and point.exemplars:  # summary points have no exemplars field
         detail["exemplars"] = [MessageToDict(exemplar) for exemplar in point.exemplars]
     if kind in ("sum", "gauge"):
         which = point.WhichOneof("value")

@@ -10,6 +10,7 @@ from collector.decode.common import (
     DecodedBatch,
     Origin,
     RecordRejected,
+    append_or_reject,
     attribute_map,
     checked_record_time,
     checked_time,
@@ -25,10 +26,7 @@ STATUS_CODE = {value: name.removeprefix("STATUS_CODE_").lower() for name, value 
 def decode_traces(request: ExportTraceServiceRequest, context: DecodeContext) -> DecodedBatch:
     batch = DecodedBatch("spans")
     for origin, span in records_with_origin(request.resource_spans, "scope_spans", "spans", context.limits, batch):
-        try:
-            batch.rows.append(_span_row(span, origin, context, batch))
-        except RecordRejected as reason:
-            batch.reject(f"span {span.name!r}: {reason}")
+        append_or_reject(batch, f"span {span.name!r}", lambda: _span_row(span, origin, context, batch))
     return batch
 
 
