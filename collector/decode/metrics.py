@@ -76,7 +76,7 @@ def _point_values(kind: str, point) -> tuple:
     """(value, count, min, max, bucket_counts, explicit_bounds, detail JSON) for one point of a metric type."""
     detail: dict = {}
     if kind != "summary" and point.exemplars:  # summary points have no exemplars field
-        detail["exemplars"] = [MessageToDict(exemplar) for exemplar in point.exemplars]
+        detail["exemplars"] = [_exemplar_detail(exemplar) for exemplar in point.exemplars]
     if kind in ("sum", "gauge"):
         which = point.WhichOneof("value")
         if which is None:
@@ -89,14 +89,24 @@ def _point_values(kind: str, point) -> tuple:
         return (point.sum, point.count, minimum, maximum, list(point.bucket_counts), list(point.explicit_bounds),
                 _json(detail))
     if kind == "exponential_histogram":
-        detail.update(MessageToDict(point, preserving_proto_field_name=True))
+        buckets = MessageToDict(point, preserving_proto_field_name=True)
         for key in ("attributes", "exemplars", "start_time_unix_nano", "time_unix_nano", "count", "sum",
                     "min", "max", "flags"):
-            detail.pop(key, None)
+            buckets.pop(key, None)
+        detail.update(buckets)  # after the pops, so the exemplars gathered above stay
         return point.sum, point.count, minimum, maximum, [], [], _json(detail)
     # summary
     detail["quantile_values"] = [{"quantile": q.quantile, "value": q.value} for q in point.quantile_values]
     return point.sum, point.count, minimum, maximum, [], [], _json(detail)
+
+
+def _exemplar_detail(exemplar) -> dict:
+    """An exemplar as JSON, its trace and span ids in hex like every other id we store, so they join with spans."""
+    detail = MessageToDict(exemplar)
+    for key, raw in (("traceId", exemplar.trace_id), ("spanId", exemplar.span_id)):
+        if raw:
+            detail[key] = raw.hex()
+    return detail
 
 
 def _json(detail: dict) -> str:
