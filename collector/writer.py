@@ -1,7 +1,8 @@
 """The batch writer: requests hand it rows and wait; it inserts them in bulk, one insert per table per batch.
 
-Group commit: while one insert runs, the rows of new requests gather; the next insert takes them all (up to
-batch_max_rows), after waiting at most batch_max_delay_ms for company. A request's wait ends only when the insert
+Group commit: while one insert runs, the rows of new requests gather; the next insert takes them all, after
+waiting at most batch_max_delay_ms for company, or at once when batch_max_rows are waiting. max_pending_rows
+bounds what may wait; past it, requests are refused so the clients retry later. A request's wait ends only when the insert
 holding its rows has returned, so a client is acknowledged only for rows that are in the store.
 """
 

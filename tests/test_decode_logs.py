@@ -50,8 +50,9 @@ def log_record(attributes: dict | None = None, time_unix_nano: int = EVENT_TIME_
     return LogRecord(attributes=key_values(attributes or {}), time_unix_nano=time_unix_nano, **fields)
 
 
-def logs_request(*records: LogRecord, resource: dict | None = None, scope_name: str = "com.anthropic.claude_code.events",
-                 scope_version: str = "2.1.197", scope_attributes: dict | None = None) -> ExportLogsServiceRequest:
+def logs_request(*records: LogRecord, resource: dict | None = None,
+                 scope_name: str = "com.anthropic.claude_code.events", scope_version: str = "2.1.197",
+                 scope_attributes: dict | None = None) -> ExportLogsServiceRequest:
     request = ExportLogsServiceRequest()
     block = request.resource_logs.add()
     block.resource.attributes.extend(key_values(resource or {}))
@@ -396,6 +397,7 @@ def test_attributes_beyond_the_per_record_limit_are_dropped_and_counted():
 
     for event in event_rows(batch):
         assert event["attributes"] == {"a0": "0", "a1": "1", "a2": "2"}
+        assert event["dropped_attributes_count"] == 2, "the record itself says what it lost"
     assert batch.dropped_attributes == 4
     assert batch.rejected == 0
     summary = batch.summary(limits)
@@ -407,3 +409,14 @@ def test_decoded_values_are_base64_of_the_exact_bytes():
     event = only_event(logs_request(log_record({"blob": payload})))
 
     assert base64.b64decode(event["attributes"]["blob"]) == payload
+
+
+def test_an_unexpected_error_in_one_record_rejects_only_that_record():
+    from collector.decode.common import DecodedBatch, append_or_reject
+
+    batch = DecodedBatch("events")
+    append_or_reject(batch, "log record", lambda: ("good",))
+    append_or_reject(batch, "log record", lambda: {}["missing"])
+    append_or_reject(batch, "log record", lambda: ("also good",))
+    assert batch.rows == [("good",), ("also good",)]
+    assert batch.rejected == 1 and batch.reasons == ["log record: could not be decoded (KeyError: 'missing')"]

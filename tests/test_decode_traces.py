@@ -214,7 +214,8 @@ def test_event_and_link_attributes_count_against_the_limits():
     span.events.add(time_unix_nano=START_NS, name="e", attributes=key_values({"a": "long", "b": "x"}))
     span.links.add(trace_id=bytes(16), span_id=bytes(8), attributes=key_values({"c": "y", "d": "z"}))
 
-    batch = decode_traces(traces_request(span, resource={"os": "mac"}), DecodeContext(limits, DEFAULT_ORG, RECEIVED_AT_NS))
+    context = DecodeContext(limits, DEFAULT_ORG, RECEIVED_AT_NS)
+    batch = decode_traces(traces_request(span, resource={"os": "mac"}), context)
 
     (row,) = span_rows(batch)
     assert row["event_attributes"] == [{"a": "lon"}]

@@ -18,6 +18,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum
 
+from collector.decode.common import MAX_TIMESTAMP_NS
 from tests.conftest import ServeProcess
 
 MAX_REQUEST_BYTES = 1_000_000
@@ -53,8 +54,8 @@ def attribute(key: str, text: str) -> KeyValue:
 
 
 def events(session_id: str, times: list[int], **extra: str) -> logs_service_pb2.ExportLogsServiceRequest:
-    """Events at NOW_NS + t nanoseconds (absolute when t is past the year 2262)."""
-    records = [LogRecord(time_unix_nano=t if t > 2**63 else NOW_NS + t, attributes=[attribute("event.name", "user_prompt"),
+    """Events at NOW_NS + t nanoseconds (absolute when t is past the last storable day)."""
+    records = [LogRecord(time_unix_nano=t if t > MAX_TIMESTAMP_NS else NOW_NS + t, attributes=[attribute("event.name", "user_prompt"),
                                                        attribute("session.id", session_id),
                                                        *(attribute(k, v) for k, v in extra.items())])
                for t in times]
@@ -194,12 +195,12 @@ def test_huge_attribute_value_is_truncated_and_reported(serve):
 
 
 def test_records_that_cannot_be_stored_are_counted_and_their_neighbours_kept(serve):
-    beyond_2262 = 2**64 - 1
-    request = events("mixed-logs", [1, beyond_2262, 3, beyond_2262, 5])
+    too_late = MAX_TIMESTAMP_NS + 1
+    request = events("mixed-logs", [1, too_late, 3, too_late, 5])
     with grpc.insecure_channel(serve.grpc_endpoint) as channel:
         response = logs_service_pb2_grpc.LogsServiceStub(channel).Export(request, timeout=30)
     assert response.partial_success.rejected_log_records == 2
-    assert "2262" in response.partial_success.error_message
+    assert "past 2149-06-06" in response.partial_success.error_message
     assert stored_events(serve, "mixed-logs") == 3
 
 

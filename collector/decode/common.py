@@ -6,13 +6,15 @@ import base64
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-# DateTime64(9) ends at 2262-04-11: the largest signed 64-bit nanosecond count.
-MAX_TIMESTAMP_NS = 2**63 - 1
 DAY_NS = 86_400 * 10**9
+# Rows are sorted and expired by toDate(timestamp), and ClickHouse's Date ends on 2149-06-06 (day 65535):
+# a later time would wrap to a wrong day, so it is refused.
+LAST_STORABLE_DAY = "2149-06-06"
+MAX_TIMESTAMP_NS = 65_536 * DAY_NS - 1
 # How many distinct reasons a response and a log line carry; the counts stay exact.
 MAX_REASONS = 5
 
@@ -161,9 +163,14 @@ def records_with_origin(resource_blocks: Iterable, scopes_field: str, records_fi
                 yield origin, record
 
 
+def dropped_attribute_count(reported: int, attributes: Sequence[KeyValue], limits: Limits) -> int:
+    """What the client says it dropped plus what the per-record limit dropped here."""
+    return reported + max(0, len(attributes) - limits.max_attributes_per_record)
+
+
 def checked_time(nanos: int, what: str) -> int:
     if nanos > MAX_TIMESTAMP_NS:
-        raise RecordRejected(f"{what} {nanos} is past 2262-04-11, the last time ClickHouse can store")
+        raise RecordRejected(f"{what} {nanos} is past {LAST_STORABLE_DAY}, the last day ClickHouse can store")
     return nanos
 
 

@@ -17,6 +17,7 @@ from collector.decode.common import (
     attribute_map,
     checked_record_time,
     checked_time,
+    dropped_attribute_count,
     hex_id,
     identity_of,
     records_with_origin,
@@ -54,7 +55,8 @@ def _event_row(record: LogRecord, origin: Origin, context: DecodeContext, batch:
         record.severity_number, record.severity_text, body,
         hex_id(record.trace_id), hex_id(record.span_id), record.flags,
         attributes, origin.resource, *origin.scope,
-        record.dropped_attributes_count, context.received_at_ms,
+        dropped_attribute_count(record.dropped_attributes_count, record.attributes, context.limits),
+        context.received_at_ms,
     )
 
 

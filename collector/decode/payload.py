@@ -33,7 +33,7 @@ def parse_protobuf(body: bytes, message_type: type[Message]) -> Message:
 def parse_json(body: bytes, message_type: type[Message]) -> Message:
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:  # RecursionError: nested too deep
         raise MalformedPayload(f"body is not valid JSON: {error}") from None
     if not isinstance(document, dict):
         raise MalformedPayload(f"body must be a JSON object ({message_type.__name__}), got {type(document).__name__}")

@@ -14,6 +14,7 @@ from collector.decode.common import (
     attribute_map,
     checked_record_time,
     checked_time,
+    dropped_attribute_count,
     hex_id,
     identity_of,
     records_with_origin,
@@ -54,6 +55,7 @@ def _span_row(span: Span, origin: Origin, context: DecodeContext, batch: Decoded
         [hex_id(link.span_id) for link in span.links],
         [link.trace_state for link in span.links],
         [attribute_map(link.attributes, limits, batch) for link in span.links],
-        span.dropped_attributes_count, span.dropped_events_count, span.dropped_links_count,
+        dropped_attribute_count(span.dropped_attributes_count, span.attributes, limits),
+        span.dropped_events_count, span.dropped_links_count,
         context.received_at_ms,
     )
