@@ -89,15 +89,16 @@ def _point_values(kind: str, point) -> tuple:
         return (point.sum, point.count, minimum, maximum, list(point.bucket_counts), list(point.explicit_bounds),
                 _json(detail))
     if kind == "exponential_histogram":
-        buckets = MessageToDict(point, preserving_proto_field_name=True)
-        for key in ("attributes", "exemplars", "start_time_unix_nano", "time_unix_nano", "count", "sum",
-                    "min", "max", "flags"):
-            buckets.pop(key, None)
-        detail.update(buckets)  # after the pops, so the exemplars gathered above stay
+        detail.update(scale=point.scale, zero_count=point.zero_count, zero_threshold=point.zero_threshold,
+                      positive=_exponential_buckets(point.positive), negative=_exponential_buckets(point.negative))
         return point.sum, point.count, minimum, maximum, [], [], _json(detail)
     # summary
     detail["quantile_values"] = [{"quantile": q.quantile, "value": q.value} for q in point.quantile_values]
     return point.sum, point.count, minimum, maximum, [], [], _json(detail)
+
+
+def _exponential_buckets(buckets) -> dict:
+    return {"offset": buckets.offset, "bucket_counts": list(buckets.bucket_counts)}
 
 
 def _exemplar_detail(exemplar) -> dict:
