@@ -184,10 +184,14 @@ def test_wrong_method_and_unknown_path(serve):
     assert status == 404
 
 
+def export_logs(serve, request: logs_service_pb2.ExportLogsServiceRequest) -> logs_service_pb2.ExportLogsServiceResponse:
+    with grpc.insecure_channel(serve.grpc_endpoint) as channel:
+        return logs_service_pb2_grpc.LogsServiceStub(channel).Export(request, timeout=30)
+
+
 def test_huge_attribute_value_is_truncated_and_reported(serve):
     request = events("huge-value", [1, 2], prompt="p" * 300_000)
-    with grpc.insecure_channel(serve.grpc_endpoint) as channel:
-        response = logs_service_pb2_grpc.LogsServiceStub(channel).Export(request, timeout=30)
+    response = export_logs(serve, request)
     assert response.partial_success.rejected_log_records == 0
     assert "2 attribute values longer than 1000 characters were truncated" in response.partial_success.error_message
     lengths = serve.query("SELECT length(attributes['prompt']) AS n FROM events FINAL WHERE session_id = 'huge-value'")
@@ -197,8 +201,7 @@ def test_huge_attribute_value_is_truncated_and_reported(serve):
 def test_records_that_cannot_be_stored_are_counted_and_their_neighbours_kept(serve):
     too_late = MAX_TIMESTAMP_NS + 1
     request = events("mixed-logs", [1, too_late, 3, too_late, 5])
-    with grpc.insecure_channel(serve.grpc_endpoint) as channel:
-        response = logs_service_pb2_grpc.LogsServiceStub(channel).Export(request, timeout=30)
+    response = export_logs(serve, request)
     assert response.partial_success.rejected_log_records == 2
     assert "past 2149-06-06" in response.partial_success.error_message
     assert stored_events(serve, "mixed-logs") == 3
@@ -207,8 +210,7 @@ def test_records_that_cannot_be_stored_are_counted_and_their_neighbours_kept(ser
 def test_records_older_than_the_retention_are_refused_not_silently_dropped(serve):
     """The raw tables' TTL (400 days by default) would delete such a record at once: refuse it and say why."""
     request = events("too-old", [0, -401 * DAY_NS, -399 * DAY_NS])
-    with grpc.insecure_channel(serve.grpc_endpoint) as channel:
-        response = logs_service_pb2_grpc.LogsServiceStub(channel).Export(request, timeout=30)
+    response = export_logs(serve, request)
     assert response.partial_success.rejected_log_records == 1
     assert "older than the 400-day retention" in response.partial_success.error_message
     assert stored_events(serve, "too-old") == 2
