@@ -332,15 +332,13 @@ def test_observed_time_past_the_last_storable_time_is_rejected():
     assert "observed_time_unix_nano" in batch.reasons[0]
 
 
-@pytest.mark.parametrize("severity", [-1, 256])
-def test_severity_number_the_column_cannot_hold_is_rejected(severity):
-    # severity_number is UInt8: one such record in a batch would make the whole insert fail.
-    request = logs_request(log_record({"n": 1}), log_record({"n": 2}, severity_number=severity))
+@pytest.mark.parametrize("severity", [-1, 256, 2**31 - 1])
+def test_severity_number_outside_the_named_levels_is_kept_as_sent(severity):
+    # severity_number is an open enum: a value no level names is odd but harmless, so the record is kept.
+    batch = decode_logs(logs_request(log_record({"n": 1}, severity_number=severity)), CONTEXT)
 
-    batch = decode_logs(request, CONTEXT)
-
-    assert [event["attributes"]["n"] for event in event_rows(batch)] == ["1"]
-    assert batch.rejected == 1 and "severity_number" in batch.reasons[0]
+    assert [event["severity_number"] for event in event_rows(batch)] == [severity]
+    assert batch.rejected == 0
 
 
 def test_records_older_than_the_retention_are_rejected():
@@ -420,3 +418,13 @@ def test_an_unexpected_error_in_one_record_rejects_only_that_record():
     append_or_reject(batch, "log record", lambda: ("also good",))
     assert batch.rows == [("good",), ("also good",)]
     assert batch.rejected == 1 and batch.reasons == ["log record: could not be decoded (KeyError: 'missing')"]
+
+
+def test_dropped_attributes_count_stays_within_what_the_column_holds():
+    # The client's own count plus ours could pass UInt32 and fail the whole batch's insert.
+    context = DecodeContext(Limits(max_attributes_per_record=1), DEFAULT_ORG, RECEIVED_AT_NS)
+    record = log_record({"a": 1, "b": 2}, dropped_attributes_count=2**32 - 1)
+
+    (event,) = event_rows(decode_logs(logs_request(record), context))
+
+    assert event["dropped_attributes_count"] == 2**32 - 1

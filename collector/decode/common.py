@@ -15,6 +15,7 @@ DAY_NS = 86_400 * 10**9
 # a later time would wrap to a wrong day, so it is refused.
 LAST_STORABLE_DAY = "2149-06-06"
 MAX_TIMESTAMP_NS = 65_536 * DAY_NS - 1
+MAX_UINT32 = 2**32 - 1
 # How many distinct reasons a response and a log line carry; the counts stay exact.
 MAX_REASONS = 5
 
@@ -164,8 +165,8 @@ def records_with_origin(resource_blocks: Iterable, scopes_field: str, records_fi
 
 
 def dropped_attribute_count(reported: int, attributes: Sequence[KeyValue], limits: Limits) -> int:
-    """What the client says it dropped plus what the per-record limit dropped here."""
-    return reported + max(0, len(attributes) - limits.max_attributes_per_record)
+    """What the client says it dropped plus what the per-record limit dropped here, at most what UInt32 holds."""
+    return min(reported + max(0, len(attributes) - limits.max_attributes_per_record), MAX_UINT32)
 
 
 def checked_time(nanos: int, what: str) -> int:

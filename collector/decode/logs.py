@@ -11,7 +11,6 @@ from collector.decode.common import (
     DecodeContext,
     DecodedBatch,
     Origin,
-    RecordRejected,
     any_value_python,
     append_or_reject,
     attribute_map,
@@ -24,8 +23,6 @@ from collector.decode.common import (
 )
 
 EVENT_BODY_PREFIX = "claude_code."
-# severity_number is an open enum (int32) but the column is UInt8: a value outside would fail the whole insert.
-SEVERITY_RANGE = range(256)
 
 
 def decode_logs(request: ExportLogsServiceRequest, context: DecodeContext) -> DecodedBatch:
@@ -37,8 +34,6 @@ def decode_logs(request: ExportLogsServiceRequest, context: DecodeContext) -> De
 
 
 def _event_row(record: LogRecord, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> tuple:
-    if record.severity_number not in SEVERITY_RANGE:
-        raise RecordRejected(f"severity_number {record.severity_number} is outside 0..255")
     attributes = attribute_map(record.attributes, context.limits, batch)
     who = identity_of(attributes, origin.resource, context.default_org_id)
     observed = checked_time(record.observed_time_unix_nano, "observed_time_unix_nano")

@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS $database.events $on_cluster
     app_version LowCardinality(String),
     service_name LowCardinality(String),
     service_version LowCardinality(String),
-    severity_number UInt8,
+    severity_number Int32 COMMENT 'as sent: OTLP has it as an open enum, so values no level names are kept too',
     severity_text LowCardinality(String),
     body String,
     trace_id String,
