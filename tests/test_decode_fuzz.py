@@ -10,6 +10,8 @@ times must read back exactly as decoded.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 import uuid
 
@@ -41,14 +43,15 @@ from cc_analytics.config import Settings
 from cc_analytics.store import migrate
 from collector.decode import DecodeContext, Limits, decode_logs, decode_metrics, decode_traces
 from collector.decode.common import DAY_NS, MAX_TIMESTAMP_NS
-from collector.decode.payload import MalformedPayload, parse_protobuf
+from collector.decode.payload import MalformedPayload, parse_json, parse_protobuf
 from collector.store.client import insert_columns
 from collector.tables import TABLE_COLUMNS
 from tests.conftest import fixture_files
 
 NOW_NS = time.time_ns()
 LIMITS = Limits(max_attribute_value_length=40, max_attributes_per_record=5)
-FUZZ_SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# CC_ANALYTICS_FUZZ_EXAMPLES=5000 for a long run; the default keeps the suite quick.
+FUZZ_SETTINGS = settings(max_examples=int(os.environ.get("CC_ANALYTICS_FUZZ_EXAMPLES", "120")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 INT32 = st.integers(-2**31, 2**31 - 1)
 UINT32 = st.integers(0, 2**32 - 1)
@@ -238,7 +241,6 @@ def test_any_trace_request_decodes_to_storable_rows(fuzz_store, request):
 
 def _recorded_bodies() -> list[tuple[type, bytes]]:
     """The real Claude Code exports in ../shared/fixtures, as the protobuf bodies the CLI sent."""
-    import json
     bodies = []
     for path in fixture_files():
         request_type = ExportLogsServiceRequest if "-logs-" in path.name else ExportMetricsServiceRequest
@@ -273,6 +275,29 @@ def test_mutated_claude_code_exports_are_refused_or_stored(fuzz_store, recorded,
     request_type, body = recorded
     try:
         request = parse_protobuf(mutated(body, mutations), request_type)
+    except MalformedPayload as error:
+        assert str(error)
+        return
+    decode_and_store(fuzz_store, request)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+    | st.sampled_from(["SPAN_KIND_SERVER", "AGGREGATION_TEMPORALITY_DELTA", "0af7651916cd43dd8448eb211c80319c"]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.sampled_from([
+        "resourceLogs", "resourceMetrics", "resourceSpans", "scopeLogs", "scopeMetrics", "scopeSpans", "logRecords",
+        "metrics", "spans", "sum", "dataPoints", "asInt", "asDouble", "attributes", "key", "value", "stringValue",
+        "kvlistValue", "arrayValue", "values", "timeUnixNano", "traceId", "spanId", "kind", "name", "body",
+    ]) | st.text(max_size=8), children, max_size=4),
+    max_leaves=25)
+
+
+@FUZZ_SETTINGS
+@given(document=JSON_VALUES, request_type=st.sampled_from(list(DECODERS)))
+def test_any_json_body_is_refused_with_a_reason_or_stored(fuzz_store, document, request_type):
+    body = json.dumps(document).encode()
+    try:
+        request = parse_json(body, request_type)
     except MalformedPayload as error:
         assert str(error)
         return
