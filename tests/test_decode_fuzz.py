@@ -47,6 +47,7 @@ from collector.decode.payload import MalformedPayload, parse_json, parse_protobu
 from collector.store.client import insert_columns
 from collector.tables import TABLE_COLUMNS
 from tests.conftest import fixture_files
+from tests.otlp_messages import export_request
 
 NOW_NS = time.time_ns()
 LIMITS = Limits(max_attribute_value_length=40, max_attributes_per_record=5)
@@ -146,25 +147,9 @@ SPANS = st.builds(
                              dropped_attributes_count=UINT32, flags=UINT32), max_size=2))
 
 
-def request_of(request_type, records: list, resource: list[KeyValue], scope_name: str, scope_attributes: list):
-    """One resource block with one scope block holding the records, for any of the three signals."""
-    request = request_type()
-    resource_field, scope_field, record_field = {
-        ExportLogsServiceRequest: ("resource_logs", "scope_logs", "log_records"),
-        ExportMetricsServiceRequest: ("resource_metrics", "scope_metrics", "metrics"),
-        ExportTraceServiceRequest: ("resource_spans", "scope_spans", "spans"),
-    }[request_type]
-    block = getattr(request, resource_field).add()
-    block.resource.attributes.extend(resource)
-    scope_block = getattr(block, scope_field).add()
-    scope_block.scope.name = scope_name
-    scope_block.scope.attributes.extend(scope_attributes)
-    getattr(scope_block, record_field).extend(records)
-    return request
-
-
 def requests_of(request_type, records):
-    return st.builds(request_of, st.just(request_type), st.lists(records, min_size=1, max_size=4), ATTRIBUTES, TEXT, ATTRIBUTES)
+    return st.builds(export_request, st.just(request_type), st.lists(records, min_size=1, max_size=4), ATTRIBUTES, TEXT,
+                     TEXT, ATTRIBUTES)
 
 
 def record_count(request) -> int:

@@ -8,42 +8,17 @@ import math
 
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from collector.decode import DecodeContext, Limits, decode_logs
 from collector.decode.common import DAY_NS, MAX_TIMESTAMP_NS
-from collector.tables import EVENT_COLUMNS
+from tests.otlp_messages import any_value, export_request, key_values, rows_as_dicts
 
 RECEIVED_AT_NS = 1_795_577_800_123_456_789
 EVENT_TIME_NS = 1_795_577_745_573_000_000
 DEFAULT_ORG = "fallback-org"
 CONTEXT = DecodeContext(Limits(), DEFAULT_ORG, RECEIVED_AT_NS)
-
-
-def any_value(python: object) -> AnyValue:
-    """A Python value as the AnyValue a client would send (None: an AnyValue with nothing set)."""
-    if python is None:
-        return AnyValue()
-    if isinstance(python, bool):
-        return AnyValue(bool_value=python)
-    if isinstance(python, int):
-        return AnyValue(int_value=python)
-    if isinstance(python, float):
-        return AnyValue(double_value=python)
-    if isinstance(python, str):
-        return AnyValue(string_value=python)
-    if isinstance(python, bytes):
-        return AnyValue(bytes_value=python)
-    if isinstance(python, list):
-        return AnyValue(array_value=ArrayValue(values=[any_value(item) for item in python]))
-    if isinstance(python, dict):
-        return AnyValue(kvlist_value=KeyValueList(values=key_values(python)))
-    raise TypeError(python)
-
-
-def key_values(attributes: dict) -> list[KeyValue]:
-    return [KeyValue(key=key, value=any_value(value)) for key, value in attributes.items()]
 
 
 def log_record(attributes: dict | None = None, time_unix_nano: int = EVENT_TIME_NS, **fields) -> LogRecord:
@@ -53,21 +28,12 @@ def log_record(attributes: dict | None = None, time_unix_nano: int = EVENT_TIME_
 def logs_request(*records: LogRecord, resource: dict | None = None,
                  scope_name: str = "com.anthropic.claude_code.events", scope_version: str = "2.1.197",
                  scope_attributes: dict | None = None) -> ExportLogsServiceRequest:
-    request = ExportLogsServiceRequest()
-    block = request.resource_logs.add()
-    block.resource.attributes.extend(key_values(resource or {}))
-    scope_block = block.scope_logs.add()
-    scope_block.scope.name = scope_name
-    scope_block.scope.version = scope_version
-    scope_block.scope.attributes.extend(key_values(scope_attributes or {}))
-    scope_block.log_records.extend(records)
-    return request
+    return export_request(ExportLogsServiceRequest, list(records), resource, scope_name, scope_version,
+                          scope_attributes)
 
 
 def event_rows(batch) -> list[dict]:
-    for row in batch.rows:
-        assert len(row) == len(EVENT_COLUMNS)
-    return [dict(zip(EVENT_COLUMNS, row)) for row in batch.rows]
+    return rows_as_dicts(batch, "events")
 
 
 def only_event(request: ExportLogsServiceRequest, context: DecodeContext = CONTEXT) -> dict:

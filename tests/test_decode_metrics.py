@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from google.protobuf.json_format import ParseDict
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     AggregationTemporality,
     Exemplar,
@@ -22,7 +21,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 
 from collector.decode import DecodeContext, Limits, decode_metrics
 from collector.decode.common import MAX_TIMESTAMP_NS
-from collector.tables import METRIC_POINT_COLUMNS
+from tests.otlp_messages import export_request, key_values, rows_as_dicts
 
 RECEIVED_AT_NS = 1_795_577_800_000_000_000
 START_NS = 1_795_577_745_382_000_000
@@ -34,10 +33,6 @@ CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 
 FIXTURE = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "claude-code-2.1.197" / \
     "0002-metrics-grpc.json"
-
-
-def key_values(attributes: dict[str, str]) -> list[KeyValue]:
-    return [KeyValue(key=key, value=AnyValue(string_value=value)) for key, value in attributes.items()]
 
 
 def number_point(attributes: dict[str, str] | None = None, **fields) -> NumberDataPoint:
@@ -56,21 +51,12 @@ def sum_metric(name: str, *points: NumberDataPoint, temporality=DELTA, monotonic
 
 
 def metrics_request(*metrics: Metric, resource: dict[str, str] | None = None) -> ExportMetricsServiceRequest:
-    request = ExportMetricsServiceRequest()
-    block = request.resource_metrics.add()
-    block.resource.attributes.extend(key_values(resource or {"service.name": "claude-code"}))
-    scope_block = block.scope_metrics.add()
-    scope_block.scope.name = "com.anthropic.claude_code"
-    scope_block.scope.version = "2.1.197"
-    scope_block.metrics.extend(metrics)
-    return request
+    return export_request(ExportMetricsServiceRequest, list(metrics), resource or {"service.name": "claude-code"},
+                          "com.anthropic.claude_code")
 
 
 def point_rows(batch) -> list[dict]:
-    assert batch.table == "metric_points"
-    for row in batch.rows:
-        assert len(row) == len(METRIC_POINT_COLUMNS)
-    return [dict(zip(METRIC_POINT_COLUMNS, row)) for row in batch.rows]
+    return rows_as_dicts(batch, "metric_points")
 
 
 def only_point(*metrics: Metric) -> dict:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from collector.decode import DecodeContext, Limits, decode_traces
 from collector.decode.common import MAX_TIMESTAMP_NS
-from collector.tables import SPAN_COLUMNS
+from collector.tables import TABLE_COLUMNS
+from tests.otlp_messages import export_request, key_values, rows_as_dicts
 
 RECEIVED_AT_NS = 1_795_577_800_000_000_000
 START_NS = 1_795_577_745_000_000_000
@@ -21,16 +21,6 @@ SPAN_HEX = "00f067aa0ba902b7"
 PARENT_HEX = "53995c3f42cd8ad8"
 
 
-def key_values(attributes: dict) -> list[KeyValue]:
-    def value(python):
-        if isinstance(python, bool):
-            return AnyValue(bool_value=python)
-        if isinstance(python, int):
-            return AnyValue(int_value=python)
-        return AnyValue(string_value=python)
-    return [KeyValue(key=key, value=value(item)) for key, item in attributes.items()]
-
-
 def make_span(name: str = "claude_code.interaction", trace_id: bytes = bytes.fromhex(TRACE_HEX),
               span_id: bytes = bytes.fromhex(SPAN_HEX), start: int = START_NS, end: int = START_NS + 1_500_000,
               attributes: dict | None = None, **fields) -> Span:
@@ -39,21 +29,12 @@ def make_span(name: str = "claude_code.interaction", trace_id: bytes = bytes.fro
 
 
 def traces_request(*spans: Span, resource: dict | None = None) -> ExportTraceServiceRequest:
-    request = ExportTraceServiceRequest()
-    block = request.resource_spans.add()
-    block.resource.attributes.extend(key_values(resource or {"service.name": "claude-code"}))
-    scope_block = block.scope_spans.add()
-    scope_block.scope.name = "com.anthropic.claude_code.tracing"
-    scope_block.scope.version = "2.1.197"
-    scope_block.spans.extend(spans)
-    return request
+    return export_request(ExportTraceServiceRequest, list(spans), resource or {"service.name": "claude-code"},
+                          "com.anthropic.claude_code.tracing")
 
 
 def span_rows(batch) -> list[dict]:
-    assert batch.table == "spans"
-    for row in batch.rows:
-        assert len(row) == len(SPAN_COLUMNS)
-    return [dict(zip(SPAN_COLUMNS, row)) for row in batch.rows]
+    return rows_as_dicts(batch, "spans")
 
 
 def only_span(*spans: Span, **request_fields) -> dict:
@@ -139,7 +120,7 @@ def test_span_links_become_parallel_arrays_with_hex_ids():
 def test_span_without_events_or_links_has_empty_arrays():
     row = only_span(make_span())
 
-    assert [row[column] for column in SPAN_COLUMNS if column.startswith(("event_", "link_"))] == [[]] * 7
+    assert [row[column] for column in TABLE_COLUMNS["spans"] if column.startswith(("event_", "link_"))] == [[]] * 7
 
 
 def test_attributes_identity_and_typed_columns():
