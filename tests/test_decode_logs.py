@@ -342,6 +342,18 @@ def test_long_values_are_truncated_and_counted():
     assert "rejected" not in summary
 
 
+def test_a_rejected_record_adds_nothing_to_the_truncation_count():
+    context = DecodeContext(Limits(max_attribute_value_length=8, max_attributes_per_record=1), DEFAULT_ORG,
+                            RECEIVED_AT_NS)
+    stored = log_record({"long": "x" * 20})
+    refused = log_record({"long": "x" * 20, "extra": "y"}, time_unix_nano=MAX_TIMESTAMP_NS + 1)
+
+    batch = decode_logs(logs_request(stored, refused), context)
+
+    assert (len(batch.rows), batch.rejected) == (1, 1)
+    assert (batch.truncated_values, batch.dropped_attributes) == (1, 0)
+
+
 def test_long_resource_values_are_truncated_too():
     limits = Limits(max_attribute_value_length=4)
     request = logs_request(log_record(), resource={"team": "payments-platform"})

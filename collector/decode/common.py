@@ -78,13 +78,18 @@ class DecodedBatch:
 
 
 def append_or_reject(batch: DecodedBatch, what: str, make_row: Callable[[], tuple]) -> None:
-    """Add one record's row, or count the record as rejected with its reason; never lose its neighbours."""
+    """Add one record's row, or count the record as rejected with its reason; never lose its neighbours.
+
+    A rejected record's truncated or dropped attributes are not counted: the record is not stored at all."""
+    counts = batch.truncated_values, batch.dropped_attributes
     try:
         batch.rows.append(make_row())
+        return
     except RecordRejected as reason:
         batch.reject(f"{what}: {reason}")
     except Exception as error:  # a record that trips a decoder bug must not cost the good records beside it
         batch.reject(f"{what}: could not be decoded ({type(error).__name__}: {error})")
+    batch.truncated_values, batch.dropped_attributes = counts
 
 
 def any_value_python(value: AnyValue) -> object:
