@@ -41,18 +41,20 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from cc_analytics.config import Settings
 from cc_analytics.store import migrate
-from collector.decode import DecodeContext, Limits, decode_logs, decode_metrics, decode_traces
-from collector.decode.common import DAY_NS, MAX_TIMESTAMP_NS
+from collector.decode import DecodeContext, Limits
+from collector.decode.common import DAY_NS, MAX_REASONS, MAX_TIMESTAMP_NS
 from collector.decode.payload import MalformedPayload, parse_json, parse_protobuf
+from collector.signals import SIGNALS
 from collector.store.client import insert_columns
 from collector.tables import TABLE_COLUMNS
 from tests.conftest import fixture_files
-from tests.otlp_messages import export_request
+from tests.otlp_messages import REQUEST_FIELDS, export_request
 
 NOW_NS = time.time_ns()
 LIMITS = Limits(max_attribute_value_length=40, max_attributes_per_record=5)
 # CC_ANALYTICS_FUZZ_EXAMPLES=5000 for a long run; the default keeps the suite quick.
-FUZZ_SETTINGS = settings(max_examples=int(os.environ.get("CC_ANALYTICS_FUZZ_EXAMPLES", "120")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ_SETTINGS = settings(max_examples=int(os.environ.get("CC_ANALYTICS_FUZZ_EXAMPLES", "120")), deadline=None,
+                         suppress_health_check=[HealthCheck.too_slow])
 
 INT32 = st.integers(-2**31, 2**31 - 1)
 UINT32 = st.integers(0, 2**32 - 1)
@@ -120,9 +122,9 @@ SUMMARY_POINTS = st.builds(
         SummaryDataPoint.ValueAtQuantile, quantile=st.floats(), value=st.floats()), max_size=3))
 POINT_LISTS = st.lists(NUMBER_POINTS, max_size=3)
 METRIC_DATA = st.one_of(
-    st.builds(lambda points, temporality, monotonic: {"sum": Sum(data_points=points, aggregation_temporality=temporality,
-                                                                 is_monotonic=monotonic)},
-              POINT_LISTS, INT32, st.booleans()),
+    st.builds(lambda points, temporality, monotonic: {"sum": Sum(
+        data_points=points, aggregation_temporality=temporality, is_monotonic=monotonic)},
+        POINT_LISTS, INT32, st.booleans()),
     st.builds(lambda points: {"gauge": Gauge(data_points=points)}, POINT_LISTS),
     st.builds(lambda points, temporality: {"histogram": Histogram(data_points=points,
                                                                   aggregation_temporality=temporality)},
@@ -148,22 +150,22 @@ SPANS = st.builds(
 
 
 def requests_of(request_type, records):
-    return st.builds(export_request, st.just(request_type), st.lists(records, min_size=1, max_size=4), ATTRIBUTES, TEXT,
-                     TEXT, ATTRIBUTES)
+    return st.builds(export_request, st.just(request_type), st.lists(records, min_size=1, max_size=4), ATTRIBUTES,
+                     TEXT, TEXT, ATTRIBUTES)
 
 
 def record_count(request) -> int:
+    """What the client sent: log records, data points or spans."""
+    resource_field, scope_field, records_field = REQUEST_FIELDS[type(request)]
+    records = [record for block in getattr(request, resource_field) for scope in getattr(block, scope_field)
+               for record in getattr(scope, records_field)]
     if isinstance(request, ExportMetricsServiceRequest):
         return sum(len(getattr(metric, metric.WhichOneof("data")).data_points)
-                   for block in request.resource_metrics for scope in block.scope_metrics
-                   for metric in scope.metrics if metric.WhichOneof("data"))
-    if isinstance(request, ExportLogsServiceRequest):
-        return sum(len(scope.log_records) for block in request.resource_logs for scope in block.scope_logs)
-    return sum(len(scope.spans) for block in request.resource_spans for scope in block.scope_spans)
+                   for metric in records if metric.WhichOneof("data"))
+    return len(records)
 
 
-DECODERS = {ExportLogsServiceRequest: decode_logs, ExportMetricsServiceRequest: decode_metrics,
-            ExportTraceServiceRequest: decode_traces}
+DECODERS = {signal.request_type: signal.decode for signal in SIGNALS}
 
 
 @pytest.fixture(scope="module")
@@ -184,10 +186,11 @@ def decode_and_store(fuzz_store, request) -> None:
     context = DecodeContext(LIMITS, "default-org", NOW_NS, retention_days=400)
     batch = DECODERS[type(request)](request, context)
     assert len(batch.rows) + batch.rejected == record_count(request), batch.reasons
-    assert len(batch.reasons) <= 5 and all(batch.reasons) and (batch.rejected == 0) == (not batch.reasons)
+    assert len(batch.reasons) <= MAX_REASONS and all(batch.reasons) and (batch.rejected == 0) == (not batch.reasons)
     columns = TABLE_COLUMNS[batch.table]
     assert all(len(row) == len(columns) for row in batch.rows)
-    event(f"{batch.table}: {'some' if batch.rows else 'no'} rows stored, {'some' if batch.rejected else 'none'} rejected")
+    event(f"{batch.table}: {'some' if batch.rows else 'no'} rows stored, "
+          f"{'some' if batch.rejected else 'none'} rejected")
     if not batch.rows:
         return
     by_column = list(zip(*batch.rows))  # as the writer does

@@ -184,7 +184,7 @@ def test_wrong_method_and_unknown_path(serve):
     assert status == 404
 
 
-def export_logs(serve, request: logs_service_pb2.ExportLogsServiceRequest) -> logs_service_pb2.ExportLogsServiceResponse:
+def export_logs(serve, request: logs_service_pb2.ExportLogsServiceRequest):
     with grpc.insecure_channel(serve.grpc_endpoint) as channel:
         return logs_service_pb2_grpc.LogsServiceStub(channel).Export(request, timeout=30)
 
