@@ -10,7 +10,7 @@ from collector.store.retention import apply_raw_retention
 from collector.store.client import StoreTarget
 
 # Every package that owns tables, in the order their migrations apply.
-MIGRATION_GROUPS = (("collector", "collector.migrations"),)
+MIGRATION_GROUPS = (("collector", "collector.migrations"), ("aggregator", "aggregator.migrations"))
 
 
 def store_target(settings: Settings) -> StoreTarget:

@@ -1,0 +1,85 @@
+"""The figures of the daily rollups, each defined once as an aggregate over activity rows.
+
+Activity rows are what a rollup run reads from the raw tables (see rollup.py): one row per metric point with its
+`delta` (what the point added: its value for delta temporality, the increase since the series' previous point for
+cumulative), and one row per event with its `event_name`. The definitions follow the telemetry reference, section 5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EDIT_TOOLS = ("Edit", "Write", "NotebookEdit", "MultiEdit")
+
+LINES = "claude_code.lines_of_code.count"
+EDIT_DECISION = "claude_code.code_edit_tool.decision"
+COMMITS = "claude_code.commit.count"
+PULL_REQUESTS = "claude_code.pull_request.count"
+TOKENS = "claude_code.token.usage"
+COST = "claude_code.cost.usage"
+ACTIVE_TIME = "claude_code.active_time.total"
+
+_EDIT_TOOL_LIST = ", ".join(f"'{tool}'" for tool in EDIT_TOOLS)
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    aggregate: str  # SQL aggregate over activity rows
+    whole: bool = True  # a count (stored as an integer) rather than an amount such as USD or seconds
+
+
+def _metric(metric: str, condition: str = "1", whole: bool = True) -> str:
+    total = f"sumIf(delta, metric_name = '{metric}' AND {condition})"
+    # Counts arrive as doubles too (asDouble); their sums are whole numbers, stored exactly as integers.
+    return f"toInt64(round({total}))" if whole else total
+
+
+def _events(name: str) -> str:
+    return f"countIf(event_name = '{name}')"
+
+
+# Figures that add up over users and days: the columns shared by daily_user and daily_org, in report order.
+SUMMED_FIGURES = (
+    Figure("lines_accepted", _metric(LINES, "type = 'added'")),
+    Figure("lines_removed", _metric(LINES, "type = 'removed'")),
+    Figure("edits_accepted", _metric(EDIT_DECISION, f"decision = 'accept' AND tool_name IN ({_EDIT_TOOL_LIST})")),
+    Figure("edits_rejected", _metric(EDIT_DECISION, f"decision = 'reject' AND tool_name IN ({_EDIT_TOOL_LIST})")),
+    Figure("commits", _metric(COMMITS)),
+    Figure("pull_requests", _metric(PULL_REQUESTS)),
+    Figure("input_tokens", _metric(TOKENS, "type = 'input'")),
+    Figure("output_tokens", _metric(TOKENS, "type = 'output'")),
+    Figure("cache_read_tokens", _metric(TOKENS, "type = 'cacheRead'")),
+    Figure("cache_creation_tokens", _metric(TOKENS, "type = 'cacheCreation'")),
+    Figure("cost_usd", _metric(COST, whole=False), whole=False),
+    Figure("active_time_user_seconds", _metric(ACTIVE_TIME, "type = 'user'", whole=False), whole=False),
+    Figure("active_time_cli_seconds", _metric(ACTIVE_TIME, "type = 'cli'", whole=False), whole=False),
+    Figure("prompts", _events("user_prompt")),
+    Figure("api_requests", _events("api_request")),
+    Figure("api_errors", _events("api_error")),
+    Figure("records", "count()"),
+    Figure("records_without_email", "countIf(user_email = '')"),
+)
+
+# Per model: tokens by type and cost (metrics only; api_request events describe the same requests).
+MODEL_FIGURES = tuple(f for f in SUMMED_FIGURES if f.name.endswith("_tokens") or f.name == "cost_usd")
+
+# Per edit tool and language.
+EDIT_TOOL_FIGURES = (
+    Figure("accepted", _metric(EDIT_DECISION, "decision = 'accept'")),
+    Figure("rejected", _metric(EDIT_DECISION, "decision = 'reject'")),
+)
+
+SESSIONS = "uniqExactIf(session_id, session_id != '')"
+SESSION_IDS = "groupUniqArrayIf(session_id, session_id != '')"
+ACTIVE_USERS = "uniqExactIf(user_key, user_key != '')"
+
+
+def accept_rate(accepted: float, rejected: float) -> float | None:
+    """Suggestion accept rate: accepted / (accepted + rejected) edit decisions; None when there were none."""
+    decided = accepted + rejected
+    return accepted / decided if decided else None
+
+
+def share(part: float, whole: float) -> float | None:
+    return part / whole if whole else None

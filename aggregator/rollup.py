@@ -1,0 +1,237 @@
+"""Daily rollups: rebuild every figure of one day from the raw tables, the same way however often it runs.
+
+A run reads the day's metric points and events into a staging table of activity rows (aggregator.figures),
+turning cumulative points into increases per series, then writes new versions of the day's rows in daily_user,
+daily_org, daily_model and daily_edit_tool and deletes the older versions. Readers use FINAL, so they see the
+old rows or the new ones, never a mix of half a day.
+
+Metric handling (telemetry reference, section 3):
+- delta points add their value;
+- a cumulative series is keyed by its org, metric, attributes, resource, scope and START TIME, so a resumed
+  session (new process, same session.id) and two processes sharing a session.id are separate series; each point
+  adds its increase over the series' previous point, or its whole value after a decrease (a counter reset);
+- a retried export is stored once (the raw tables are ReplacingMergeTree on the whole point, read with FINAL).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from clickhouse_connect.driver.client import Client
+
+from aggregator.figures import (
+    ACTIVE_USERS,
+    COST,
+    EDIT_DECISION,
+    EDIT_TOOL_FIGURES,
+    MODEL_FIGURES,
+    SESSION_IDS,
+    SESSIONS,
+    SUMMED_FIGURES,
+    TOKENS,
+)
+
+log = logging.getLogger(__name__)
+
+ROLLUP_TABLES = ("daily_user", "daily_org", "daily_model", "daily_edit_tool")
+
+# How far back a cumulative series of the day is read to find its previous point. A Claude Code process lives
+# hours, not weeks; a series older than this counts its first point in the window whole.
+MAX_SERIES_AGE = timedelta(days=31)
+
+_ACTIVITY_COLUMNS = """
+    day Date, org_id String, user_key String, user_email String, user_account_uuid String, user_id String,
+    session_id String, team String, terminal_type String, timestamp DateTime64(9, 'UTC'),
+    metric_name String, type String, model String, tool_name String, decision String, language String,
+    delta Float64, event_name String
+"""
+
+_TEAM = ("if(resource_attributes[{team_key:String}] != '', resource_attributes[{team_key:String}], "
+         "attributes[{team_key:String}])")
+
+_METRIC_ACTIVITY = f"""
+INSERT INTO {{staging}}
+SELECT {{day:Date}}, org_id, user_key, user_email, user_account_uuid, user_id, session_id, team, terminal_type,
+       timestamp, metric_name, type, model, tool_name, decision, language,
+       if(temporality != 'cumulative', value, if(increase < 0, value, increase)) AS delta, ''
+FROM
+(
+    SELECT *,
+           value - if(row_number() OVER series = 1, 0, lagInFrame(value) OVER series) AS increase
+    FROM
+    (
+        SELECT org_id, user_key, user_email, user_account_uuid, user_id, session_id, {_TEAM} AS team,
+               terminal_type, timestamp, metric_name, type, model, tool_name, decision, language, temporality, value,
+               cityHash64(org_id, metric_name, temporality, attributes, resource_attributes, scope_name,
+                          start_timestamp) AS series_hash
+        FROM {{database}}.metric_points FINAL
+        WHERE timestamp < fromUnixTimestamp64Nano({{day_end:Int64}})
+          AND timestamp >= fromUnixTimestamp64Nano(if(temporality = 'cumulative', {{lookback:Int64}},
+                                                                                  {{day_start:Int64}}))
+    )
+    WINDOW series AS (PARTITION BY series_hash ORDER BY timestamp
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+)
+WHERE timestamp >= fromUnixTimestamp64Nano({{day_start:Int64}})
+"""
+
+_EVENT_ACTIVITY = f"""
+INSERT INTO {{staging}}
+SELECT {{day:Date}}, org_id, user_key, user_email, user_account_uuid, user_id, session_id, {_TEAM},
+       terminal_type, timestamp, '', '', model, tool_name, decision, '', 0, event_name
+FROM {{database}}.events FINAL
+WHERE timestamp >= fromUnixTimestamp64Nano({{day_start:Int64}}) AND timestamp < fromUnixTimestamp64Nano({{day_end:Int64}})
+"""
+
+_SERIES_START = """
+SELECT toUnixTimestamp64Nano(min(start_timestamp))
+FROM {database}.metric_points
+WHERE temporality = 'cumulative' AND start_timestamp > toDateTime64(0, 9, 'UTC')
+  AND timestamp >= fromUnixTimestamp64Nano({day_start:Int64}) AND timestamp < fromUnixTimestamp64Nano({day_end:Int64})
+"""
+
+# The user's team and terminal that day: those of their latest record that names one.
+_USER_TEAM = "argMaxIf(team, timestamp, team != '')"
+
+
+def _select_figures(figures) -> str:
+    return ",\n       ".join(f"{figure.aggregate} AS {figure.name}" for figure in figures)
+
+
+def _names(figures) -> str:
+    return ", ".join(figure.name for figure in figures)
+
+
+_DAILY_USER = f"""
+INSERT INTO {{database}}.daily_user
+    (day, org_id, user_key, user_email, user_account_uuid, user_id, team, terminal_type, sessions, session_ids,
+     {_names(SUMMED_FIGURES)}, version)
+SELECT day, org_id, user_key, max(user_email), max(user_account_uuid), max(user_id), {_USER_TEAM},
+       argMaxIf(terminal_type, timestamp, terminal_type != ''), {SESSIONS}, {SESSION_IDS},
+       {_select_figures(SUMMED_FIGURES)}, {{version:UInt64}}
+FROM {{staging}}
+GROUP BY day, org_id, user_key
+"""
+
+_DAILY_ORG = f"""
+INSERT INTO {{database}}.daily_org (day, org_id, active_users, sessions, {_names(SUMMED_FIGURES)}, version)
+SELECT day, org_id, {ACTIVE_USERS}, {SESSIONS}, {_select_figures(SUMMED_FIGURES)}, {{version:UInt64}}
+FROM {{staging}}
+GROUP BY day, org_id
+"""
+
+_USER_TEAMS = f"(SELECT org_id, user_key, {_USER_TEAM} AS user_team FROM {{staging}} GROUP BY org_id, user_key)"
+
+_DAILY_MODEL = f"""
+INSERT INTO {{database}}.daily_model (day, org_id, user_key, team, model, {_names(MODEL_FIGURES)}, version)
+SELECT day, org_id, user_key, any(user_team), model, {_select_figures(MODEL_FIGURES)}, {{version:UInt64}}
+FROM {{staging}} AS activity LEFT JOIN {_USER_TEAMS} AS teams USING (org_id, user_key)
+WHERE metric_name IN ('{TOKENS}', '{COST}')
+GROUP BY day, org_id, user_key, model
+"""
+
+_DAILY_EDIT_TOOL = f"""
+INSERT INTO {{database}}.daily_edit_tool
+    (day, org_id, user_key, team, tool_name, language, {_names(EDIT_TOOL_FIGURES)}, version)
+SELECT day, org_id, user_key, any(user_team), tool_name, language, {_select_figures(EDIT_TOOL_FIGURES)},
+       {{version:UInt64}}
+FROM {{staging}} AS activity LEFT JOIN {_USER_TEAMS} AS teams USING (org_id, user_key)
+WHERE metric_name = '{EDIT_DECISION}'
+GROUP BY day, org_id, user_key, tool_name, language
+"""
+
+
+@dataclass(frozen=True)
+class DayRebuilt:
+    day: date
+    users: int
+    records: int
+    seconds: float
+
+
+class Rollup:
+    """Rebuilds days of the rollup tables. One run at a time per process; runs are idempotent."""
+
+    def __init__(self, client: Client, database: str, time_zone: str = "UTC", team_attribute: str = "team"):
+        self.client = client
+        self.database = f"`{database}`"
+        self.zone = ZoneInfo(time_zone)
+        self.time_zone = time_zone
+        self.team_attribute = team_attribute
+        self._lock = threading.Lock()
+
+    def today(self) -> date:
+        return datetime.now(self.zone).date()
+
+    def day_bounds_ns(self, day: date) -> tuple[int, int]:
+        """[start, end) of a calendar day in the aggregation time zone, in ns since the epoch (DST-aware)."""
+        start = datetime.combine(day, datetime.min.time(), self.zone)
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self.zone)
+        return _ns(start), _ns(end)
+
+    def rebuild_day(self, day: date) -> DayRebuilt:
+        with self._lock:
+            started = time.monotonic()
+            version = time.time_ns()
+            staging = f"{self.database}.`_rollup_staging_{version}`"
+            self.client.command(f"CREATE TABLE {staging} ({_ACTIVITY_COLUMNS}) ENGINE = Memory")
+            try:
+                users, records = self._rebuild(day, staging, version)
+            finally:
+                self.client.command(f"DROP TABLE IF EXISTS {staging}")
+            return DayRebuilt(day, users, records, time.monotonic() - started)
+
+    def _rebuild(self, day: date, staging: str, version: int) -> tuple[int, int]:
+        day_start, day_end = self.day_bounds_ns(day)
+        parameters = {"day": day, "day_start": day_start, "day_end": day_end, "version": version,
+                      "team_key": self.team_attribute, "lookback": self._lookback(day_start, day_end)}
+        for statement in (_METRIC_ACTIVITY, _EVENT_ACTIVITY):
+            self._run(statement, staging, parameters)
+        records, users = self.client.query(
+            f"SELECT count(), uniqExact(user_key) FROM {staging}").result_rows[0]
+        if not records:
+            # No raw rows (none yet, or expired by the raw TTL): keep whatever the rollups already hold.
+            return 0, 0
+        for statement in (_DAILY_USER, _DAILY_ORG, _DAILY_MODEL, _DAILY_EDIT_TOOL):
+            self._run(statement, staging, parameters)
+        for table in ROLLUP_TABLES:
+            self.client.command(
+                f"DELETE FROM {self.database}.{table} WHERE day = {{day:Date}} AND version < {{version:UInt64}}",
+                parameters={"day": day, "version": version})
+        return users, records
+
+    def _lookback(self, day_start: int, day_end: int) -> int:
+        """Where to start reading the day's cumulative series, so each has its previous point."""
+        earliest = self.client.query(_SERIES_START.replace("{database}", self.database),
+                                     parameters={"day_start": day_start, "day_end": day_end}).result_rows[0][0]
+        oldest_allowed = day_start - int(MAX_SERIES_AGE.total_seconds() * 1e9)
+        return max(min(earliest or day_start, day_start), oldest_allowed)
+
+    def _run(self, statement: str, staging: str, parameters: dict) -> None:
+        sql = statement.replace("{staging}", staging).replace("{database}", self.database)
+        self.client.command(sql, parameters=parameters)
+
+    def days_received_since(self, received_after_ms: int) -> set[date]:
+        """Calendar days (aggregation time zone) of records stored at or after a receive time: late data too."""
+        rows = self.client.query(
+            f"""SELECT DISTINCT toDate(timestamp, {{zone:String}}) FROM {self.database}.events
+                WHERE received_at >= fromUnixTimestamp64Milli({{after:Int64}})
+                UNION DISTINCT
+                SELECT DISTINCT toDate(timestamp, {{zone:String}}) FROM {self.database}.metric_points
+                WHERE received_at >= fromUnixTimestamp64Milli({{after:Int64}})""",
+            parameters={"zone": self.time_zone, "after": received_after_ms}).result_rows
+        return {row[0] for row in rows}
+
+    def last_run_version(self) -> int:
+        """Start (ns) of the latest run that wrote rollup rows; 0 when none has."""
+        return int(self.client.query(f"SELECT max(version) FROM {self.database}.daily_org").result_rows[0][0] or 0)
+
+
+def _ns(moment: datetime) -> int:
+    delta = moment.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
