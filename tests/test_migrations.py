@@ -14,13 +14,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from cc_analytics.config import Settings
-from cc_analytics.store import migrate
+from aggregator.rollup import ROLLUP_TABLES
+from cc_analytics.store import MIGRATION_GROUPS, migrate
 from collector.decode import DecodeContext, Limits, decode_logs, decode_metrics, decode_traces
 from collector.store import migrations
 from collector.store.client import insert_columns
 from collector.tables import TABLE_COLUMNS
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "collector" / "migrations"
+REPO = Path(__file__).resolve().parent.parent
 RAW_TABLES = tuple(TABLE_COLUMNS)
 
 
@@ -28,12 +29,17 @@ def collector_migrations() -> list[migrations.Migration]:
     return migrations.discover("collector", "collector.migrations")
 
 
+def all_migrations() -> list[migrations.Migration]:
+    return [m for group, package in MIGRATION_GROUPS for m in migrations.discover(group, package)]
+
+
 def files_on_disk() -> list[tuple[str, int, str]]:
-    """(group, version, name) of every NNNN_name.sql in collector/migrations, read from the directory itself."""
+    """(group, version, name) of every NNNN_name.sql of every group, read from the directories themselves."""
     found = []
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
-        number, name = path.stem.split("_", 1)
-        found.append(("collector", int(number), name))
+    for group, package in MIGRATION_GROUPS:
+        for path in sorted((REPO / package.replace(".", "/")).glob("*.sql")):
+            number, name = path.stem.split("_", 1)
+            found.append((group, int(number), name))
     return found
 
 
@@ -55,21 +61,21 @@ def table_info(store, table: str) -> dict:
 # --- applying -----------------------------------------------------------------------------------------------------
 
 def test_every_migration_file_is_discovered_in_order():
-    assert [(m.group, m.version, m.name) for m in collector_migrations()] == files_on_disk()
+    assert [(m.group, m.version, m.name) for m in all_migrations()] == files_on_disk()
     assert len(files_on_disk()) >= 3
 
 
 def test_migrations_apply_once_and_are_recorded(chdb_client, fresh_database):
     params = migrations.SchemaParams(fresh_database)
 
-    first = migrations.apply(chdb_client, params, collector_migrations())
-    second = migrations.apply(chdb_client, params, collector_migrations())
+    first = migrations.apply(chdb_client, params, all_migrations())
+    second = migrations.apply(chdb_client, params, all_migrations())
 
-    assert first == [f"collector/{version:04d}_{name}" for _, version, name in files_on_disk()]
+    assert first == [f"{group}/{version:04d}_{name}" for group, version, name in files_on_disk()]
     assert second == []
     recorded = chdb_client.query(f"SELECT group, version, name FROM `{fresh_database}`.schema_migrations FINAL "
                                  "ORDER BY group, version").result_rows
-    assert [tuple(row) for row in recorded] == files_on_disk()
+    assert sorted(tuple(row) for row in recorded) == sorted(files_on_disk())
 
 
 def test_migrate_twice_is_a_no_op(store):
@@ -78,7 +84,7 @@ def test_migrate_twice_is_a_no_op(store):
     assert store.rows("SELECT count() FROM {db}.schema_migrations FINAL") == [(len(files_on_disk()),)]
     tables = {name for (name,) in store.rows("SELECT name FROM system.tables WHERE database = {database:String}",
                                              {"database": store.database})}
-    assert tables == {*RAW_TABLES, "schema_migrations"}
+    assert tables == {*RAW_TABLES, *ROLLUP_TABLES, "schema_migrations"}
 
 
 def test_a_missing_migration_is_applied_when_the_others_are_recorded(chdb_client, fresh_database):
@@ -112,27 +118,39 @@ def test_sorting_and_partition_keys(store, table):
 
 # --- rendering: TTL, cluster, names -------------------------------------------------------------------------------
 
-def rendered(params: migrations.SchemaParams) -> list[str]:
-    return [statement for migration in collector_migrations() for statement in migrations.statements(migration, params)]
+def rendered(params: migrations.SchemaParams, group_migrations=all_migrations) -> list[str]:
+    return [statement for migration in group_migrations() for statement in migrations.statements(migration, params)]
+
+
+def raw_table_statements(params: migrations.SchemaParams) -> list[str]:
+    return [s for s in rendered(params, collector_migrations) if s.startswith("CREATE TABLE")]
 
 
 def test_each_migration_renders_to_complete_statements():
-    for migration in collector_migrations():
+    for migration in all_migrations():
         statements = migrations.statements(migration, migrations.SchemaParams("analytics"))
-        assert len(statements) == 1
-        assert statements[0].startswith("CREATE TABLE IF NOT EXISTS `analytics`.")
-        assert "$" not in statements[0] and "--" not in statements[0]
-        assert not statements[0].endswith(";")
+        assert statements
+        for statement in statements:
+            assert re.match(r"(CREATE TABLE IF NOT EXISTS|ALTER TABLE) `analytics`\.\w+ ", statement), statement
+            assert "$" not in statement and "--" not in statement
+            assert not statement.endswith(";")
 
 
 def test_ttl_is_rendered_with_the_retention_days():
-    for statement in rendered(migrations.SchemaParams("analytics", raw_ttl_days=30)):
+    assert len(raw_table_statements(migrations.SchemaParams("analytics"))) == len(RAW_TABLES)
+    for statement in raw_table_statements(migrations.SchemaParams("analytics", raw_ttl_days=30)):
         assert statement.endswith("TTL toDate(timestamp) + toIntervalDay(30)")
 
 
 def test_no_ttl_when_retention_is_zero():
     for statement in rendered(migrations.SchemaParams("analytics", raw_ttl_days=0)):
         assert "TTL" not in statement
+
+
+def test_rollups_outlive_the_raw_retention():
+    for statement in rendered(migrations.SchemaParams("analytics", raw_ttl_days=30)):
+        if any(f".{table} " in statement for table in ROLLUP_TABLES):
+            assert "TTL" not in statement
 
 
 def test_tables_created_without_retention_have_no_ttl(chdb_client, fresh_database):
@@ -152,14 +170,17 @@ def test_tables_created_with_retention_have_the_ttl(store, table):
 
 def test_cluster_renders_on_cluster_and_replicated_engines():
     for statement in rendered(migrations.SchemaParams("analytics", cluster="prod_cluster")):
-        assert re.match(r"CREATE TABLE IF NOT EXISTS `analytics`\.\w+ ON CLUSTER `prod_cluster`\s*\(", statement)
-        assert "ENGINE = ReplicatedReplacingMergeTree(received_at)" in statement
+        assert re.match(r"(CREATE TABLE IF NOT EXISTS|ALTER TABLE) `analytics`\.\w+ ON CLUSTER `prod_cluster`\s",
+                        statement), statement
+        if statement.startswith("CREATE"):
+            assert re.search(r"ENGINE = ReplicatedReplacingMergeTree\((received_at|version)\)", statement)
 
 
 def test_without_cluster_there_is_no_on_cluster_and_no_replication():
     for statement in rendered(migrations.SchemaParams("analytics")):
         assert "ON CLUSTER" not in statement and "Replicated" not in statement
-        assert "ENGINE = ReplacingMergeTree(received_at)" in statement
+        if statement.startswith("CREATE"):
+            assert re.search(r"ENGINE = ReplacingMergeTree\((received_at|version)\)", statement)
 
 
 BAD_NAMES = ["bad-name", "db; DROP DATABASE system", "db`x", "1db", "db name", "db.table"]

@@ -3,7 +3,7 @@
 -- deletes the older versions of the days it rebuilt, so re-running changes nothing and history outlives raw rows.
 CREATE TABLE IF NOT EXISTS $database.daily_user $on_cluster
 (
-    day Date COMMENT 'in the aggregation time zone (UTC unless --timezone)',
+    day Date COMMENT 'in the aggregation time zone: UTC unless configured',
     org_id LowCardinality(String),
     user_key String COMMENT 'user.email, else user.account_uuid, else user.id',
     user_email String,
