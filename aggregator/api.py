@@ -1,8 +1,9 @@
-"""The read API on the API port: health and read-only SQL over the store.
+"""The read API on the API port: health, the rollup reports, re-aggregation, and read-only SQL over the store.
 
-The embedded store has one owner, the serve process, so reading what was stored while it runs goes through here
-(`cc-analytics query` uses it). Queries run with readonly=1: no writes, no table functions that reach files or
-the network.
+The embedded store has one owner, the serve process, so reading it while serve runs goes through here
+(`cc-analytics query` and `cc-analytics report` use it). SQL queries run with readonly=1: no writes, no table
+functions that reach files or the network. Other outputs (CSV, the Admin API shape, Prometheus) are added by
+exporters through `user_formats` and `add_routes`, so imports flow from exporters to the aggregator, never back.
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from typing import Callable
 
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
+
+from aggregator.params import BadParameter, parse_choice, parse_month, parse_range
+from aggregator.refresh import Refresher
+from aggregator.reports import Filters, Reports
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +32,19 @@ QUERY_FORMATS = {
     "JSON": "application/json",
 }
 MAX_QUERY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UserFormat:
+    """A download format of the members report: render(users) -> bytes."""
+
+    render: Callable[[list[dict]], bytes]
+    content_type: str
+    file_name: Callable[[date], str]
+
+
+REPORTS = web.AppKey("reports", Reports)
+QUERY_THREAD = web.AppKey("query_thread", ThreadPoolExecutor)
 
 
 def run_readonly_query(client: Client, sql: str, output_format: str) -> bytes:
@@ -38,11 +59,27 @@ def run_readonly_query(client: Client, sql: str, output_format: str) -> bytes:
         raise ValueError(str(error).strip()) from None
 
 
-def build_api_app(client: Client) -> web.Application:
-    """The client must be in the cc-analytics database, so queries can name tables without it."""
+async def in_query_thread(request: web.Request, function, *args):
+    """Run a blocking store call on the API's own thread: reads never wait behind inserts or aggregation."""
+    return await asyncio.get_running_loop().run_in_executor(request.app[QUERY_THREAD], function, *args)
+
+
+def bad_request(error: BadParameter) -> web.Response:
+    return web.json_response({"error": str(error)}, status=400)
+
+
+def optional(request: web.Request, name: str) -> str | None:
+    value = request.query.get(name)
+    return value if value else None
+
+
+def build_api_app(client: Client, database: str, refresher: Refresher | None = None,
+                  user_formats: dict[str, UserFormat] | None = None) -> web.Application:
+    """The client must be in the cc-analytics database, so SQL queries can name tables without it."""
     app = web.Application(client_max_size=MAX_QUERY_BYTES)
-    # The store client is not shared with the writer: reads never wait behind inserts on one handle.
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-query")
+    app[REPORTS] = Reports(client, database)
+    app[QUERY_THREAD] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-query")
+    user_formats = user_formats or {}
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -53,16 +90,55 @@ def build_api_app(client: Client) -> web.Application:
         if not sql:
             return web.json_response({"error": "send the SQL query as the request body"}, status=400)
         try:
-            result = await asyncio.get_running_loop().run_in_executor(
-                executor, run_readonly_query, client, sql, output_format)
+            result = await in_query_thread(request, run_readonly_query, client, sql, output_format)
         except ValueError as error:
             return web.json_response({"error": str(error)}, status=400)
         return web.Response(body=result, headers={"Content-Type": QUERY_FORMATS[output_format]})
 
-    async def close_executor(_: web.Application) -> None:
-        executor.shutdown(wait=True)
+    async def daily(request: web.Request) -> web.Response:
+        try:
+            first, last = parse_range(request.query.get("from"), request.query.get("to"))
+        except BadParameter as error:
+            return bad_request(error)
+        filters = Filters(org=optional(request, "org"), team=optional(request, "team"))
+        rows = await in_query_thread(request, app[REPORTS].daily, first, last, filters)
+        return web.json_response({"from": first.isoformat(), "to": last.isoformat(), "data": rows})
+
+    async def users(request: web.Request) -> web.Response:
+        try:
+            month = parse_month("month", request.query.get("month"))
+            output_format = parse_choice("format", request.query.get("format"), ("json", *user_formats), "json")
+        except BadParameter as error:
+            return bad_request(error)
+        filters = Filters(org=optional(request, "org"), team=optional(request, "team"), search=optional(request, "q"))
+        rows = await in_query_thread(request, app[REPORTS].users, month, filters)
+        if output_format == "json":
+            return web.json_response({"month": f"{month:%Y-%m}", "data": rows})
+        download = user_formats[output_format]
+        return web.Response(body=download.render(rows), headers={
+            "Content-Type": download.content_type,
+            "Content-Disposition": f'attachment; filename="{download.file_name(month)}"'})
+
+    async def aggregate(request: web.Request) -> web.Response:
+        if refresher is None:
+            return web.json_response({"error": "this process does not aggregate"}, status=503)
+        try:
+            first, last = parse_range(request.query.get("from"), request.query.get("to"))
+        except BadParameter as error:
+            return bad_request(error)
+        rebuilt = await asyncio.to_thread(refresher.rebuild, first, last)
+        return web.json_response({
+            "from": first.isoformat(), "to": last.isoformat(), "days": len(rebuilt),
+            "records": sum(day.records for day in rebuilt), "user_days": sum(day.users for day in rebuilt),
+            "seconds": round(sum(day.seconds for day in rebuilt), 3)})
+
+    async def close_thread(_: web.Application) -> None:
+        app[QUERY_THREAD].shutdown(wait=True)
 
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/v1/query", query)
-    app.on_cleanup.append(close_executor)
+    app.router.add_get("/api/v1/daily", daily)
+    app.router.add_get("/api/v1/users", users)
+    app.router.add_post("/api/v1/aggregate", aggregate)
+    app.on_cleanup.append(close_thread)
     return app

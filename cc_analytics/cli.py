@@ -1,4 +1,4 @@
-"""The `cc-analytics` command: serve, migrate, claude-env, query."""
+"""The `cc-analytics` command: serve, migrate, aggregate, report, claude-env, query."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import argparse
 import asyncio
 import logging
 import sys
-import urllib.error
-import urllib.request
 from importlib.metadata import PackageNotFoundError, version
 
-from cc_analytics import claude_env
+from cc_analytics import claude_env, local_api, report_commands
 from cc_analytics.config import (
+    AGGREGATE_OPTIONS,
     INGEST_OPTIONS,
     LOGGING_OPTIONS,
     NETWORK_OPTIONS,
+    SCHEDULE_OPTIONS,
     STORE_OPTIONS,
     ConfigError,
     Settings,
@@ -55,18 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cc-analytics",
         description="Self-hosted usage analytics for Claude Code: an OpenTelemetry (OTLP) collector that stores "
-                    "everything Claude Code sends in ClickHouse (an embedded chDB store by default).",
+                    "everything Claude Code sends in ClickHouse (an embedded chDB store by default) and rolls it "
+                    "up into daily org, team and member figures.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     serve = commands.add_parser(
-        "serve", help="run the OTLP receivers, the writer and the read API in one process",
+        "serve", help="run the OTLP receivers, the writer, the aggregator and the read API in one process",
         description="Receive Claude Code telemetry over OTLP/gRPC and OTLP/HTTP and store every event, metric point "
-                    "and span in ClickHouse. Applies pending migrations first. Stops cleanly on SIGINT/SIGTERM, "
+                    "and span in ClickHouse; keep the daily rollups current (today, yesterday and days that "
+                    "received late records, every --aggregate-interval seconds) and answer the read API: "
+                    "/api/v1/daily, /api/v1/users, /v1/organizations/usage_report/claude_code, "
+                    "POST /api/v1/aggregate. Applies pending migrations first. Stops cleanly on SIGINT/SIGTERM, "
                     "after flushing what it accepted.")
-    for options, title in ((NETWORK_OPTIONS, "network"), (STORE_OPTIONS, "store"),
-                           (INGEST_OPTIONS, "ingest"), (LOGGING_OPTIONS, "logging")):
+    for options, title in ((NETWORK_OPTIONS, "network"), (STORE_OPTIONS, "store"), (INGEST_OPTIONS, "ingest"),
+                           (AGGREGATE_OPTIONS + SCHEDULE_OPTIONS, "aggregation"), (LOGGING_OPTIONS, "logging")):
         add_options(serve, options, title)
     serve.set_defaults(run=_run_serve)
 
@@ -77,6 +81,42 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(migrate_cmd, STORE_OPTIONS, "store")
     add_options(migrate_cmd, LOGGING_OPTIONS, "logging")
     migrate_cmd.set_defaults(run=_run_migrate)
+
+    aggregate_cmd = commands.add_parser(
+        "aggregate", help="rebuild the daily rollups of a range of days (backfill), then exit",
+        description="Rebuild every daily figure of the days from --from to --to (inclusive) from the raw rows. "
+                    "Idempotent: running it again gives the same result. Goes through a running serve (whose "
+                    "--timezone and --team-attribute apply), else opens the store itself. Shows a progress bar.")
+    aggregate_cmd.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD", help="first day")
+    aggregate_cmd.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD", help="last day")
+    add_options(aggregate_cmd, NETWORK_OPTIONS, "network")
+    add_options(aggregate_cmd, STORE_OPTIONS, "store")
+    add_options(aggregate_cmd, AGGREGATE_OPTIONS, "aggregation")
+    add_options(aggregate_cmd, LOGGING_OPTIONS, "logging")
+    aggregate_cmd.set_defaults(run=report_commands.run_aggregate)
+
+    report_cmd = commands.add_parser(
+        "report", help="print the members report of a month or the daily org figures",
+        description="Read the daily rollups: `report users` lists every member month to date, lines accepted "
+                    "first; `report daily` prints one row per day and org. Through a running serve, else from "
+                    "the store directly.")
+    kinds = report_cmd.add_subparsers(title="reports", metavar="REPORT", dest="report", required=True)
+    users_cmd = kinds.add_parser("users", help="every member's figures month to date",
+                                 description="Every member's figures for a month, lines accepted first.")
+    users_cmd.add_argument("--month", metavar="YYYY-MM", help="the month [default: this month]")
+    users_cmd.add_argument("--search", metavar="TEXT", help="only members whose email or user key contains TEXT")
+    daily_cmd = kinds.add_parser("daily", help="org figures per day",
+                                 description="One row per day and organization.")
+    daily_cmd.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD", help="first day")
+    daily_cmd.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD", help="last day")
+    for kind in (users_cmd, daily_cmd):
+        kind.add_argument("--format", dest="output_format", choices=("table", "csv", "json"), default="table",
+                          help="table for reading, csv for spreadsheets, json for scripts [default table]")
+        kind.add_argument("--org", metavar="ID", help="only this organization.id")
+        kind.add_argument("--team", metavar="TEAM", help="only members of this team")
+        add_options(kind, NETWORK_OPTIONS, "network")
+        add_options(kind, STORE_OPTIONS, "store")
+        kind.set_defaults(run=report_commands.run_report)
 
     env_cmd = commands.add_parser(
         "claude-env", help="print the environment that points Claude Code at this collector",
@@ -137,16 +177,14 @@ def _run_query(args: argparse.Namespace, settings: Settings) -> int:
     if args.output_format not in QUERY_FORMATS:
         print(f"unknown --format {args.output_format!r}; use one of {', '.join(QUERY_FORMATS)}", file=sys.stderr)
         return EXIT_USAGE
-    host = claude_env.reachable_host(settings.host, local=True)
-    url = f"http://{host}:{settings.api_port}/api/v1/query?format={args.output_format}"
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=args.sql.encode()), timeout=60) as reply:
-            sys.stdout.buffer.write(reply.read())
+        sys.stdout.buffer.write(local_api.call(settings, "POST", "/api/v1/query", {"format": args.output_format},
+                                               args.sql.encode(), timeout=60))
         return 0
-    except urllib.error.HTTPError as error:
-        print(error.read().decode(errors="replace"), file=sys.stderr)
+    except local_api.ApiError as error:
+        print(error, file=sys.stderr)
         return 1
-    except (urllib.error.URLError, ConnectionError):
+    except local_api.NoServeRunning:
         pass  # no serve running: read the store directly
     client = connect(store_target(settings), use_database=True)
     try:

@@ -11,6 +11,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ENV_PREFIX = "CC_ANALYTICS_"
 
@@ -32,6 +33,9 @@ class Settings:
     max_request_bytes: int = 16 * 1024 * 1024
     max_attribute_value_length: int = 65_536
     max_attributes_per_record: int = 512
+    aggregate_interval: int = 60
+    timezone: str = "UTC"
+    team_attribute: str = "team"
     log_level: str = "info"
 
     @property
@@ -76,6 +80,21 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _time_zone(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {text!r}; use an IANA name such as UTC, Europe/Berlin or "
+                         "America/New_York") from None
+    return text
+
+
+def _attribute_key(text: str) -> str:
+    if not text.strip():
+        raise ValueError("the attribute key must not be empty")
+    return text
+
+
 def _log_level(text: str) -> str:
     level = text.lower()
     if level not in ("debug", "info", "warning", "error"):
@@ -118,6 +137,18 @@ INGEST_OPTIONS = (
            _positive, "N"),
 )
 
+AGGREGATE_OPTIONS = (
+    Option("timezone", "Time zone of the day boundaries of every daily figure (an IANA name). After a change, "
+                       "re-run `cc-analytics aggregate` over the days to rebuild.", _time_zone, "ZONE"),
+    Option("team_attribute", "Resource attribute that names a user's team (set on clients with "
+                             "OTEL_RESOURCE_ATTRIBUTES=team=payments).", _attribute_key, "KEY"),
+)
+
+SCHEDULE_OPTIONS = (
+    Option("aggregate_interval", "Seconds between re-aggregations of today, yesterday and days that received "
+                                 "late records; 0 turns the timer off.", _non_negative, "SECONDS"),
+)
+
 LOGGING_OPTIONS = (
     Option("log_level", "Log verbosity: debug, info, warning or error.", _log_level, "LEVEL"),
 )
@@ -138,7 +169,8 @@ def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...], ti
         )
 
 
-ALL_OPTIONS = NETWORK_OPTIONS + STORE_OPTIONS + INGEST_OPTIONS + LOGGING_OPTIONS
+ALL_OPTIONS = (NETWORK_OPTIONS + STORE_OPTIONS + INGEST_OPTIONS + AGGREGATE_OPTIONS + SCHEDULE_OPTIONS
+               + LOGGING_OPTIONS)
 
 
 def build_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:

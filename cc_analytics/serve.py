@@ -10,10 +10,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from aggregator.api import build_api_app
+from aggregator.api import UserFormat, build_api_app
+from aggregator.refresh import Refresher
+from aggregator.rollup import Rollup
 from cc_analytics.config import Settings
 from cc_analytics.store import migrate, store_target
 from collector.decode import Limits
@@ -23,6 +26,7 @@ from collector.ingest import Ingestor
 from collector.store.client import connect, insert_columns
 from collector.tables import TABLE_COLUMNS
 from collector.writer import BatchWriter
+from exporters import admin_api, users_csv
 
 log = logging.getLogger("cc_analytics.serve")
 
@@ -51,7 +55,11 @@ async def serve(settings: Settings) -> None:
         limits = Limits(settings.max_attribute_value_length, settings.max_attributes_per_record)
         ingestor = Ingestor(writer, limits, settings.default_org_id, settings.raw_ttl_days)
 
-        api_port = await _start_site(running, build_api_app(read_client), settings.host, settings.api_port, "API")
+        refresher = Refresher(rollup_for(settings, connect(target, use_database=True), running))
+        if settings.aggregate_interval:
+            await _start_refreshing(running, refresher, settings.aggregate_interval)
+        api_port = await _start_site(running, build_read_api(read_client, settings, refresher), settings.host,
+                                     settings.api_port, "API")
         grpc_server = build_grpc_server(ingestor, settings.max_request_bytes)
         running.push_async_callback(grpc_server.stop, SHUTDOWN_GRACE_SECONDS)
         grpc_port = bind(grpc_server, settings.host, settings.grpc_port)
@@ -64,6 +72,35 @@ async def serve(settings: Settings) -> None:
         await _wait_for_stop_signal()
         log.info("stopping: finishing requests in flight and flushing the write batch")
     log.info("stopped; %d rows stored in %d batches", writer.stats.rows, writer.stats.batches)
+
+
+def rollup_for(settings: Settings, client, running: contextlib.AsyncExitStack) -> Rollup:
+    # Its own client: a long rebuild never holds up inserts or API reads.
+    running.callback(client.close)
+    return Rollup(client, settings.database, settings.timezone, settings.team_attribute)
+
+
+def build_read_api(client, settings: Settings, refresher: Refresher | None) -> web.Application:
+    """The read API with every output the exporters add to it."""
+    app = build_api_app(client, settings.database, refresher,
+                        {"csv": UserFormat(users_csv.render, "text/csv; charset=utf-8", users_csv.file_name)})
+    admin_api.add_routes(app)
+    return app
+
+
+async def _start_refreshing(running: contextlib.AsyncExitStack, refresher: Refresher, interval: int) -> None:
+    """Refresh the rollups on a timer until the stack unwinds; a run in progress finishes first."""
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aggregate")
+    running.callback(thread.shutdown, wait=True)
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(refresher.run_every(interval, lambda work: loop.run_in_executor(thread, work)))
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    running.push_async_callback(stop)
 
 
 async def _start_site(running: contextlib.AsyncExitStack, app: web.Application, host: str, port: int,

@@ -5,55 +5,18 @@ sessions, retried exports, late data, days in a time zone)."""
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timezone
+from datetime import date
 
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
-from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality, Metric, NumberDataPoint, Sum
 
 from aggregator.rollup import ROLLUP_TABLES, Rollup
 from collector.decode import DecodeContext, Limits, decode_logs, decode_metrics
 from collector.store.client import insert_columns
 from collector.tables import TABLE_COLUMNS
-from tests.otlp_messages import any_value, export_request, key_values
-
-DAY = date(2026, 11, 2)
-NEXT_DAY = date(2026, 11, 3)
-MODEL = "claude-sonnet-4-5-20250929"
-
-
-def at(day: date, hour: int, minute: int = 0, second: int = 0) -> int:
-    """ns since the epoch of a UTC time."""
-    return int(datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=timezone.utc).timestamp()) \
-        * 1_000_000_000
-
-
-def identity(email: str = "ada@example.com", session: str = "s-1", org: str = "org-a", **extra) -> dict:
-    who = {"organization.id": org, "session.id": session, "user.id": "f" * 64, "terminal.type": "vscode"}
-    if email:
-        who["user.email"] = email
-    return {**who, **extra}
-
-
-def point(name: str, value: float, time_ns: int, start_ns: int, cumulative: bool = False, **attributes) -> Metric:
-    temporality = (AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE if cumulative
-                   else AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA)
-    number = NumberDataPoint(time_unix_nano=time_ns, start_time_unix_nano=start_ns,
-                             attributes=key_values(attributes))
-    if isinstance(value, float):
-        number.as_double = value
-    else:
-        number.as_int = value
-    return Metric(name=f"claude_code.{name}", sum=Sum(data_points=[number], aggregation_temporality=temporality,
-                                                       is_monotonic=True))
-
-
-def event(name: str, time_ns: int, **attributes) -> LogRecord:
-    return LogRecord(time_unix_nano=time_ns, body=any_value(f"claude_code.{name}"),
-                     attributes=key_values({"event.name": name, **attributes}))
-
+from tests.claude_records import DAY, MODEL, NEXT_DAY, at, event, identity, lines, point
+from tests.otlp_messages import export_request
 
 def store_rows(store, metrics=(), events=(), resource: dict | None = None, received_at_ns: int | None = None):
     """Decode like the collector does and insert the rows, as one export request per signal."""
@@ -89,11 +52,6 @@ def org_day(store, day: date, org: str = "org-a") -> dict:
     rows = [dict(zip(result.column_names, row)) for row in result.result_rows]
     assert len(rows) == 1, rows
     return rows[0]
-
-
-def lines(value, time_ns, start_ns, cumulative=False, kind="added", **who):
-    return point("lines_of_code.count", value, time_ns, start_ns, cumulative, **identity(**who), type=kind,
-                 model=MODEL)
 
 
 def test_delta_points_are_summed_on_the_day_of_their_timestamp(store, rollup):

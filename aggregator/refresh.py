@@ -1,0 +1,82 @@
+"""Keeping the rollups current: rebuild a range of days on request, and on a timer the days that can have changed.
+
+The timer rebuilds today and yesterday (a session runs over midnight; clients export late) and every other day
+that received records since the previous run started, so late data for an earlier day is picked up too. On start,
+"the previous run" is the latest version in the rollups, so records that arrived while serve was down, or before
+the aggregator existed, are rolled up without a manual backfill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import date, timedelta
+from typing import Callable, Iterable
+
+from aggregator.rollup import DayRebuilt, Rollup
+from collector.log_once import RateLimitedLog
+
+log = logging.getLogger(__name__)
+
+# Records are stamped received_at before their batch is inserted; look back this far behind the previous run's start
+# so a record stamped just before it but inserted after it is not missed. Rebuilding a day twice is harmless.
+RECEIVE_MARGIN_MS = 5 * 60 * 1000
+
+
+def days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+class Refresher:
+    def __init__(self, rollup: Rollup):
+        self.rollup = rollup
+        self._previous_run_ns: int | None = None
+        self._failure_log = RateLimitedLog(log, logging.ERROR)
+
+    def rebuild(self, first: date, last: date,
+                progress: Callable[[DayRebuilt, int, int], None] | None = None) -> list[DayRebuilt]:
+        """Rebuild every day of [first, last]; the same result however often it runs."""
+        days = days_between(first, last)
+        done = []
+        for number, day in enumerate(days, 1):
+            done.append(self.rollup.rebuild_day(day))
+            if progress:
+                progress(done[-1], number, len(days))
+        return done
+
+    def days_to_refresh(self) -> list[date]:
+        if self._previous_run_ns is None:
+            self._previous_run_ns = self.rollup.last_run_version()
+        since_ms = max(self._previous_run_ns // 1_000_000 - RECEIVE_MARGIN_MS, 0)
+        today = self.rollup.today()
+        # Nothing is rolled up for days in the future of the aggregation time zone: a client clock that is wrong.
+        late = {day for day in self.rollup.days_received_since(since_ms) if day <= today}
+        return sorted(late | {today - timedelta(days=1), today})
+
+    def refresh(self) -> list[DayRebuilt]:
+        started_ns = time.time_ns()
+        rebuilt = [self.rollup.rebuild_day(day) for day in self.days_to_refresh()]
+        self._previous_run_ns = started_ns
+        return rebuilt
+
+    async def run_every(self, interval_seconds: float, run_in_thread) -> None:
+        """Refresh now and then every interval until cancelled; a failed run is logged and retried next time."""
+        while True:
+            try:
+                rebuilt = await run_in_thread(self.refresh)
+                _log_run(rebuilt)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the store may be down for a while: keep serving, try again later
+                self._failure_log.log(type(error).__name__, "aggregation failed, retrying in %s s: %s",
+                                      interval_seconds, error)
+            await asyncio.sleep(interval_seconds)
+
+
+def _log_run(rebuilt: Iterable[DayRebuilt]) -> None:
+    rebuilt = [day for day in rebuilt if day.records]
+    if rebuilt:
+        log.info("aggregated %s: %d records, %d user-days in %.2f s",
+                 ", ".join(str(day.day) for day in rebuilt), sum(day.records for day in rebuilt),
+                 sum(day.users for day in rebuilt), sum(day.seconds for day in rebuilt))

@@ -1,0 +1,115 @@
+"""Questions answered from the rollup tables: figures per day, per member for a month, per actor and day.
+
+Every function returns plain dicts (JSON-ready: dates as ISO strings); callers render them as JSON, CSV, tables
+or the Admin API shape. Parameters are always bound, never formatted into SQL.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+
+from clickhouse_connect.driver.client import Client
+
+from aggregator.figures import EDIT_TOOL_FIGURES, MODEL_FIGURES, SUMMED_FIGURES, accept_rate, share
+
+_SUMS = ", ".join(f"sum({f.name}) AS {f.name}" for f in SUMMED_FIGURES)
+_COLUMNS = ", ".join(f.name for f in SUMMED_FIGURES)
+
+
+@dataclass(frozen=True)
+class Filters:
+    org: str | None = None
+    team: str | None = None
+    search: str | None = None
+
+    def where(self) -> str:
+        conditions = []
+        if self.org is not None:
+            conditions.append("org_id = {org:String}")
+        if self.team is not None:
+            conditions.append("team = {team:String}")
+        if self.search:
+            conditions.append("(positionCaseInsensitiveUTF8(user_key, {search:String}) > 0 "
+                              "OR positionCaseInsensitiveUTF8(user_email, {search:String}) > 0)")
+        return "".join(f" AND {condition}" for condition in conditions)
+
+    def parameters(self) -> dict:
+        return {"org": self.org, "team": self.team, "search": self.search}
+
+
+class Reports:
+    def __init__(self, client: Client, database: str):
+        self.client = client
+        self.database = f"`{database}`"
+
+    def _rows(self, sql: str, parameters: dict) -> list[dict]:
+        result = self.client.query(sql.replace("{database}", self.database), parameters=parameters)
+        return [dict(zip(result.column_names, row)) for row in result.result_rows]
+
+    def daily(self, first: date, last: date, filters: Filters = Filters()) -> list[dict]:
+        """One row per (day, org) with data: the org's figures, or with a team filter those of the team's users."""
+        parameters = {"first": first, "last": last, **filters.parameters()}
+        if filters.team is None:
+            rows = self._rows(
+                "SELECT day, org_id, active_users, sessions, " + _COLUMNS + " FROM {database}.daily_org FINAL "
+                "WHERE day BETWEEN {first:Date} AND {last:Date}" + filters.where() + " ORDER BY day, org_id",
+                parameters)
+        else:
+            rows = self._rows(
+                "SELECT day, org_id, countIf(user_key != '') AS active_users, "
+                "length(groupUniqArrayArray(session_ids)) AS sessions, " + _SUMS +
+                " FROM {database}.daily_user FINAL WHERE day BETWEEN {first:Date} AND {last:Date}" + filters.where() +
+                " GROUP BY day, org_id ORDER BY day, org_id", parameters)
+        return [_with_rates({"date": row.pop("day").isoformat(), **row}) for row in rows]
+
+    def users(self, month: date, filters: Filters = Filters()) -> list[dict]:
+        """Every member active in the month, month to date: lines accepted first, then the rest of the figures."""
+        first, last = month_bounds(month)
+        rows = self._rows(
+            "SELECT org_id, user_key, max(user_email) AS email, argMaxIf(team, day, team != '') AS team, "
+            "count() AS days_active, length(groupUniqArrayArray(session_ids)) AS sessions, " + _SUMS +
+            " FROM {database}.daily_user FINAL WHERE day BETWEEN {first:Date} AND {last:Date}" + filters.where() +
+            " GROUP BY org_id, user_key ORDER BY lines_accepted DESC, org_id, user_key",
+            {"first": first, "last": last, **filters.parameters()})
+        return [_with_rates(row) for row in rows]
+
+    def actors(self, day: date, limit: int, after: tuple[str, str] | None, org: str | None) -> list[dict]:
+        """Up to limit user rows of one day in (org, user key) order, after a cursor position."""
+        parameters = {"day": day, "limit": limit, "org": org,
+                      "after_org": after[0] if after else "", "after_key": after[1] if after else ""}
+        condition = " AND org_id = {org:String}" if org is not None else ""
+        if after:
+            condition += " AND (org_id, user_key) > ({after_org:String}, {after_key:String})"
+        users = self._rows(
+            "SELECT org_id, user_key, user_email, user_account_uuid, terminal_type, sessions, " + _COLUMNS +
+            " FROM {database}.daily_user FINAL WHERE day = {day:Date}" + condition +
+            " ORDER BY org_id, user_key LIMIT {limit:UInt32}", parameters)
+        if not users:
+            return users
+        page = {**parameters, "first_org": users[0]["org_id"], "first_key": users[0]["user_key"],
+                "last_org": users[-1]["org_id"], "last_key": users[-1]["user_key"]}
+        in_page = (" WHERE day = {day:Date} AND (org_id, user_key) >= ({first_org:String}, {first_key:String})"
+                   " AND (org_id, user_key) <= ({last_org:String}, {last_key:String})")
+        tools = self._rows(
+            "SELECT org_id, user_key, tool_name, " + ", ".join(f"sum({f.name}) AS {f.name}" for f in EDIT_TOOL_FIGURES)
+            + " FROM {database}.daily_edit_tool FINAL" + in_page + " GROUP BY org_id, user_key, tool_name", page)
+        models = self._rows(
+            "SELECT org_id, user_key, model, " + ", ".join(f.name for f in MODEL_FIGURES) +
+            " FROM {database}.daily_model FINAL" + in_page + " ORDER BY model", page)
+        for user in users:
+            key = (user["org_id"], user["user_key"])
+            user["edit_tools"] = {row["tool_name"]: row for row in tools if (row["org_id"], row["user_key"]) == key}
+            user["models"] = [row for row in models if (row["org_id"], row["user_key"]) == key]
+        return users
+
+
+def month_bounds(month: date) -> tuple[date, date]:
+    return month.replace(day=1), month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
+def _with_rates(row: dict) -> dict:
+    row["accept_rate"] = accept_rate(row["edits_accepted"], row["edits_rejected"])
+    row["share_without_email"] = share(row["records_without_email"], row["records"])
+    return row

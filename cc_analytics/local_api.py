@@ -1,0 +1,38 @@
+"""Talking to the read API of a serve on this machine: the owner of an embedded store is reached through it."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from cc_analytics import claude_env
+from cc_analytics.config import Settings
+
+
+class NoServeRunning(ConnectionError):
+    """Nothing answers on the API port: the caller opens the store itself."""
+
+
+class ApiError(RuntimeError):
+    """The API answered with an error; the message is its explanation."""
+
+
+def call(settings: Settings, method: str, path: str, parameters: dict, body: bytes | None = None,
+         timeout: float = 600) -> bytes:
+    host = claude_env.reachable_host(settings.host, local=True)
+    query = urllib.parse.urlencode({k: v for k, v in parameters.items() if v is not None})
+    request = urllib.request.Request(f"http://{host}:{settings.api_port}{path}?{query}", data=body, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return reply.read()
+    except urllib.error.HTTPError as error:
+        text = error.read().decode(errors="replace")
+        try:
+            text = json.loads(text)["error"]
+        except (ValueError, KeyError, TypeError):
+            pass
+        raise ApiError(text) from None
+    except (urllib.error.URLError, ConnectionError) as error:
+        raise NoServeRunning(str(error)) from None
