@@ -65,7 +65,7 @@ class Refresher:
         while True:
             try:
                 rebuilt = await run_in_thread(self.refresh)
-                _log_run(rebuilt)
+                _log_run(rebuilt, routine={self.rollup.today(), self.rollup.today() - timedelta(days=1)})
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the store may be down for a while: keep serving, try again later
@@ -74,9 +74,11 @@ class Refresher:
             await asyncio.sleep(interval_seconds)
 
 
-def _log_run(rebuilt: Iterable[DayRebuilt]) -> None:
+def _log_run(rebuilt: Iterable[DayRebuilt], routine: set[date]) -> None:
+    """Rebuilding today and yesterday is routine (debug); late data and backfills are worth an info line."""
     rebuilt = [day for day in rebuilt if day.records]
     if rebuilt:
-        log.info("aggregated %s: %d records, %d user-days in %.2f s",
+        level = logging.DEBUG if {day.day for day in rebuilt} <= routine else logging.INFO
+        log.log(level, "aggregated %s: %d records, %d user-days in %.2f s",
                  ", ".join(str(day.day) for day in rebuilt), sum(day.records for day in rebuilt),
                  sum(day.users for day in rebuilt), sum(day.seconds for day in rebuilt))
