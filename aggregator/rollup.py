@@ -38,7 +38,14 @@ from aggregator.figures import (
 
 log = logging.getLogger(__name__)
 
-ROLLUP_TABLES = ("daily_user", "daily_org", "daily_model", "daily_edit_tool")
+# Each rollup table and the columns that, with the day, identify a row.
+ROLLUP_KEYS = {
+    "daily_user": ("org_id", "user_key"),
+    "daily_org": ("org_id",),
+    "daily_model": ("org_id", "user_key", "model"),
+    "daily_edit_tool": ("org_id", "user_key", "tool_name", "language"),
+}
+ROLLUP_TABLES = tuple(ROLLUP_KEYS)
 
 # How far back a cumulative series of the day is read to find its previous point. A Claude Code process lives
 # hours, not weeks; a series older than this counts its first point in the window whole.
@@ -199,11 +206,25 @@ class Rollup:
             return 0, 0
         for statement in (_DAILY_USER, _DAILY_ORG, _DAILY_MODEL, _DAILY_EDIT_TOOL):
             self._run(statement, staging, parameters)
-        for table in ROLLUP_TABLES:
-            self.client.command(
-                f"DELETE FROM {self.database}.{table} WHERE day = {{day:Date}} AND version < {{version:UInt64}}",
-                parameters={"day": day, "version": version})
+        self._delete_vanished_rows(day, version)
         return users, records
+
+    def _delete_vanished_rows(self, day: date, version: int) -> None:
+        """Delete older rows of the day whose key this run did not write again (e.g. after a time zone change).
+
+        Rows it did write again are replaced by the new version (FINAL, and merges); deleting only when needed
+        keeps the every-minute refresh from creating a mutation per table each time.
+        """
+        parameters = {"day": day, "version": version}
+        for table, key in ROLLUP_KEYS.items():
+            columns = ", ".join(key)
+            vanished = (f"day = {{day:Date}} AND version < {{version:UInt64}} AND ({columns}) NOT IN "
+                        f"(SELECT {columns} FROM {self.database}.{table} "
+                        f"WHERE day = {{day:Date}} AND version = {{version:UInt64}})")
+            count = self.client.query(f"SELECT count() FROM {self.database}.{table} WHERE {vanished}",
+                                      parameters=parameters).result_rows[0][0]
+            if count:
+                self.client.command(f"DELETE FROM {self.database}.{table} WHERE {vanished}", parameters=parameters)
 
     def _lookback(self, day_start: int, day_end: int) -> int:
         """Where to start reading the day's cumulative series, so each has its previous point."""
