@@ -87,8 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rebuild every daily figure of the days from --from to --to (inclusive) from the raw rows. "
                     "Idempotent: running it again gives the same result. Goes through a running serve (whose "
                     "--timezone and --team-attribute apply), else opens the store itself. Shows a progress bar.")
-    aggregate_cmd.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD", help="first day")
-    aggregate_cmd.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD", help="last day")
+    _add_day_range(aggregate_cmd)
     add_options(aggregate_cmd, NETWORK_OPTIONS, "network")
     add_options(aggregate_cmd, STORE_OPTIONS, "store")
     add_options(aggregate_cmd, AGGREGATE_OPTIONS, "aggregation")
@@ -107,8 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     users_cmd.add_argument("--search", metavar="TEXT", help="only members whose email or user key contains TEXT")
     daily_cmd = kinds.add_parser("daily", help="org figures per day",
                                  description="One row per day and organization.")
-    daily_cmd.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD", help="first day")
-    daily_cmd.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD", help="last day")
+    _add_day_range(daily_cmd)
     for kind in (users_cmd, daily_cmd):
         kind.add_argument("--format", dest="output_format", choices=("table", "csv", "json"), default="table",
                           help="table for reading, csv for spreadsheets, json for scripts [default table]")
@@ -145,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(query_cmd, STORE_OPTIONS, "store")
     query_cmd.set_defaults(run=_run_query)
     return parser
+
+
+def _add_day_range(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="first", required=True, metavar="YYYY-MM-DD", help="first day")
+    parser.add_argument("--to", dest="last", required=True, metavar="YYYY-MM-DD", help="last day (inclusive)")
 
 
 def _run_serve(_: argparse.Namespace, settings: Settings) -> int:
