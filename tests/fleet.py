@@ -165,11 +165,14 @@ class ClaudeCodeProcess:
         self.logger_provider.shutdown()
 
 
+# A month, and one day more: 31 days back from any date always reach into the month before, so the users report
+# is checked for two months whatever the date.
+FLEET_DAYS = 31
+
+
 def fleet_days(today: date) -> list[date]:
-    """The nine days before today and the last three of the month before yesterday's: two months, none today."""
-    recent = {today - timedelta(days=n) for n in range(1, 10)}
-    month_end = (today - timedelta(days=1)).replace(day=1) - timedelta(days=1)
-    return sorted(recent | {month_end - timedelta(days=n) for n in range(3)})
+    """The FLEET_DAYS days before today (none today: today's figures move while the test runs)."""
+    return [today - timedelta(days=n) for n in range(FLEET_DAYS, 0, -1)]
 
 
 class Fleet:
