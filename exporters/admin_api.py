@@ -14,6 +14,7 @@ from datetime import date
 from aiohttp import web
 
 from aggregator.api import REPORTS, bad_request, in_query_thread, optional
+from aggregator.figures import MODEL_FIGURES
 from aggregator.params import BadParameter, parse_day, parse_limit
 from aggregator.reports import Reports
 
@@ -68,6 +69,8 @@ def actor_record(day: date, user: dict) -> dict:
                 "estimated_cost": {"currency": "USD", "amount": round(model["cost_usd"] * 100, 6)},
             }
             for model in user["models"]
+            # a model of a cumulative series that only repeated its earlier total that day was not used that day
+            if any(model[figure.name] for figure in MODEL_FIGURES)
         ],
     }
 

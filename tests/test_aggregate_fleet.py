@@ -163,9 +163,10 @@ def expected_usage_record(day: date, member, tally: Tally) -> dict:
     tools = {action: {"accepted": tally.by_tool.get(tool, {}).get("edits_accepted", 0),
                       "rejected": tally.by_tool.get(tool, {}).get("edits_rejected", 0)}
              for tool, action in TOOL_ACTIONS.items()}
+    # A model the member used on an earlier day, still exported that day without any increase, is not listed.
     models = {model: {"tokens": {ADMIN_TOKENS[name]: int(figures.get(name, 0)) for name in ADMIN_TOKENS},
                       "cents": figures.get("cost_usd", 0) * 100}
-              for model, figures in tally.by_model.items()}
+              for model, figures in tally.by_model.items() if any(figures.values())}
     return {"date": f"{day}", "actor": actor, "organization_id": member.org_id, "terminal_type": member.terminal_type,
             "core_metrics": {"num_sessions": len(tally.sessions),
                              "lines_of_code": {"added": tally.figures["lines_accepted"],
@@ -181,10 +182,9 @@ def cents(amount: float):
 
 
 def model_breakdown(record: dict) -> dict[str, dict]:
-    """A usage record's models that have any tokens or cost: model -> tokens and cents."""
+    """A usage record's models: model -> tokens and cents."""
     return {entry["model"]: {"tokens": entry["tokens"], "cents": entry["estimated_cost"]["amount"]}
-            for entry in record["model_breakdown"]
-            if any(entry["tokens"].values()) or entry["estimated_cost"]["amount"]}
+            for entry in record["model_breakdown"]}
 
 
 def usage_record_differences(where: str, got: dict, want: dict) -> list[str]:
