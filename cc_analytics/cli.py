@@ -88,10 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "Idempotent: running it again gives the same result. Goes through a running serve (whose "
                     "--timezone and --team-attribute apply), else opens the store itself. Shows a progress bar.")
     _add_day_range(aggregate_cmd)
-    add_options(aggregate_cmd, NETWORK_OPTIONS, "network")
-    add_options(aggregate_cmd, STORE_OPTIONS, "store")
-    add_options(aggregate_cmd, AGGREGATE_OPTIONS, "aggregation")
-    add_options(aggregate_cmd, LOGGING_OPTIONS, "logging")
+    for options, title in ((NETWORK_OPTIONS, "network"), (STORE_OPTIONS, "store"),
+                           (AGGREGATE_OPTIONS, "aggregation"), (LOGGING_OPTIONS, "logging")):
+        add_options(aggregate_cmd, options, title)
     aggregate_cmd.set_defaults(run=report_commands.run_aggregate)
 
     report_cmd = commands.add_parser(
