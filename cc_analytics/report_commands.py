@@ -20,19 +20,18 @@ from aggregator.rollup import Rollup
 from cc_analytics import local_api
 from cc_analytics.config import Settings
 from cc_analytics.progress import ProgressBar
-from cc_analytics.store import migrate, store_target
-from collector.store.client import connect
+from cc_analytics.store import open_store, store_target
 from exporters import users_csv
 
 EXIT_USAGE = 2
 
 USER_TABLE = (("member", lambda r: r["email"] or r["user_key"]), ("org", "org_id"), ("team", "team"),
-              ("lines accepted", "lines_accepted"), ("accept rate", lambda r: _rate(r["accept_rate"])), ("edits", "edits_accepted"),
-              ("sessions", "sessions"), ("days", "days_active"), ("commits", "commits"), ("PRs", "pull_requests"),
-              ("cost USD", "cost_usd"))
+              ("lines accepted", "lines_accepted"), ("accept rate", lambda r: _rate(r["accept_rate"])),
+              ("edits", "edits_accepted"), ("sessions", "sessions"), ("days", "days_active"), ("commits", "commits"),
+              ("PRs", "pull_requests"), ("cost USD", "cost_usd"))
 DAILY_TABLE = (("date", "date"), ("org", "org_id"), ("active users", "active_users"), ("sessions", "sessions"),
-               ("lines accepted", "lines_accepted"), ("accept rate", lambda r: _rate(r["accept_rate"])), ("commits", "commits"),
-               ("PRs", "pull_requests"), ("prompts", "prompts"), ("cost USD", "cost_usd"))
+               ("lines accepted", "lines_accepted"), ("accept rate", lambda r: _rate(r["accept_rate"])),
+               ("commits", "commits"), ("PRs", "pull_requests"), ("prompts", "prompts"), ("cost USD", "cost_usd"))
 
 
 def run_aggregate(args: argparse.Namespace, settings: Settings) -> int:
@@ -55,19 +54,12 @@ def run_aggregate(args: argparse.Namespace, settings: Settings) -> int:
         print(f"cc-analytics aggregate: {error}", file=sys.stderr)
         return 1
     except local_api.NoServeRunning:
-        client = connect(store_target(settings))
-        try:
-            migrate(client, settings)
-            client.close()
-            client = connect(store_target(settings), use_database=True)
+        def progress(rebuilt, number, total):
+            bar.update(number, f"{rebuilt.day}: {rebuilt.records} records")
+
+        with open_store(settings) as client:
             rollup = Rollup(client, settings.database, settings.timezone, settings.team_attribute)
-
-            def progress(rebuilt, number, total):
-                bar.update(number, f"{rebuilt.day}: {rebuilt.records} records")
-
             rebuilt = Refresher(rollup).rebuild(first, last, progress)
-        finally:
-            client.close()
         records, user_days = sum(d.records for d in rebuilt), sum(d.users for d in rebuilt)
         where = store_target(settings).description
     print(f"aggregated {len(days)} days, {first} to {last}: {records} records, {user_days} user-days ({where})")
@@ -75,15 +67,24 @@ def run_aggregate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_report(args: argparse.Namespace, settings: Settings) -> int:
+    """The same question asked of a running serve's API, or of the Reports on the store when none runs."""
     try:
         if args.report == "users":
             month = parse_month("--month", args.month or f"{date.today():%Y-%m}")
+            filters = Filters(org=args.org, team=args.team, search=args.search)
             parameters = {"month": f"{month:%Y-%m}", "q": args.search}
             path, columns = "/api/v1/users", USER_TABLE
+
+            def from_store(reports: Reports) -> list[dict]:
+                return reports.users(month, filters)
         else:
             first, last = parse_range(args.first, args.last)
+            filters = Filters(org=args.org, team=args.team)
             parameters = {"from": first.isoformat(), "to": last.isoformat()}
             path, columns = "/api/v1/daily", DAILY_TABLE
+
+            def from_store(reports: Reports) -> list[dict]:
+                return reports.daily(first, last, filters)
     except BadParameter as error:
         print(f"cc-analytics report {args.report}: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -94,27 +95,10 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
         print(f"cc-analytics report {args.report}: {error}", file=sys.stderr)
         return 1
     except local_api.NoServeRunning:
-        rows = _report_from_store(args, settings, parameters)
+        with open_store(settings) as client:
+            rows = from_store(Reports(client, settings.database))
     sys.stdout.write(render(rows, args.report, args.output_format, columns))
     return 0
-
-
-def _report_from_store(args: argparse.Namespace, settings: Settings, parameters: dict) -> list[dict]:
-    client = connect(store_target(settings))
-    try:
-        migrate(client, settings)  # a store no serve has opened yet still answers, with no rows
-    finally:
-        client.close()
-    client = connect(store_target(settings), use_database=True)
-    try:
-        reports = Reports(client, settings.database)
-        if args.report == "users":
-            filters = Filters(org=args.org, team=args.team, search=args.search)
-            return reports.users(parse_month("month", parameters["month"]), filters)
-        first, last = parse_range(parameters["from"], parameters["to"])
-        return reports.daily(first, last, Filters(org=args.org, team=args.team))
-    finally:
-        client.close()
 
 
 def render(rows: list[dict], report: str, output_format: str, columns) -> str:

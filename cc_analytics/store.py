@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 from clickhouse_connect.driver.client import Client
 
 from cc_analytics.config import Settings
 from collector.store import migrations
 from collector.store.retention import apply_raw_retention
-from collector.store.client import StoreTarget
+from collector.store.client import StoreTarget, connect
 
 # Every package that owns tables, in the order their migrations apply.
 MIGRATION_GROUPS = (("collector", "collector.migrations"), ("aggregator", "aggregator.migrations"))
@@ -24,3 +27,15 @@ def migrate(client: Client, settings: Settings) -> list[str]:
     applied = migrations.apply(client, params, pending)
     applied += [f"retention of {table}" for table in apply_raw_retention(client, params)]
     return applied
+
+
+@contextmanager
+def open_store(settings: Settings) -> Iterator[Client]:
+    """A client on the configured store with its schema up to date (a store no serve has opened yet answers too,
+    with no rows); closed afterwards. Queries name the database themselves."""
+    client = connect(store_target(settings))
+    try:
+        migrate(client, settings)
+        yield client
+    finally:
+        client.close()
