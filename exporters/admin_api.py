@@ -26,8 +26,8 @@ TOOL_FIELDS = {"Edit": "edit_tool", "MultiEdit": "multi_edit_tool", "Write": "wr
                "NotebookEdit": "notebook_edit_tool"}
 
 
-def usage_report(reports: Reports, day: date, limit: int, page: str | None, org: str | None) -> dict:
-    after = decode_cursor(page, day) if page else None
+def usage_report(reports: Reports, day: date, limit: int, after: tuple[str, str] | None, org: str | None) -> dict:
+    """One page of records of a day, after the (org, user key) a cursor named."""
     users = reports.actors(day, limit + 1, after, org)
     has_more = len(users) > limit
     users = users[:limit]
@@ -101,11 +101,10 @@ def add_routes(app: web.Application) -> None:
             day = parse_day("starting_at", request.query.get("starting_at"))
             limit = parse_limit(request.query.get("limit"), DEFAULT_LIMIT, MAX_LIMIT)
             page = optional(request, "page")
-            if page:
-                decode_cursor(page, day)
+            after = decode_cursor(page, day) if page else None
         except BadParameter as error:
             return bad_request(error)
-        report = await in_query_thread(request, usage_report, request.app[REPORTS], day, limit, page,
+        report = await in_query_thread(request, usage_report, request.app[REPORTS], day, limit, after,
                                        optional(request, "org"))
         return web.json_response(report)
 
