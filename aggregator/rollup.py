@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
@@ -228,14 +228,16 @@ class Rollup:
 
     def _lookback(self, day_start: int, day_end: int) -> int:
         """Where to start reading the day's cumulative series, so each has its previous point."""
-        earliest = self.client.query(_SERIES_START.replace("{database}", self.database),
+        earliest = self.client.query(self._sql(_SERIES_START),
                                      parameters={"day_start": day_start, "day_end": day_end}).result_rows[0][0]
         oldest_allowed = day_start - int(MAX_SERIES_AGE.total_seconds() * 1e9)
         return max(min(earliest or day_start, day_start), oldest_allowed)
 
+    def _sql(self, statement: str, staging: str = "") -> str:
+        return statement.replace("{staging}", staging).replace("{database}", self.database)
+
     def _run(self, statement: str, staging: str, parameters: dict) -> None:
-        sql = statement.replace("{staging}", staging).replace("{database}", self.database)
-        self.client.command(sql, parameters=parameters)
+        self.client.command(self._sql(statement, staging), parameters=parameters)
 
     def days_received_since(self, received_after_ms: int) -> set[date]:
         """Calendar days (aggregation time zone) of records stored at or after a receive time: late data too."""
@@ -254,5 +256,5 @@ class Rollup:
 
 
 def _ns(moment: datetime) -> int:
-    delta = moment.astimezone(timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+    # midnights are whole seconds in every zone, so the float timestamp is exact
+    return round(moment.timestamp()) * 1_000_000_000
