@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -112,6 +113,18 @@ class ServeProcess:
                 return [json.loads(line) for line in reply.read().decode().splitlines() if line]
         except urllib.error.HTTPError as error:
             raise AssertionError(f"query failed: {error.read().decode()}") from None
+
+    def api(self, method: str, path: str, **parameters) -> bytes:
+        """The body of a successful read-API call (None parameters left out); any error status fails the test."""
+        query = urllib.parse.urlencode({k: v for k, v in parameters.items() if v is not None})
+        url = f"http://{self.host}:{self.api_port}{path}?{query}"
+        request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+        try:
+            with urllib.request.urlopen(request, timeout=120) as reply:
+                assert reply.status == 200, f"{method} {url}: {reply.status}"
+                return reply.read()
+        except urllib.error.HTTPError as error:
+            raise AssertionError(f"{method} {url}: {error.code} {error.read().decode(errors='replace')}") from None
 
     def scalar(self, sql: str):
         rows = self.query(sql)

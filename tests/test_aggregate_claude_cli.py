@@ -13,9 +13,6 @@ import io
 import json
 import math
 import shutil
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -59,25 +56,13 @@ class Stack:
     models: dict[str, dict] = field(default_factory=dict)  # user_key -> {model: {token kind: n, "cost": usd}}
 
     def get(self, path: str, **params) -> bytes:
-        return _http(self.serve, "GET", path, params)
+        return self.serve.api("GET", path, **params)
 
     def get_json(self, path: str, **params):
         return json.loads(self.get(path, **params))
 
     def session_of(self, user_key: str) -> Session:
         return next(s for s in self.sessions if s.user_key == user_key)
-
-
-def _http(serve: ServeProcess, method: str, path: str, params: dict) -> bytes:
-    query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-    url = f"http://{serve.host}:{serve.api_port}{path}" + (f"?{query}" if query else "")
-    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-    try:
-        with urllib.request.urlopen(request, timeout=120) as reply:
-            assert reply.status == 200, f"{method} {url}: {reply.status}"
-            return reply.read()
-    except urllib.error.HTTPError as error:
-        raise AssertionError(f"{method} {url}: {error.code} {error.read().decode(errors='replace')}") from None
 
 
 def _new_session(serve: ServeProcess, known: set[str], truth: dict) -> tuple[str, str] | None:
@@ -172,7 +157,7 @@ def stack(tmp_path_factory):
         (day,) = days
         assert day in {started_on.isoformat(), datetime.now(timezone.utc).date().isoformat()}
 
-        result = json.loads(_http(serve, "POST", "/api/v1/aggregate", {"from": day, "to": day}))
+        result = json.loads(serve.api("POST", "/api/v1/aggregate", **{"from": day, "to": day}))
         assert isinstance(result, dict)
         built = Stack(serve, day, sessions)
         built.raw, built.models = _raw_figures(serve)

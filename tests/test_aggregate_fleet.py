@@ -9,9 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections import Counter
 from datetime import date, datetime, timezone
 
@@ -36,23 +33,12 @@ def utc_today() -> date:
 
 # The API, as a client sees it.
 
-def api_request(serve, method: str, path: str, **params) -> bytes:
-    query = urllib.parse.urlencode({key: value for key, value in params.items() if value is not None})
-    request = urllib.request.Request(f"http://{serve.host}:{serve.api_port}{path}?{query}", method=method,
-                                     data=b"" if method == "POST" else None)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as reply:
-            return reply.read()
-    except urllib.error.HTTPError as error:
-        raise AssertionError(f"{method} {path}?{query}: {error.code} {error.read().decode()[:500]}") from None
-
-
 def api_get(serve, path: str, **params) -> dict:
-    return json.loads(api_request(serve, "GET", path, **params))
+    return json.loads(serve.api("GET", path, **params))
 
 
 def aggregate(serve, fleet: Fleet) -> None:
-    api_request(serve, "POST", "/api/v1/aggregate", **{"from": f"{fleet.days[0]}", "to": f"{fleet.days[-1]}"})
+    serve.api("POST", "/api/v1/aggregate", **{"from": f"{fleet.days[0]}", "to": f"{fleet.days[-1]}"})
 
 
 def daily_rows(serve, fleet: Fleet, **filters) -> list[dict]:
@@ -244,7 +230,7 @@ def all_differences(serve, fleet: Fleet) -> list[str]:
                                   {key: tally for key, tally in truth.daily().items() if key[1] == "org-globex"})
     for month in months(fleet):
         problems += users_differences(api_get(serve, "/api/v1/users", month=month)["data"], truth, month)
-        problems += csv_differences(api_request(serve, "GET", "/api/v1/users", month=month, format="csv").decode(),
+        problems += csv_differences(serve.api("GET", "/api/v1/users", month=month, format="csv").decode(),
                                     truth, month)
     for day in fleet.days:
         problems += usage_differences(usage_report(serve, day), truth, day)
