@@ -26,6 +26,7 @@ _EDIT_TOOL_LIST = ", ".join(f"'{tool}'" for tool in EDIT_TOOLS)
 class Figure:
     name: str
     aggregate: str  # SQL aggregate over activity rows
+    description: str  # what it counts, for users (metric HELP text)
     whole: bool = True  # a count (stored as an integer) rather than an amount such as USD or seconds
 
 
@@ -41,24 +42,32 @@ def _events(name: str) -> str:
 
 # Figures that add up over users and days: the columns shared by daily_user and daily_org, in report order.
 SUMMED_FIGURES = (
-    Figure("lines_accepted", _metric(LINES, "type = 'added'")),
-    Figure("lines_removed", _metric(LINES, "type = 'removed'")),
-    Figure("edits_accepted", _metric(EDIT_DECISION, f"decision = 'accept' AND tool_name IN ({_EDIT_TOOL_LIST})")),
-    Figure("edits_rejected", _metric(EDIT_DECISION, f"decision = 'reject' AND tool_name IN ({_EDIT_TOOL_LIST})")),
-    Figure("commits", _metric(COMMITS)),
-    Figure("pull_requests", _metric(PULL_REQUESTS)),
-    Figure("input_tokens", _metric(TOKENS, "type = 'input'")),
-    Figure("output_tokens", _metric(TOKENS, "type = 'output'")),
-    Figure("cache_read_tokens", _metric(TOKENS, "type = 'cacheRead'")),
-    Figure("cache_creation_tokens", _metric(TOKENS, "type = 'cacheCreation'")),
-    Figure("cost_usd", _metric(COST, whole=False), whole=False),
-    Figure("active_time_user_seconds", _metric(ACTIVE_TIME, "type = 'user'", whole=False), whole=False),
-    Figure("active_time_cli_seconds", _metric(ACTIVE_TIME, "type = 'cli'", whole=False), whole=False),
-    Figure("prompts", _events("user_prompt")),
-    Figure("api_requests", _events("api_request")),
-    Figure("api_errors", _events("api_error")),
-    Figure("records", "count()"),
-    Figure("records_without_email", "countIf(user_email = '')"),
+    Figure("lines_accepted", _metric(LINES, "type = 'added'"),
+           "Lines of code added by Claude Code edits the user accepted (lines_of_code.count, type added)."),
+    Figure("lines_removed", _metric(LINES, "type = 'removed'"),
+           "Lines of code removed by accepted Claude Code edits (lines_of_code.count, type removed)."),
+    Figure("edits_accepted", _metric(EDIT_DECISION, f"decision = 'accept' AND tool_name IN ({_EDIT_TOOL_LIST})"),
+           "Edit, Write, NotebookEdit and MultiEdit suggestions accepted (code_edit_tool.decision)."),
+    Figure("edits_rejected", _metric(EDIT_DECISION, f"decision = 'reject' AND tool_name IN ({_EDIT_TOOL_LIST})"),
+           "Edit, Write, NotebookEdit and MultiEdit suggestions rejected (code_edit_tool.decision)."),
+    Figure("commits", _metric(COMMITS), "Git commits made through Claude Code (commit.count)."),
+    Figure("pull_requests", _metric(PULL_REQUESTS), "Pull requests created through Claude Code (pull_request.count)."),
+    Figure("input_tokens", _metric(TOKENS, "type = 'input'"), "Input tokens (token.usage, type input)."),
+    Figure("output_tokens", _metric(TOKENS, "type = 'output'"), "Output tokens (token.usage, type output)."),
+    Figure("cache_read_tokens", _metric(TOKENS, "type = 'cacheRead'"),
+           "Tokens read from the prompt cache (token.usage, type cacheRead)."),
+    Figure("cache_creation_tokens", _metric(TOKENS, "type = 'cacheCreation'"),
+           "Tokens written to the prompt cache (token.usage, type cacheCreation)."),
+    Figure("cost_usd", _metric(COST, whole=False), "Estimated cost in US dollars (cost.usage).", whole=False),
+    Figure("active_time_user_seconds", _metric(ACTIVE_TIME, "type = 'user'", whole=False),
+           "Seconds the user was interacting (active_time.total, type user).", whole=False),
+    Figure("active_time_cli_seconds", _metric(ACTIVE_TIME, "type = 'cli'", whole=False),
+           "Seconds Claude Code was working (active_time.total, type cli).", whole=False),
+    Figure("prompts", _events("user_prompt"), "Prompts the user submitted (user_prompt events)."),
+    Figure("api_requests", _events("api_request"), "Requests to the Claude API (api_request events)."),
+    Figure("api_errors", _events("api_error"), "Failed requests to the Claude API (api_error events)."),
+    Figure("records", "count()", "Metric points and events rolled up."),
+    Figure("records_without_email", "countIf(user_email = '')", "Records that carried no user.email."),
 )
 
 # Per model: tokens by type and cost (metrics only; api_request events describe the same requests).
@@ -66,8 +75,8 @@ MODEL_FIGURES = tuple(f for f in SUMMED_FIGURES if f.name.endswith("_tokens") or
 
 # Per edit tool and language.
 EDIT_TOOL_FIGURES = (
-    Figure("accepted", _metric(EDIT_DECISION, "decision = 'accept'")),
-    Figure("rejected", _metric(EDIT_DECISION, "decision = 'reject'")),
+    Figure("accepted", _metric(EDIT_DECISION, "decision = 'accept'"), "Edit suggestions accepted."),
+    Figure("rejected", _metric(EDIT_DECISION, "decision = 'reject'"), "Edit suggestions rejected."),
 )
 
 SESSIONS = "uniqExactIf(session_id, session_id != '')"

@@ -1,0 +1,157 @@
+"""The figures as they stand on a day: running totals, rolling windows and this month's members.
+
+What the Prometheus exporter publishes at scrape time (as of today) and what the OpenMetrics history export
+writes for each past day (as of that day), read from the rollup tables with FINAL. Plain dicts, like reports.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from clickhouse_connect.driver.client import Client
+
+from aggregator.figures import EDIT_TOOL_FIGURES, MODEL_FIGURES, SUMMED_FIGURES
+
+# Figures that describe the rollup itself rather than usage; not published.
+_BOOKKEEPING = ("records", "records_without_email")
+PUBLISHED_FIGURES = tuple(f for f in SUMMED_FIGURES if f.name not in _BOOKKEEPING)
+# Per model, tokens and cost come from daily_model; the rest per (org, team) from daily_user.
+TEAM_FIGURES = tuple(f for f in PUBLISHED_FIGURES if f not in MODEL_FIGURES)
+
+WINDOWS = ("today", "yesterday", "7d", "28d", "month")
+# Members published: active this month or in the last MEMBER_DAYS days (so a silent member stays visible a while).
+MEMBER_DAYS = 28
+MEMBER_FIGURES = ("lines_accepted", "edits_accepted", "edits_rejected", "cost_usd")
+
+
+def window_bounds(window: str, day: date) -> tuple[date, date]:
+    """[first, last] calendar days of a window that ends on day."""
+    first = {
+        "today": day,
+        "yesterday": day - timedelta(days=1),
+        "7d": day - timedelta(days=6),
+        "28d": day - timedelta(days=27),
+        "month": day.replace(day=1),
+    }[window]
+    return first, day - timedelta(days=1) if window == "yesterday" else day
+
+
+@dataclass
+class Snapshot:
+    day: date
+    totals: list[dict] = field(default_factory=list)  # org_id, team, sessions, TEAM_FIGURES
+    model_totals: list[dict] = field(default_factory=list)  # org_id, team, model, MODEL_FIGURES
+    edit_totals: list[dict] = field(default_factory=list)  # org_id, team, tool_name, language, accepted, rejected
+    windows: list[dict] = field(default_factory=list)  # window, org_id, team, sessions, PUBLISHED_FIGURES
+    window_edits: list[dict] = field(default_factory=list)  # window, org_id, team, tool_name, language, ...
+    org_users: list[dict] = field(default_factory=list)  # window, org_id, active_users, new_users
+    team_users: list[dict] = field(default_factory=list)  # window, org_id, team, active_users, new_users
+    members: list[dict] = field(default_factory=list)  # org_id, team, user_key, email, sessions, ..., last_active
+    members_left_out: int = 0
+
+
+def _sums(figures) -> str:
+    return ", ".join(f"sum({f.name}) AS {f.name}" for f in figures)
+
+
+def _in_windows(parameters: dict) -> str:
+    """SQL for the windows a row's day falls in, binding each window's bounds into parameters."""
+    parts = []
+    for number, window in enumerate(WINDOWS):
+        parameters[f"w{number}_first"], parameters[f"w{number}_last"] = window_bounds(window, parameters["day"])
+        parts.append(f"if(day BETWEEN {{w{number}_first:Date}} AND {{w{number}_last:Date}}, ['{window}'], [])")
+    return f"arrayConcat({', '.join(parts)})"
+
+
+class Snapshots:
+    def __init__(self, client: Client, database: str):
+        self.client = client
+        self.database = f"`{database}`"
+
+    def _rows(self, sql: str, parameters: dict) -> list[dict]:
+        result = self.client.query(sql.replace("{database}", self.database), parameters=parameters)
+        return [dict(zip(result.column_names, row)) for row in result.result_rows]
+
+    def as_of(self, day: date, max_members: int) -> Snapshot:
+        """Every figure as it stands at the end of day (so far, for today)."""
+        parameters = {"day": day, "earliest": min(window_bounds(w, day)[0] for w in WINDOWS)}
+        windows = _in_windows(parameters)
+        snapshot = Snapshot(day)
+        snapshot.totals = self._rows(
+            "SELECT org_id, team, sum(sessions) AS sessions, " + _sums(TEAM_FIGURES) +
+            " FROM {database}.daily_user FINAL WHERE day <= {day:Date} GROUP BY org_id, team ORDER BY org_id, team",
+            parameters)
+        snapshot.model_totals = self._rows(
+            "SELECT org_id, team, model, " + _sums(MODEL_FIGURES) + " FROM {database}.daily_model FINAL"
+            " WHERE day <= {day:Date} GROUP BY org_id, team, model ORDER BY org_id, team, model", parameters)
+        snapshot.edit_totals = self._rows(
+            "SELECT org_id, team, tool_name, language, " + _sums(EDIT_TOOL_FIGURES) +
+            " FROM {database}.daily_edit_tool FINAL WHERE day <= {day:Date}"
+            " GROUP BY org_id, team, tool_name, language ORDER BY org_id, team, tool_name, language", parameters)
+        snapshot.windows = self._rows(
+            "SELECT window, org_id, team, length(groupUniqArrayArray(session_ids)) AS sessions, " +
+            _sums(PUBLISHED_FIGURES) + " FROM {database}.daily_user FINAL ARRAY JOIN " + windows + " AS window"
+            " WHERE day BETWEEN {earliest:Date} AND {day:Date} GROUP BY window, org_id, team"
+            " ORDER BY window, org_id, team", parameters)
+        snapshot.window_edits = self._rows(
+            "SELECT window, org_id, team, tool_name, language, " + _sums(EDIT_TOOL_FIGURES) +
+            " FROM {database}.daily_edit_tool FINAL ARRAY JOIN " + windows + " AS window"
+            " WHERE day BETWEEN {earliest:Date} AND {day:Date} GROUP BY window, org_id, team, tool_name, language"
+            " ORDER BY window, org_id, team, tool_name, language", parameters)
+        snapshot.org_users, snapshot.team_users = self._active_users(parameters, windows)
+        snapshot.members, snapshot.members_left_out = self._members(parameters, max_members)
+        return snapshot
+
+    def _active_users(self, parameters: dict, windows: str) -> tuple[list[dict], list[dict]]:
+        # A member is new in a window that holds their first active day ever in that org; per team, the team
+        # they had on that day. A member who changed teams within a window counts once for the org.
+        def count(by: str) -> list[dict]:
+            return self._rows(
+                "WITH firsts AS (SELECT org_id, user_key, min(day) AS first_day FROM {database}.daily_user"
+                "   WHERE day <= {day:Date} GROUP BY org_id, user_key)"
+                f" SELECT {by}, uniqExact(user_key) AS active_users, uniqExactIf(user_key, day = first_day) AS new_users"
+                " FROM {database}.daily_user AS d FINAL ARRAY JOIN " + windows + " AS window"
+                " INNER JOIN firsts USING (org_id, user_key)"
+                f" WHERE d.day BETWEEN {{earliest:Date}} AND {{day:Date}} GROUP BY {by} ORDER BY {by}", parameters)
+
+        return count("window, org_id"), count("window, org_id, team")
+
+    def _members(self, parameters: dict, max_members: int) -> tuple[list[dict], int]:
+        parameters = {**parameters, "month_start": day_of_month_start(parameters["day"]),
+                      "member_start": parameters["day"] - timedelta(days=MEMBER_DAYS - 1), "limit": max_members}
+        month = "day >= {month_start:Date}"
+        members = self._rows(
+            "SELECT org_id, user_key, max(user_email) AS email, argMaxIf(team, day, team != '') AS team,"
+            f" length(groupUniqArrayArrayIf(session_ids, {month})) AS sessions, " +
+            ", ".join(f"sumIf({name}, {month}) AS {name}" for name in MEMBER_FIGURES) +
+            ", max(day) AS last_active, count() OVER () AS members"
+            " FROM {database}.daily_user FINAL"
+            " WHERE day BETWEEN least({month_start:Date}, {member_start:Date}) AND {day:Date}"
+            " GROUP BY org_id, user_key ORDER BY lines_accepted DESC, last_active DESC, org_id, user_key"
+            " LIMIT {limit:UInt64}", parameters)
+        total = members[0]["members"] if members else 0
+        for member in members:
+            del member["members"]
+        return members, total - len(members)
+
+
+def day_of_month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def snapshot_to_json(snapshot: Snapshot) -> dict:
+    """JSON-ready: dates as ISO strings (the API sends snapshots to `cc-analytics export`)."""
+    document = dataclasses.asdict(snapshot)
+    document["day"] = snapshot.day.isoformat()
+    for member in document["members"]:
+        member["last_active"] = member["last_active"].isoformat()
+    return document
+
+
+def snapshot_from_json(document: dict) -> Snapshot:
+    snapshot = Snapshot(**{**document, "day": date.fromisoformat(document["day"])})
+    for member in snapshot.members:
+        member["last_active"] = date.fromisoformat(member["last_active"])
+    return snapshot
