@@ -29,10 +29,14 @@ def days_between(first: date, last: date) -> list[date]:
 
 
 class Refresher:
-    def __init__(self, rollup: Rollup):
+    def __init__(self, rollup: Rollup, on_failure: Callable[[], None] | None = None):
         self.rollup = rollup
         self._previous_run_ns: int | None = None
         self._failure_log = RateLimitedLog(log, logging.ERROR)
+        self._on_failure = on_failure
+        # Of the latest timer run that succeeded (unix seconds, seconds): what the health metrics show.
+        self.last_success: float | None = None
+        self.last_run_seconds: float | None = None
 
     def rebuild(self, first: date, last: date,
                 progress: Callable[[DayRebuilt, int, int], None] | None = None) -> list[DayRebuilt]:
@@ -58,6 +62,8 @@ class Refresher:
         started_ns = time.time_ns()
         rebuilt = [self.rollup.rebuild_day(day) for day in self.days_to_refresh()]
         self._previous_run_ns = started_ns
+        self.last_success = time.time()
+        self.last_run_seconds = (time.time_ns() - started_ns) / 1e9
         return rebuilt
 
     async def run_every(self, interval_seconds: float, run_in_thread) -> None:
@@ -69,6 +75,8 @@ class Refresher:
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the store may be down for a while: keep serving, try again later
+                if self._on_failure:
+                    self._on_failure()
                 self._failure_log.log(type(error).__name__, "aggregation failed, retrying in %s s: %s",
                                       interval_seconds, error)
             await asyncio.sleep(interval_seconds)

@@ -52,8 +52,9 @@ def _export_handler(signal: Signal, ingestor: Ingestor, rejected_log: RateLimite
         peer = context.peer()
         try:
             request = parse_protobuf(body, signal.request_type)
-            return await ingestor.export(signal, request, peer)
+            return await ingestor.export(signal, request, peer, "grpc")
         except MalformedPayload as error:
+            ingestor.health.request_refused(signal.name, "grpc", "malformed")
             rejected_log.log(f"grpc:{signal.name}:malformed", "rejected gRPC %s export from %s: %s",
                              signal.name, peer, error)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
@@ -63,6 +64,7 @@ def _export_handler(signal: Signal, ingestor: Ingestor, rejected_log: RateLimite
             raise
         except Exception:
             log.exception("unexpected error while handling a gRPC %s export from %s", signal.name, peer)
+            ingestor.health.request_refused(signal.name, "grpc", "internal")
             await context.abort(grpc.StatusCode.INTERNAL, "internal error while storing the export; see the collector log")
 
     return export

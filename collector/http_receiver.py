@@ -41,17 +41,18 @@ def _export_handler(signal: Signal, ingestor: Ingestor, max_request_bytes: int, 
         content_type = request.content_type
         peer = request.remote or "unknown"
 
-        def refuse(status: int, code: int, message: str) -> web.Response:
+        def refuse(status: int, code: int, reason: str, message: str) -> web.Response:
+            ingestor.health.request_refused(signal.name, "http", reason)
             rejected_log.log(f"http:{signal.name}:{status}", "rejected HTTP %s export from %s (%d): %s",
                              signal.name, peer, status, message)
             return _status_response(status, code, message, content_type)
 
         if content_type not in (PROTOBUF, JSON):
-            return refuse(415, code_pb2.INVALID_ARGUMENT,
+            return refuse(415, code_pb2.INVALID_ARGUMENT, "unsupported",
                           f"unsupported Content-Type {content_type!r}: use {PROTOBUF} or {JSON}")
         encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("identity", "", "gzip"):
-            return refuse(415, code_pb2.INVALID_ARGUMENT,
+            return refuse(415, code_pb2.INVALID_ARGUMENT, "unsupported",
                           f"unsupported Content-Encoding {encoding!r}: use gzip or none")
         try:
             body = await request.read()
@@ -60,19 +61,20 @@ def _export_handler(signal: Signal, ingestor: Ingestor, max_request_bytes: int, 
             parse = parse_protobuf if content_type == PROTOBUF else parse_json
             message = parse(body, signal.request_type)
         except web.HTTPRequestEntityTooLarge:
-            return refuse(413, code_pb2.RESOURCE_EXHAUSTED, f"body exceeds the limit of {max_request_bytes} bytes")
+            return refuse(413, code_pb2.RESOURCE_EXHAUSTED, "too_large", f"body exceeds the limit of {max_request_bytes} bytes")
         except PayloadTooLarge as error:
-            return refuse(413, code_pb2.RESOURCE_EXHAUSTED, str(error))
+            return refuse(413, code_pb2.RESOURCE_EXHAUSTED, "too_large", str(error))
         except MalformedPayload as error:
-            return refuse(400, code_pb2.INVALID_ARGUMENT, str(error))
+            return refuse(400, code_pb2.INVALID_ARGUMENT, "malformed", str(error))
         try:
-            response = await ingestor.export(signal, message, peer)
+            response = await ingestor.export(signal, message, peer, "http")
         except (StoreWriteFailed, WriterOverloaded) as error:
             reply = _status_response(503, code_pb2.UNAVAILABLE, f"{error}; retry later", content_type)
             reply.headers["Retry-After"] = RETRY_AFTER_SECONDS
             return reply
         except Exception:
             log.exception("unexpected error while handling an HTTP %s export from %s", signal.name, peer)
+            ingestor.health.request_refused(signal.name, "http", "internal")
             return _status_response(500, code_pb2.INTERNAL, "internal error while storing the export; see the collector log",
                                     content_type)
         return _message_response(200, response, content_type)

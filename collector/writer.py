@@ -14,11 +14,17 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 log = logging.getLogger(__name__)
 
 InsertColumns = Callable[[str, Sequence[str], list], None]
+
+
+class InsertObserver(Protocol):
+    def inserted(self, table: str, rows: int, seconds: float) -> None: ...
+
+    def insert_failed(self) -> None: ...
 
 
 class StoreWriteFailed(RuntimeError):
@@ -45,8 +51,10 @@ class WriterStats:
 
 class BatchWriter:
     def __init__(self, insert_columns: InsertColumns, table_columns: dict[str, Sequence[str]],
-                 max_rows: int, max_delay_seconds: float, max_pending_rows: int | None = None):
+                 max_rows: int, max_delay_seconds: float, max_pending_rows: int | None = None,
+                 observer: InsertObserver | None = None):
         self._insert_columns = insert_columns
+        self._observer = observer
         self._table_columns = table_columns
         self._max_rows = max_rows
         self._max_delay = max_delay_seconds
@@ -63,6 +71,10 @@ class BatchWriter:
     @property
     def pending_rows(self) -> int:
         return self._pending_rows
+
+    @property
+    def max_pending_rows(self) -> int:
+        return self._max_pending_rows
 
     def start(self) -> None:
         self._flusher = asyncio.get_running_loop().create_task(self._flush_forever(), name="batch-writer")
@@ -117,6 +129,8 @@ class BatchWriter:
                 self._executor, self._insert_columns, table, self._table_columns[table], columns)
         except Exception as error:  # the driver raises many kinds; each means "these rows are not stored"
             self.stats.failures += 1
+            if self._observer:
+                self._observer.insert_failed()
             log.error("insert of %d rows into %s failed: %s", len(pending.rows), table, error)
             failure = StoreWriteFailed(f"the store did not accept the batch: {error}")
             for waiter in pending.waiters:
@@ -126,6 +140,8 @@ class BatchWriter:
         self.stats.batches += 1
         self.stats.rows += len(pending.rows)
         self.stats.last_insert_seconds = time.perf_counter() - started
+        if self._observer:
+            self._observer.inserted(table, len(pending.rows), self.stats.last_insert_seconds)
         for waiter in pending.waiters:
             if not waiter.done():
                 waiter.set_result(None)

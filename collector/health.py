@@ -1,0 +1,120 @@
+"""The collector's own health, counted in this process: records in and refused, inserts, the queue, store errors.
+
+Each serve process (each collector replica) has its own registry; Prometheus adds the replicas up. The figures
+of Claude Code usage are not kept here: the exporter reads those from the rollups at scrape time.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily
+
+# Inserts of a batch take milliseconds on a healthy store and seconds on a struggling one.
+SIGNAL_NAMES = ("logs", "metrics", "traces")
+TRANSPORTS = ("grpc", "http")
+STORE_OPERATIONS = ("insert", "rollup", "read")
+REQUEST_REFUSALS = ("malformed", "too_large", "unsupported", "unavailable", "internal")
+
+# The *_created series of prometheus-client say when a counter was made: noise on every dashboard query.
+disable_created_metrics()
+
+INSERT_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class CollectorHealth:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = self.registry
+        self.records_received = Counter(
+            "cc_analytics_collector_records_received", "Records (log records, metric points, spans) stored.",
+            ["signal", "transport"], registry=registry)
+        self.records_rejected = Counter(
+            "cc_analytics_collector_records_rejected",
+            "Records refused: invalid (reported in partial_success) or unavailable (the store could not take "
+            "the request; the client retries).", ["signal", "transport", "reason"], registry=registry)
+        self.requests_rejected = Counter(
+            "cc_analytics_collector_requests_rejected",
+            "Whole export requests refused: malformed, too_large, unsupported (content type or encoding), "
+            "unavailable (store down or queue full), internal.", ["signal", "transport", "reason"], registry=registry)
+        self.insert_batches = Counter(
+            "cc_analytics_collector_insert_batches", "Batches inserted into the store.", ["table"], registry=registry)
+        self.insert_rows = Counter(
+            "cc_analytics_collector_insert_rows", "Rows inserted into the store.", ["table"], registry=registry)
+        self.insert_seconds = Histogram(
+            "cc_analytics_collector_insert_duration_seconds", "Time one batch insert took.", ["table"],
+            buckets=INSERT_SECONDS_BUCKETS, registry=registry)
+        self.queue_rows = Gauge(
+            "cc_analytics_collector_queue_rows", "Rows accepted and waiting for the store.", registry=registry)
+        self.queue_capacity_rows = Gauge(
+            "cc_analytics_collector_queue_capacity_rows",
+            "The most rows that may wait; past it exports are refused for a retry.", registry=registry)
+        self.store_errors = Counter(
+            "cc_analytics_store_errors", "Failed store operations: insert, rollup, read.", ["operation"],
+            registry=registry)
+        # Series that exist from the start, at 0, so rate() and increase() have a baseline before the first event.
+        for signal in SIGNAL_NAMES:
+            for transport in TRANSPORTS:
+                self.records_received.labels(signal, transport)
+                self.records_rejected.labels(signal, transport, "invalid")
+                for reason in REQUEST_REFUSALS:
+                    self.requests_rejected.labels(signal, transport, reason)
+        for operation in STORE_OPERATIONS:
+            self.store_errors.labels(operation)
+        self._last_record: dict[str, float] = {}
+        registry.register(_LastRecordByOrg(self._last_record))
+
+    def watch_queue(self, rows: Callable[[], int], capacity: int) -> None:
+        self.queue_rows.set_function(rows)
+        self.queue_capacity_rows.set(capacity)
+
+    def stored(self, signal: str, transport: str, records: int, orgs: Iterable[str]) -> None:
+        self.records_received.labels(signal, transport).inc(records)
+        now = time.time()
+        for org in orgs:
+            self._last_record[org] = now
+
+    def seen_before(self, last_record: dict[str, float]) -> None:
+        """Seed the time of each org's last record from the store, so a restart does not forget silent orgs."""
+        for org, seconds in last_record.items():
+            self._last_record[org] = max(seconds, self._last_record.get(org, 0.0))
+
+    def invalid_records(self, signal: str, transport: str, records: int) -> None:
+        self.records_rejected.labels(signal, transport, "invalid").inc(records)
+
+    def request_refused(self, signal: str, transport: str, reason: str, records: int = 0) -> None:
+        self.requests_rejected.labels(signal, transport, reason).inc()
+        if records:
+            self.records_rejected.labels(signal, transport, reason).inc(records)
+
+    def inserted(self, table: str, rows: int, seconds: float) -> None:
+        self.insert_batches.labels(table).inc()
+        self.insert_rows.labels(table).inc(rows)
+        self.insert_seconds.labels(table).observe(seconds)
+
+    def insert_failed(self) -> None:
+        self.store_errors.labels("insert").inc()
+
+
+class _LastRecordByOrg:
+    """cc_analytics_org_last_record_timestamp_seconds, read from a dict at scrape time (no per-org child
+    objects in the request path)."""
+
+    def __init__(self, last_record: dict[str, float]):
+        self._last_record = last_record
+
+    def _family(self) -> GaugeMetricFamily:
+        return GaugeMetricFamily("cc_analytics_org_last_record_timestamp_seconds",
+                                 "When this collector last stored a record of the organization (unix seconds).",
+                                 labels=["org"])
+
+    def describe(self):
+        return [self._family()]
+
+    def collect(self):
+        family = self._family()
+        for org, seconds in sorted(self._last_record.items()):
+            family.add_metric([org], seconds)
+        return [family]
