@@ -36,6 +36,9 @@ class Settings:
     aggregate_interval: int = 60
     timezone: str = "UTC"
     team_attribute: str = "team"
+    usage_metrics: bool = True
+    max_user_series: int = 10_000
+    hash_user_labels: bool = False
     log_level: str = "info"
 
     @property
@@ -49,6 +52,7 @@ class Option:
     help: str
     parse: Callable[[str], object] = str
     metavar: str | None = None
+    switch: bool = False  # a bare flag that means yes (its environment variable takes yes/no)
 
     @property
     def flag(self) -> str:
@@ -78,6 +82,15 @@ def _non_negative(text: str) -> int:
     if value < 0:
         raise ValueError(f"{value} must be zero or a positive integer")
     return value
+
+
+def _yes_no(text: str) -> bool:
+    answer = text.strip().lower()
+    if answer in ("yes", "true", "1", "on"):
+        return True
+    if answer in ("no", "false", "0", "off"):
+        return False
+    raise ValueError("use yes or no")
 
 
 def _time_zone(text: str) -> str:
@@ -149,6 +162,21 @@ SCHEDULE_OPTIONS = (
                                  "late records; 0 turns the timer off.", _non_negative, "SECONDS"),
 )
 
+MEMBER_SERIES_OPTIONS = (
+    Option("max_user_series", "Most members with per-member series on /metrics (the top ones by lines accepted "
+                              "this month); the rest are counted in cc_analytics_user_series_dropped.",
+           _positive, "N"),
+    Option("hash_user_labels", "Publish a stable hash of each member's email instead of the email in the user "
+                               "label of /metrics and exports.", _yes_no, switch=True),
+)
+
+METRICS_OPTIONS = (
+    Option("usage_metrics", "Publish the Claude Code usage figures (read from the rollups) on /metrics: yes or no. "
+                            "Say no on collector replicas so only one process publishes them and Prometheus "
+                            "sums do not double; their own health metrics are always published.", _yes_no, "YES|NO"),
+    *MEMBER_SERIES_OPTIONS,
+)
+
 LOGGING_OPTIONS = (
     Option("log_level", "Log verbosity: debug, info, warning or error.", _log_level, "LEVEL"),
 )
@@ -159,18 +187,18 @@ def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...], ti
     defaults = Settings()
     for option in options:
         default = getattr(defaults, option.field)
-        shown = default if default != "" else "unset"
-        group.add_argument(
-            option.flag,
-            dest=option.field,
-            default=None,
-            metavar=option.metavar,
-            help=f"{option.help} [env {option.env}; default {shown}]",
-        )
+        shown = ("yes" if default else "no") if isinstance(default, bool) else (default if default != "" else "unset")
+        help_text = f"{option.help} [env {option.env}; default {shown}]"
+        if option.switch:
+            group.add_argument(option.flag, dest=option.field, default=None, action="store_const", const="yes",
+                               help=help_text)
+        else:
+            group.add_argument(option.flag, dest=option.field, default=None, metavar=option.metavar,
+                               help=help_text)
 
 
 ALL_OPTIONS = (NETWORK_OPTIONS + STORE_OPTIONS + INGEST_OPTIONS + AGGREGATE_OPTIONS + SCHEDULE_OPTIONS
-               + LOGGING_OPTIONS)
+               + METRICS_OPTIONS + LOGGING_OPTIONS)
 
 
 def build_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:

@@ -17,16 +17,19 @@ from aiohttp import web
 from aggregator.api import UserFormat, build_api_app
 from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
+from aggregator.snapshot import Snapshots
 from cc_analytics.config import Settings
 from cc_analytics.store import migrate, store_target
 from collector.decode import Limits
 from collector.grpc_receiver import bind, build_grpc_server
+from collector.health import CollectorHealth
 from collector.http_receiver import build_http_app
 from collector.ingest import Ingestor
 from collector.store.client import connect, insert_columns
+from collector.store.last_record import last_record_by_org
 from collector.tables import TABLE_COLUMNS
 from collector.writer import BatchWriter
-from exporters import admin_api, users_csv
+from exporters import admin_api, metrics_endpoint, users_csv
 
 log = logging.getLogger("cc_analytics.serve")
 
@@ -43,23 +46,30 @@ async def serve(settings: Settings) -> None:
         migrate(write_client, settings)
         read_client = connect(target, use_database=True)
         running.callback(read_client.close)
+        health = CollectorHealth()
+        health.seen_before(last_record_by_org(read_client, settings.database))
 
         writer = BatchWriter(
             lambda table, names, columns: insert_columns(write_client, table, names, columns, settings.database),
             TABLE_COLUMNS,
             max_rows=settings.batch_max_rows,
             max_delay_seconds=settings.batch_max_delay_ms / 1000,
+            observer=health,
         )
+        health.watch_queue(lambda: writer.pending_rows, writer.max_pending_rows)
         writer.start()
         running.push_async_callback(writer.close)
         limits = Limits(settings.max_attribute_value_length, settings.max_attributes_per_record)
-        ingestor = Ingestor(writer, limits, settings.default_org_id, settings.raw_ttl_days)
+        ingestor = Ingestor(writer, limits, settings.default_org_id, settings.raw_ttl_days, health)
 
-        refresher = Refresher(rollup_for(settings, connect(target, use_database=True), running))
+        refresher = Refresher(rollup_for(settings, connect(target, use_database=True), running),
+                              on_failure=health.store_errors.labels("rollup").inc)
         if settings.aggregate_interval:
             await _start_refreshing(running, refresher, settings.aggregate_interval)
-        api_port = await _start_site(running, build_read_api(read_client, settings, refresher), settings.host,
-                                     settings.api_port, "API")
+        api = build_read_api(read_client, settings, refresher)
+        metrics_endpoint.add_routes(api, health, usage_collector(read_client, settings, refresher.rollup, health),
+                                    refresher if settings.aggregate_interval else None)
+        api_port = await _start_site(running, api, settings.host, settings.api_port, "API")
         grpc_server = build_grpc_server(ingestor, settings.max_request_bytes)
         running.push_async_callback(grpc_server.stop, SHUTDOWN_GRACE_SECONDS)
         grpc_port = bind(grpc_server, settings.host, settings.grpc_port)
@@ -86,6 +96,15 @@ def build_read_api(client, settings: Settings, refresher: Refresher | None) -> w
                         {"csv": UserFormat(users_csv.render, "text/csv; charset=utf-8", users_csv.file_name)})
     admin_api.add_routes(app)
     return app
+
+
+def usage_collector(client, settings: Settings, rollup: Rollup,
+                    health: CollectorHealth) -> metrics_endpoint.UsageCollector | None:
+    if not settings.usage_metrics:
+        return None
+    return metrics_endpoint.UsageCollector(
+        Snapshots(client, settings.database), rollup.today, lambda day: rollup.day_bounds_ns(day)[0] / 1e9,
+        settings.max_user_series, settings.hash_user_labels, health)
 
 
 async def _start_refreshing(running: contextlib.AsyncExitStack, refresher: Refresher, interval: int) -> None:

@@ -1,0 +1,129 @@
+"""Prometheus metrics of Claude Code usage: the rollups as they stand on a day, as metric families.
+
+`usage_families(snapshot, ...)` is pure: it names and labels what aggregator.snapshot read. The live /metrics
+(exporters/metrics_endpoint.py) calls it at scrape time for today; the OpenMetrics history export
+(exporters/openmetrics_history.py) calls it for each past day. Names follow Prometheus
+conventions: the `cc_analytics_` prefix, base units in the name, `_total` for counters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from typing import Callable, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from aggregator.figures import EDIT_TOOL_FIGURES, SUMMED_FIGURES
+from aggregator.snapshot import MEMBER_FIGURES, PUBLISHED_FIGURES, TEAM_FIGURES, Snapshot
+
+PREFIX = "cc_analytics_"
+_DESCRIPTIONS = {f.name: f.description for f in SUMMED_FIGURES}
+_DESCRIPTIONS["sessions"] = "Distinct Claude Code sessions (session.id)."
+_WINDOWS_HELP = ("Window: today (so far), yesterday, 7d and 28d (ending today), month (to date), in the "
+                 "aggregation time zone.")
+# Active time is one counter with a type label, like the Claude Code metric it comes from.
+_ACTIVE_TIME = {"active_time_user_seconds": "user", "active_time_cli_seconds": "cli"}
+_USER_COUNTS = (("active_users", "Distinct members with any metric point or event in the window."),
+                ("new_users", "Members whose first active day ever falls in the window."))
+_TOKEN_TYPES = {"input_tokens": "input", "output_tokens": "output", "cache_read_tokens": "cacheRead",
+                "cache_creation_tokens": "cacheCreation"}
+
+
+def user_label(member: dict, hashed: bool) -> str:
+    """The member's email, else their user key; with hashed, a stable pseudonym of it instead."""
+    label = member["email"] or member["user_key"]
+    return "user-" + hashlib.sha256(label.encode()).hexdigest()[:16] if hashed else label
+
+
+def usage_families(snapshot: Snapshot, hash_user_labels: bool,
+                   day_start: Callable[[date], float]) -> Iterator[Metric]:
+    """Every usage family of the snapshot; day_start(day) is the unix time a calendar day begins."""
+    yield from _totals(snapshot)
+    yield from _windows(snapshot)
+    yield from _members(snapshot, hash_user_labels, day_start)
+
+
+def _totals(snapshot: Snapshot) -> Iterator[Metric]:
+    team = ["org", "team"]
+    for figure in TEAM_FIGURES:
+        if figure.name in _ACTIVE_TIME:
+            continue
+        family = CounterMetricFamily(PREFIX + figure.name, figure.description, labels=team)
+        for row in snapshot.totals:
+            family.add_metric([row["org_id"], row["team"]], row[figure.name])
+        yield family
+    sessions = CounterMetricFamily(PREFIX + "sessions", "Sessions: distinct session.id per member and day, summed.",
+                                   labels=team)
+    active_time = CounterMetricFamily(PREFIX + "active_time_seconds",
+                                      "Active time: user (interacting) or cli (Claude Code working).",
+                                      labels=[*team, "type"])
+    for row in snapshot.totals:
+        sessions.add_metric([row["org_id"], row["team"]], row["sessions"])
+        for name, kind in _ACTIVE_TIME.items():
+            active_time.add_metric([row["org_id"], row["team"], kind], row[name])
+    yield sessions
+    yield active_time
+    tokens = CounterMetricFamily(PREFIX + "tokens", "Tokens used, by model and type (token.usage).",
+                                 labels=[*team, "model", "type"])
+    cost = CounterMetricFamily(PREFIX + "cost_usd", "Estimated cost in US dollars, by model (cost.usage).",
+                               labels=[*team, "model"])
+    for row in snapshot.model_totals:
+        labels = [row["org_id"], row["team"], row["model"]]
+        for name, kind in _TOKEN_TYPES.items():
+            tokens.add_metric([*labels, kind], row[name])
+        cost.add_metric(labels, row["cost_usd"])
+    yield tokens
+    yield cost
+    yield _edit_decisions(CounterMetricFamily, "edit_decisions",
+                          "Edit tool decisions by tool, language and decision (code_edit_tool.decision).",
+                          snapshot.edit_totals, [])
+
+
+def _edit_decisions(kind, name: str, help_text: str, rows: list[dict], leading: list[str]) -> Metric:
+    family = kind(PREFIX + name, help_text, labels=[*leading, "org", "team", "tool", "language", "decision"])
+    for row in rows:
+        labels = [*(row[key] for key in leading), row["org_id"], row["team"], row["tool_name"], row["language"]]
+        for figure, decision in zip(EDIT_TOOL_FIGURES, ("accept", "reject")):
+            family.add_metric([*labels, decision], row[figure.name])
+    return family
+
+
+def _windows(snapshot: Snapshot) -> Iterator[Metric]:
+    for prefix, rows, keys in (("", snapshot.org_users, ("org_id",)), ("team_", snapshot.team_users, ("org_id", "team"))):
+        labels = ["org", "team"][:len(keys)]
+        for name, help_text in _USER_COUNTS:
+            family = GaugeMetricFamily(f"{PREFIX}{prefix}{name}", f"{help_text} {_WINDOWS_HELP}",
+                                       labels=[*labels, "window"])
+            for row in rows:
+                family.add_metric([*(row[key] for key in keys), row["window"]], row[name])
+            yield family
+    for name in ("sessions", *(f.name for f in PUBLISHED_FIGURES)):
+        family = GaugeMetricFamily(f"{PREFIX}window_{name}", f"{_DESCRIPTIONS[name]} {_WINDOWS_HELP}",
+                                   labels=["org", "team", "window"])
+        for row in snapshot.windows:
+            family.add_metric([row["org_id"], row["team"], row["window"]], row[name])
+        yield family
+    yield _edit_decisions(GaugeMetricFamily, "window_edit_decisions",
+                          f"Edit tool decisions by tool, language and decision. {_WINDOWS_HELP}",
+                          snapshot.window_edits, ["window"])
+
+
+def _members(snapshot: Snapshot, hashed: bool, day_start: Callable[[date], float]) -> Iterator[Metric]:
+    labels = ["org", "team", "user"]
+    month = {name: GaugeMetricFamily(f"{PREFIX}user_month_{name}",
+                                     f"{_DESCRIPTIONS[name]} This month to date, per member.", labels=labels)
+             for name in ("sessions", *MEMBER_FIGURES)}
+    last_active = GaugeMetricFamily(f"{PREFIX}user_last_active_timestamp_seconds",
+                                    "Start of the member's last active day (unix seconds).", labels=labels)
+    for member in snapshot.members:
+        values = [member["org_id"], member["team"], user_label(member, hashed)]
+        for name, family in month.items():
+            family.add_metric(values, member[name])
+        last_active.add_metric(values, day_start(member["last_active"]))
+    yield from month.values()
+    yield last_active
+    dropped = GaugeMetricFamily(f"{PREFIX}user_series_dropped",
+                                "Members left out of the per-member series by --max-user-series.")
+    dropped.add_metric([], snapshot.members_left_out)
+    yield dropped
