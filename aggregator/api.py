@@ -18,9 +18,10 @@ from typing import Callable
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
-from aggregator.params import BadParameter, parse_choice, parse_month, parse_range
+from aggregator.params import BadParameter, parse_choice, parse_day, parse_limit, parse_month, parse_range
 from aggregator.refresh import Refresher
 from aggregator.reports import Filters, Reports
+from aggregator.snapshot import Snapshots, snapshot_to_json
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ QUERY_FORMATS = {
     "JSON": "application/json",
 }
 MAX_QUERY_BYTES = 1024 * 1024
+MAX_SNAPSHOT_MEMBERS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,18 @@ def build_api_app(client: Client, database: str, refresher: Refresher | None = N
             "records": sum(day.records for day in rebuilt), "user_days": sum(day.users for day in rebuilt),
             "seconds": round(sum(day.seconds for day in rebuilt), 3)})
 
+    async def snapshot(request: web.Request) -> web.Response:
+        """The figures as they stood at the end of a day, for `cc-analytics export openmetrics`."""
+        if refresher is None:
+            return web.json_response({"error": "this process does not aggregate"}, status=503)
+        try:
+            day = parse_day("day", request.query.get("day"))
+            members = parse_limit(request.query.get("limit"), MAX_SNAPSHOT_MEMBERS, MAX_SNAPSHOT_MEMBERS)
+        except BadParameter as error:
+            return bad_request(error)
+        figures = await in_query_thread(request, Snapshots(client, database).as_of, day, members)
+        return web.json_response({"time_zone": refresher.rollup.time_zone, "snapshot": snapshot_to_json(figures)})
+
     async def close_thread(_: web.Application) -> None:
         app[QUERY_THREAD].shutdown(wait=True)
 
@@ -140,5 +154,6 @@ def build_api_app(client: Client, database: str, refresher: Refresher | None = N
     app.router.add_get("/api/v1/daily", daily)
     app.router.add_get("/api/v1/users", users)
     app.router.add_post("/api/v1/aggregate", aggregate)
+    app.router.add_get("/api/v1/snapshot", snapshot)
     app.on_cleanup.append(close_thread)
     return app

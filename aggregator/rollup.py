@@ -176,10 +176,7 @@ class Rollup:
         return datetime.now(self.zone).date()
 
     def day_bounds_ns(self, day: date) -> tuple[int, int]:
-        """[start, end) of a calendar day in the aggregation time zone, in ns since the epoch (DST-aware)."""
-        start = datetime.combine(day, datetime.min.time(), self.zone)
-        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), self.zone)
-        return _ns(start), _ns(end)
+        return day_bounds_ns(day, self.zone)
 
     def rebuild_day(self, day: date) -> DayRebuilt:
         with self._lock:
@@ -253,6 +250,13 @@ class Rollup:
     def last_run_version(self) -> int:
         """Start (ns) of the latest run that wrote rollup rows; 0 when none has."""
         return int(self.client.query(f"SELECT max(version) FROM {self.database}.daily_org").result_rows[0][0] or 0)
+
+
+def day_bounds_ns(day: date, zone: ZoneInfo) -> tuple[int, int]:
+    """[start, end) of a calendar day in a time zone, in ns since the epoch (DST-aware)."""
+    start = datetime.combine(day, datetime.min.time(), zone)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
+    return _ns(start), _ns(end)
 
 
 def _ns(moment: datetime) -> int:

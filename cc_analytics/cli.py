@@ -1,4 +1,4 @@
-"""The `cc-analytics` command: serve, migrate, aggregate, report, claude-env, query."""
+"""The `cc-analytics` command: serve, migrate, aggregate, report, export, claude-env, query."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from cc_analytics import claude_env, local_api, report_commands
+from cc_analytics import claude_env, export_commands, local_api, report_commands
 from cc_analytics.config import (
     AGGREGATE_OPTIONS,
     INGEST_OPTIONS,
     LOGGING_OPTIONS,
+    MEMBER_SERIES_OPTIONS,
+    METRICS_OPTIONS,
     NETWORK_OPTIONS,
     SCHEDULE_OPTIONS,
     STORE_OPTIONS,
@@ -67,10 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "and span in ClickHouse; keep the daily rollups current (today, yesterday and days that "
                     "received late records, every --aggregate-interval seconds) and answer the read API: "
                     "/api/v1/daily, /api/v1/users, /v1/organizations/usage_report/claude_code, "
-                    "POST /api/v1/aggregate. Applies pending migrations first. Stops cleanly on SIGINT/SIGTERM, "
+                    "POST /api/v1/aggregate, and Prometheus /metrics. Applies pending migrations first. Stops cleanly on SIGINT/SIGTERM, "
                     "after flushing what it accepted.")
     for options, title in ((NETWORK_OPTIONS, "network"), (STORE_OPTIONS, "store"), (INGEST_OPTIONS, "ingest"),
-                           (AGGREGATE_OPTIONS + SCHEDULE_OPTIONS, "aggregation"), (LOGGING_OPTIONS, "logging")):
+                           (AGGREGATE_OPTIONS + SCHEDULE_OPTIONS, "aggregation"), (METRICS_OPTIONS, "metrics"),
+                           (LOGGING_OPTIONS, "logging")):
         add_options(serve, options, title)
     serve.set_defaults(run=_run_serve)
 
@@ -114,6 +117,27 @@ def build_parser() -> argparse.ArgumentParser:
         add_options(kind, NETWORK_OPTIONS, "network")
         add_options(kind, STORE_OPTIONS, "store")
         kind.set_defaults(run=report_commands.run_report)
+
+    export_cmd = commands.add_parser(
+        "export", help="write the daily history in another format (OpenMetrics for Prometheus backfill)")
+    formats = export_cmd.add_subparsers(title="formats", metavar="FORMAT", dest="export_format", required=True)
+    openmetrics_cmd = formats.add_parser(
+        "openmetrics", help="the /metrics usage families of each past day, for promtool backfill",
+        description="Write what /metrics would have shown on each day from --from to --to as OpenMetrics text, "
+                    "each day's figures repeated every --step, for `promtool tsdb create-blocks-from openmetrics "
+                    "FILE DATA_DIR`, so Prometheus has history from its first start. Goes through a running serve, "
+                    "else reads the store directly.")
+    _add_day_range(openmetrics_cmd)
+    openmetrics_cmd.add_argument("--step", type=export_commands.parse_step, default=300, metavar="DURATION",
+                                 help="time between samples of a day, e.g. 300, 5m, 1h; keep it at or below "
+                                      "Prometheus' query lookback (5m by default) so graphs have no gaps "
+                                      "[default 5m]")
+    openmetrics_cmd.add_argument("--output", "-o", default="-", metavar="FILE",
+                                 help="file to write, - for stdout [default -]")
+    for options, title in ((NETWORK_OPTIONS, "network"), (STORE_OPTIONS, "store"),
+                           (AGGREGATE_OPTIONS, "aggregation"), (MEMBER_SERIES_OPTIONS, "metrics")):
+        add_options(openmetrics_cmd, options, title)
+    openmetrics_cmd.set_defaults(run=export_commands.run_export)
 
     env_cmd = commands.add_parser(
         "claude-env", help="print the environment that points Claude Code at this collector",
