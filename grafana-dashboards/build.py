@@ -1,0 +1,545 @@
+"""Builds the bundled Grafana dashboards with grafana-foundation-sdk and writes them as JSON beside this file.
+
+Run `.venv/bin/python grafana-dashboards/build.py` after changing a panel; tests/test_dashboards.py checks that the
+committed JSON is exactly what this produces, so the JSON never drifts from this readable source.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from grafana_foundation_sdk.builders import bargauge, common, dashboard, prometheus, stat, table, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.cog.plugins import register_default_plugins
+from grafana_foundation_sdk.models import common as viz
+from grafana_foundation_sdk.models.dashboard import (
+    Dashboard,
+    DashboardCursorSync,
+    DataSourceRef,
+    DataTransformerConfig,
+    DynamicConfigValue,
+    GridPos,
+    Threshold,
+    ThresholdsMode,
+    ValueMap,
+    ValueMappingResult,
+    VariableOption,
+    VariableRefresh,
+    VariableSort,
+)
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+HERE = Path(__file__).resolve().parent
+# Grafana 11.0's schema version: every Grafana 11 release reads the files (later ones migrate them forward).
+SCHEMA_VERSION = 39
+TAGS = ["cc-analytics", "claude-code"]
+DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
+PROVISIONED_DATASOURCE = "cc-analytics-prometheus"
+
+ORG = 'org=~"$org"'
+TEAM = 'org=~"$org",team=~"$team"'
+MEMBER = 'org=~"$org",team=~"$team",user=~"$user"'
+
+TODAY, WEEK, MONTH_28D, MONTH = "today", "7d", "28d", "month"
+
+
+# ---- PromQL ----------------------------------------------------------------------------------------------------
+
+def selector(family: str, scope: str, **labels: str) -> str:
+    """`family{label="value",...,scope}`: fixed labels first, then the dashboard's variable matchers."""
+    matchers = [f'{name}="{value}"' for name, value in labels.items()] + ([scope] if scope else [])
+    return f"{family}{{{','.join(matchers)}}}"
+
+
+def total(family: str, scope: str = TEAM, by: str = "", **labels: str) -> str:
+    """The family summed over every series the variables select (grouped by `by` labels, if any)."""
+    grouping = f" by ({by}) " if by else ""
+    return f"sum{grouping}({selector(family, scope, **labels)})"
+
+
+def in_window(family: str, window: str, scope: str = TEAM, by: str = "") -> str:
+    return total(family, scope, by, window=window)
+
+
+def per_day(family: str, scope: str = TEAM, by: str = "", window: str = TODAY) -> str:
+    """The day's final value of a window gauge: its largest value in each 1d step (panels set interval 1d)."""
+    grouping = f" by ({by}) " if by else ""
+    return f"sum{grouping}(max_over_time({selector(family, scope, window=window)}[$__interval]))"
+
+
+def per_step(counter: str, by: str, scope: str = TEAM) -> str:
+    """How much a cumulative counter grew in each step, by `by`."""
+    return f"sum by ({by}) (increase({selector(counter, scope)}[$__interval]))"
+
+
+def per_second(counter: str, by: str = "") -> str:
+    grouping = f" by ({by}) " if by else ""
+    return f"sum{grouping}(rate({counter}[$__rate_interval]))"
+
+
+def ratio(numerator: str, denominator: str) -> str:
+    """numerator / denominator, with no value (rather than NaN or Inf) where the denominator is 0."""
+    return f"{numerator} / ({denominator} > 0)"
+
+
+def accept_rate(accepted: str, rejected: str) -> str:
+    return ratio(accepted, f"{accepted} + {rejected}")
+
+
+def minus(whole: str, part: str) -> str:
+    """whole - part, where a missing part (no series: nobody in that window) counts as 0."""
+    return f"{whole} - ({part} or {whole} * 0)"
+
+
+def decision_rate(by: str, window: str = MONTH_28D) -> str:
+    """Accepted / all edit decisions in the window, per `by` (accept and reject both come from one family)."""
+    decisions = "cc_analytics_window_edit_decisions"
+    return ratio(total(decisions, TEAM, by, decision="accept", window=window),
+                 total(decisions, TEAM, by, window=window))
+
+
+def quantile(q: float, histogram: str, by: str) -> str:
+    return f"histogram_quantile({q}, sum by (le, {by}) (rate({histogram}_bucket[$__rate_interval])))"
+
+
+# ---- panels ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Query:
+    expr: str
+    legend: str = ""
+
+
+def ref_id(index: int) -> str:
+    """Grafana's refId of a panel's index-th query: A, B, C..."""
+    return chr(ord("A") + index)
+
+
+def _target(query: Query, ref: str, instant: bool, as_table: bool) -> prometheus.Dataquery:
+    target = prometheus.Dataquery().expr(query.expr).ref_id(ref).datasource(DATASOURCE)
+    if query.legend:
+        target = target.legend_format(query.legend)
+    if as_table:
+        target = target.format(PromQueryFormat.TABLE)
+    return target.instant() if instant else target.range()
+
+
+def _panel(builder, title: str, description: str, queries: list[Query], unit: str, instant: bool,
+           as_table: bool = False):
+    """Sets what every panel shares: title, one-sentence description, the ${datasource}, unit and targets."""
+    builder = builder.title(title).description(description).datasource(DATASOURCE).unit(unit)
+    for index, query in enumerate(queries):
+        builder = builder.with_target(_target(query, ref_id(index), instant, as_table))
+    return builder
+
+
+def thresholds(*steps: tuple[float | None, str]) -> dashboard.ThresholdsConfig:
+    return dashboard.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(
+        [Threshold(value=value, color=color) for value, color in steps])
+
+
+NEUTRAL = ((None, "blue"),)
+
+
+def stat_panel(title: str, description: str, query: Query, unit: str = "short",
+               steps: tuple = NEUTRAL, mappings: list | None = None) -> stat.Panel:
+    """A single current figure (instant query, last value)."""
+    panel = _panel(stat.Panel(), title, description, [query], unit, instant=True)
+    panel = (panel.thresholds(thresholds(*steps)).graph_mode(viz.BigValueGraphMode.NONE)
+             .color_mode(viz.BigValueColorMode.VALUE)
+             .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False)))
+    return panel.mappings(mappings) if mappings else panel
+
+
+def series_panel(title: str, description: str, queries: list[Query], unit: str = "short",
+                 daily: bool = False, stacked: bool = False) -> timeseries.Panel:
+    """A time series; `daily` panels step one day at a time and draw bars."""
+    panel = _panel(timeseries.Panel(), title, description, queries, unit, instant=False)
+    panel = (panel.thresholds(thresholds(*NEUTRAL))
+             .legend(common.VizLegendOptions().display_mode(viz.LegendDisplayMode.LIST)
+                     .placement(viz.LegendPlacement.BOTTOM).show_legend(True))
+             .tooltip(common.VizTooltipOptions().mode(viz.TooltipDisplayMode.MULTI).sort(viz.SortOrder.DESCENDING)))
+    if daily:
+        panel = panel.interval("1d").draw_style(viz.GraphDrawStyle.BARS).fill_opacity(70)
+    if stacked:
+        panel = panel.stacking(common.StackingConfig().mode(viz.StackingMode.NORMAL))
+    return panel
+
+
+def bars_panel(title: str, description: str, query: Query, unit: str = "short") -> bargauge.Panel:
+    """Current values, one horizontal bar per series, in the query's order."""
+    panel = _panel(bargauge.Panel(), title, description, [query], unit, instant=True)
+    panel = (panel.thresholds(thresholds(*NEUTRAL)).orientation(viz.VizOrientation.HORIZONTAL)
+             .display_mode(viz.BarGaugeDisplayMode.GRADIENT).min(0)
+             .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False)))
+    return panel.max(1) if unit == "percentunit" else panel
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    expr: str
+    unit: str = "short"
+
+
+def table_panel(title: str, description: str, keys: list[str], columns: list[Column]) -> table.Panel:
+    """One row per combination of `keys` labels: instant table queries merged, then renamed and ordered."""
+    panel = _panel(table.Panel(), title, description, [Query(column.expr) for column in columns], "short",
+                   instant=True, as_table=True)
+    # Each query's value column is "Value #<refId>"; merge joins them on the label columns. Organize orders and
+    # excludes by the original field names, then renames.
+    value_names = {f"Value #{ref_id(index)}": column.header for index, column in enumerate(columns)}
+    order = {name: index for index, name in enumerate(keys + list(value_names))}
+    panel = (panel.with_transformation(DataTransformerConfig(id_val="merge", options={}))
+             .with_transformation(DataTransformerConfig(id_val="organize", options={
+                 "excludeByName": {"Time": True}, "renameByName": value_names, "indexByName": order}))
+             .sort_by([common.TableSortByFieldState().display_name(columns[0].header).desc(True)])
+             .thresholds(thresholds(*NEUTRAL)))
+    for column in columns:
+        if column.unit != "short":
+            panel = panel.override_by_name(column.header, [DynamicConfigValue(id_val="unit", value=column.unit)])
+    return panel
+
+
+# ---- dashboards ------------------------------------------------------------------------------------------------
+
+def datasource_variable() -> dashboard.DatasourceVariable:
+    return (dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus")
+            .current(VariableOption(text=PROVISIONED_DATASOURCE, value=PROVISIONED_DATASOURCE)))
+
+
+def label_variable(name: str, label: str, query: str) -> dashboard.QueryVariable:
+    """A multi-value label filter whose All matches every value, including an absent label (`.*`)."""
+    return (dashboard.QueryVariable(name).label(label).query(query).datasource(DATASOURCE)
+            .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED).sort(VariableSort.ALPHABETICAL_ASC)
+            .multi(True).include_all(True).all_value(".*")
+            .current(VariableOption(text=["All"], value=["$__all"])))
+
+
+ORG_VARIABLE = ("org", "Organization", "label_values(cc_analytics_active_users, org)")
+TEAM_VARIABLE = ("team", "Team", 'label_values(cc_analytics_team_active_users{org=~"$org"}, team)')
+USER_VARIABLE = ("user", "Member",
+                 'label_values(cc_analytics_user_month_lines_accepted{org=~"$org",team=~"$team"}, user)')
+
+# One row of the grid: its height, and (width, panel) from left to right.
+Row = tuple[int, list[tuple[int, object]]]
+
+
+def board(uid: str, title: str, description: str, since: str, variables: list[tuple[str, str, str]],
+          rows: list[Row], timezone: str = "utc") -> dict:
+    """A dashboard as JSON: panels laid out row by row and numbered from 1."""
+    builder = (dashboard.Dashboard(title).uid(uid).description(description).tags(TAGS).refresh("1m")
+               .time(f"now-{since}", "now").timezone(timezone).tooltip(DashboardCursorSync.CROSSHAIR)
+               .with_variable(datasource_variable()))
+    for variable in variables:
+        builder = builder.with_variable(label_variable(*variable))
+    panel_id, top = 0, 0
+    for height, cells in rows:
+        left = 0
+        for width, panel in cells:
+            panel_id += 1
+            builder = builder.with_panel(panel.id(panel_id).grid_pos(GridPos(h=height, w=width, x=left, y=top)))
+            left += width
+        top += height
+    model = builder.build()
+    model.schema_version = SCHEMA_VERSION
+    # Through the SDK's decoder and back: the file is then exactly what the SDK's model holds, defaults included.
+    return to_json(Dashboard.from_json(to_json(model)))
+
+
+def to_json(model: object) -> dict:
+    return json.loads(json.dumps(model, cls=JSONEncoder))
+
+
+DAILY = "; each bar is the day that ended at its time (UTC days, serve's default --timezone)"
+INACTIVE = "members active in the last 28 days but not in the last 7"
+
+
+def usage_board() -> dict:
+    return board("cc-analytics-usage", "Claude Code usage",
+                 "Lines of code accepted, accept rate, active users, sessions and members, as on Anthropic's "
+                 "Claude Code usage analytics page.", "30d", [ORG_VARIABLE, TEAM_VARIABLE, USER_VARIABLE],
+                 [usage_figures(), usage_trends(), usage_members()])
+
+
+def usage_figures() -> Row:
+    return (4, [
+        (5, stat_panel("Lines of code accepted", "Lines of code accepted this month.",
+                       Query(in_window("cc_analytics_window_lines_accepted", MONTH)))),
+        (5, stat_panel("Suggestion accept rate", "Edits accepted / (accepted + rejected) this month.",
+                       Query(accept_rate(in_window("cc_analytics_window_edits_accepted", MONTH),
+                                         in_window("cc_analytics_window_edits_rejected", MONTH))), "percentunit")),
+        (5, stat_panel("Daily active users", "Distinct members active today in the selected organizations (not "
+                       "narrowed by team).", Query(in_window("cc_analytics_active_users", TODAY, ORG)))),
+        (5, stat_panel("Sessions today", "Distinct Claude Code sessions today.",
+                       Query(in_window("cc_analytics_window_sessions", TODAY)))),
+        (4, stat_panel("Members left out", "Members without per-member series because of --max-user-series, "
+                       "missing from the members table and top 10.", Query("max(cc_analytics_user_series_dropped)"),
+                       steps=((None, "green"), (1, "orange")))),
+    ])
+
+
+def usage_trends() -> Row:
+    return (8, [
+        (12, series_panel("Daily active users and sessions", "Distinct active members (organization level, not "
+                          f"narrowed by team) and sessions each day{DAILY}.", [
+            Query(per_day("cc_analytics_active_users", ORG), "active users"),
+            Query(per_day("cc_analytics_window_sessions"), "sessions")], daily=True)),
+        (12, series_panel("Lines accepted over time", f"Lines of code accepted and removed each day{DAILY}.", [
+            Query(per_day("cc_analytics_window_lines_accepted"), "lines accepted"),
+            Query(per_day("cc_analytics_window_lines_removed"), "lines removed")], daily=True)),
+    ])
+
+
+def usage_members() -> Row:
+    member = {name: total(f"cc_analytics_user_month_{name}", MEMBER, "user, team")
+              for name in ("lines_accepted", "edits_accepted", "edits_rejected", "sessions", "cost_usd")}
+    top_lines = total("cc_analytics_user_month_lines_accepted", MEMBER, "user")
+    return (12, [
+        (16, table_panel("Members", "Per member this month: lines accepted, edits accepted and rejected, accept "
+                         "rate, sessions and cost.", ["user", "team"], [
+            Column("Lines accepted", member["lines_accepted"]),
+            Column("Edits accepted", member["edits_accepted"]),
+            Column("Edits rejected", member["edits_rejected"]),
+            Column("Accept rate", accept_rate(member["edits_accepted"], member["edits_rejected"]), "percentunit"),
+            Column("Sessions", member["sessions"]),
+            Column("Cost", member["cost_usd"], "currencyUSD")])),
+        (8, bars_panel("Top 10 by lines accepted", "The 10 members with the most lines of code accepted this "
+                       "month.", Query(f"sort_desc(topk(10, {top_lines}))", "{{user}}"))),
+    ])
+
+
+TOKEN_TYPES = {"input": "input_tokens", "output": "output_tokens", "cache read": "cache_read_tokens",
+               "cache creation": "cache_creation_tokens"}
+
+
+def tokens(name: str, window: str) -> str:
+    """Tokens of one type in the window; `today` as each day's final value (for daily panels)."""
+    family = f"cc_analytics_window_{name}"
+    return per_day(family) if window == TODAY else in_window(family, window)
+
+
+def cache_hit(window: str) -> str:
+    return ratio(tokens("cache_read_tokens", window), " + ".join(
+        tokens(name, window) for name in ("input_tokens", "cache_read_tokens", "cache_creation_tokens")))
+
+
+def cost_board() -> dict:
+    return board("cc-analytics-cost", "Claude Code cost and tokens",
+                 "Claude Code spend and token use by model, type, team and member.", "30d",
+                 [ORG_VARIABLE, TEAM_VARIABLE], [cost_figures(), cost_tokens(), cost_trends(), cost_breakdown()])
+
+
+def cost_figures() -> Row:
+    cost_month = in_window("cc_analytics_window_cost_usd", MONTH)
+    return (4, [
+        (6, stat_panel("Cost this month", "Estimated cost in USD this month.", Query(cost_month), "currencyUSD")),
+        (6, stat_panel("Cost per accepted line", "Cost this month / lines of code accepted this month.",
+                       Query(ratio(cost_month, in_window("cc_analytics_window_lines_accepted", MONTH))),
+                       "currencyUSD")),
+        (6, stat_panel("Cache hit ratio", "Cache-read tokens / (input + cache-read + cache-creation tokens) this "
+                       "month.", Query(cache_hit(MONTH)), "percentunit")),
+        (6, stat_panel("Tokens this month", "Input, output, cache-read and cache-creation tokens this month.",
+                       Query(" + ".join(tokens(name, MONTH) for name in TOKEN_TYPES.values())))),
+    ])
+
+
+def cost_tokens() -> Row:
+    return (8, [
+        (12, series_panel("Tokens per day by type", f"Tokens of each type each day{DAILY}.", [
+            Query(tokens(name, TODAY), legend) for legend, name in TOKEN_TYPES.items()], daily=True, stacked=True)),
+        (12, series_panel("Tokens per day by model", "Growth of cc_analytics_tokens_total per model in each day.",
+                          [Query(per_step("cc_analytics_tokens_total", "model"), "{{model}}")],
+                          daily=True, stacked=True)),
+    ])
+
+
+def cost_trends() -> Row:
+    return (8, [
+        (12, series_panel("Cost per day by model", "Growth of cc_analytics_cost_usd_total (USD) per model in each "
+                          "day.", [Query(per_step("cc_analytics_cost_usd_total", "model"), "{{model}}")],
+                          "currencyUSD", daily=True, stacked=True)),
+        (12, series_panel("Cache hit ratio per day", "Cache-read tokens / (input + cache-read + cache-creation "
+                          f"tokens) each day{DAILY}.", [Query(cache_hit(TODAY), "cache hit ratio")], "percentunit",
+                          daily=True)),
+    ])
+
+
+def cost_breakdown() -> Row:
+    cost_range = f"sum by (model) (increase({selector('cc_analytics_cost_usd_total', TEAM)}[$__range]))"
+    cost_by_team = in_window("cc_analytics_window_cost_usd", MONTH, by="team")
+    top_cost = total("cc_analytics_user_month_cost_usd", TEAM, "user")
+    return (9, [
+        (8, bars_panel("Cost by model", "Growth of cc_analytics_cost_usd_total (USD) per model over the "
+                       "dashboard's time range.", Query(f"sort_desc({cost_range})", "{{model}}"), "currencyUSD")),
+        (8, bars_panel("Cost by team this month", "Estimated cost in USD this month per team.",
+                       Query(f"sort_desc({cost_by_team})", "{{team}}"), "currencyUSD")),
+        (8, bars_panel("Top 10 members by cost", "The 10 members with the highest estimated cost this month.",
+                       Query(f"sort_desc(topk(10, {top_cost}))", "{{user}}"), "currencyUSD")),
+    ])
+
+
+def active(window: str) -> str:
+    return in_window("cc_analytics_active_users", window, ORG)
+
+
+def team_active(window: str) -> str:
+    return in_window("cc_analytics_team_active_users", window, TEAM, by="team")
+
+
+def adoption_board() -> dict:
+    return board("cc-analytics-adoption", "Claude Code adoption",
+                 "Daily, weekly and monthly active members, new and inactive members, per organization and team, "
+                 "and accept rates by language and tool.", "30d", [ORG_VARIABLE, TEAM_VARIABLE],
+                 [adoption_figures(), adoption_trends(), adoption_teams(), adoption_accept_rates()])
+
+
+def adoption_figures() -> Row:
+    return (4, [
+        (4, stat_panel("Daily active users", "Distinct members active today.", Query(active(TODAY)))),
+        (4, stat_panel("Weekly active users", "Distinct members active today or in the 6 days before.",
+                       Query(active(WEEK)))),
+        (4, stat_panel("Monthly active users", "Distinct members active today or in the 27 days before.",
+                       Query(active(MONTH_28D)))),
+        (4, stat_panel("New users (7d)", "Members whose first active day ever is in the last 7 days.",
+                       Query(in_window("cc_analytics_new_users", WEEK, ORG)))),
+        (4, stat_panel("New users (28d)", "Members whose first active day ever is in the last 28 days.",
+                       Query(in_window("cc_analytics_new_users", MONTH_28D, ORG)))),
+        (4, stat_panel("Inactive users", f"Active users (28d) - active users (7d): {INACTIVE}.",
+                       Query(minus(active(MONTH_28D), active(WEEK))))),
+    ])
+
+
+def adoption_trends() -> Row:
+    return (8, [
+        (12, series_panel("Active users over time", f"Daily, weekly (7d) and monthly (28d) active members each day"
+                          f"{DAILY}.", [Query(per_day("cc_analytics_active_users", ORG, window=window), legend)
+                                        for window, legend in ((TODAY, "DAU"), (WEEK, "WAU"), (MONTH_28D, "MAU"))],
+                          daily=True)),
+        (12, series_panel("Daily active users per team", f"Distinct active members per team each day{DAILY}.",
+                          [Query(per_day("cc_analytics_team_active_users", by="team"), "{{team}}")],
+                          daily=True, stacked=True)),
+    ])
+
+
+def adoption_teams() -> Row:
+    return (9, [
+        (24, table_panel("Teams", "Per team: monthly (28d), weekly (7d) and daily active members, new members (28d) "
+                         f"and inactive members ({INACTIVE}).", ["team"], [
+            Column("Monthly active (28d)", team_active(MONTH_28D)),
+            Column("Weekly active (7d)", team_active(WEEK)),
+            Column("Daily active", team_active(TODAY)),
+            Column("New (28d)", in_window("cc_analytics_team_new_users", MONTH_28D, TEAM, by="team")),
+            Column("Inactive (28d - 7d)", minus(team_active(MONTH_28D), team_active(WEEK)))])),
+    ])
+
+
+def adoption_accept_rates() -> Row:
+    return (9, [
+        (12, bars_panel(f"Accept rate by {label}", f"Accepted / all edit decisions in the last 28 days, per {noun}.",
+                        Query(f"sort_desc({decision_rate(label)})", f"{{{{{label}}}}}"), "percentunit"))
+        for label, noun in (("language", "file language"), ("tool", "edit tool"))
+    ])
+
+
+ROLLUP_AGE = "time() - max(cc_analytics_rollup_last_success_timestamp_seconds)"
+QUEUE, CAPACITY = "cc_analytics_collector_queue_rows", "cc_analytics_collector_queue_capacity_rows"
+
+
+def rate_panel(title: str, description: str, counter: str, by: str) -> timeseries.Panel:
+    """Per-second increase of a collector counter, one line per value of the `by` labels."""
+    legend = " ".join(f"{{{{{label.strip()}}}}}" for label in by.split(","))
+    return series_panel(title, description, [Query(per_second(counter, by), legend)], "suffix: /s")
+
+
+def collector_board() -> dict:
+    return board("cc-analytics-collector", "cc-analytics collector health",
+                 "Is telemetry arriving, stored and rolled up: receive and reject rates, inserts, the queue, "
+                 "per-organization freshness, store errors, rollup age and the scrape itself.", "6h", [],
+                 [collector_figures(), collector_intake(), collector_store(), collector_freshness()],
+                 timezone="browser")
+
+
+def collector_figures() -> Row:
+    up_mappings = [ValueMap(options={"0": ValueMappingResult(text="DOWN", color="red"),
+                                     "1": ValueMappingResult(text="UP", color="green")})]
+    return (4, [
+        (4, stat_panel("Exporter up", 'Whether Prometheus scraped each cc-analytics target: up{job="cc-analytics"}.',
+                       Query('up{job="cc-analytics"}', "{{instance}}"), steps=((None, "red"), (1, "green")),
+                       mappings=up_mappings)),
+        (5, stat_panel("Records stored per second", "Records of every signal stored per second.",
+                       Query(per_second("cc_analytics_collector_records_received_total")), "suffix: /s")),
+        (5, stat_panel("Queue fill", "Rows waiting for the store / the most rows that may wait (fullest instance).",
+                       Query(f"max({QUEUE} / {CAPACITY})"), "percentunit",
+                       ((None, "green"), (0.5, "orange"), (0.9, "red")))),
+        (5, stat_panel("Rollup age", "Seconds since the last successful rollup (serve re-aggregates every minute by "
+                       "default).", Query(ROLLUP_AGE), "s", ((None, "green"), (300, "orange"), (900, "red")))),
+        (5, stat_panel("Last rollup duration", "Seconds the last rollup run took.",
+                       Query("max(cc_analytics_rollup_duration_seconds)"), "s")),
+    ])
+
+
+def collector_intake() -> Row:
+    return (8, [
+        (8, rate_panel("Records received per signal", "Records stored per second, per signal.",
+                       "cc_analytics_collector_records_received_total", "signal")),
+        (8, rate_panel("Records rejected per signal", "Records rejected per second, per signal and reason.",
+                       "cc_analytics_collector_records_rejected_total", "signal, reason")),
+        (8, rate_panel("Rejected requests by reason", "OTLP requests rejected per second, per reason.",
+                       "cc_analytics_collector_requests_rejected_total", "reason")),
+    ])
+
+
+def collector_store() -> Row:
+    latency = "cc_analytics_collector_insert_duration_seconds"
+    return (8, [
+        (8, rate_panel("Insert batches per table", "Batches inserted into the store per second, per table.",
+                       "cc_analytics_collector_insert_batches_total", "table")),
+        (8, series_panel("Insert latency", "p50 and p99 of the insert duration per table, from the histogram's "
+                         "buckets.", [Query(quantile(q, latency, "table"), f"p{round(q * 100)} {{{{table}}}}")
+                                      for q in (0.5, 0.99)], "s")),
+        (8, series_panel("Queue depth vs capacity", "Rows accepted and waiting for the store, and the most rows "
+                         "that may wait, per instance.", [
+            Query(f"max by (instance) ({QUEUE})", "queued {{instance}}"),
+            Query(f"max by (instance) ({CAPACITY})", "capacity {{instance}}")])),
+    ])
+
+
+def collector_freshness() -> Row:
+    return (8, [
+        (8, series_panel("Time since last record per org", "Seconds since each organization's latest record was "
+                         "received.", [Query("time() - max by (org) (cc_analytics_org_last_record_timestamp_seconds)",
+                                             "{{org}}")], "s")),
+        (8, rate_panel("Store errors", "Store errors per second, per operation.",
+                       "cc_analytics_store_errors_total", "operation")),
+        (8, series_panel("Rollup age over time", "Seconds since the last successful rollup, over time.",
+                         [Query(ROLLUP_AGE, "rollup age")], "s")),
+    ])
+
+
+DASHBOARDS = {
+    "cc-analytics-usage.json": usage_board,
+    "cc-analytics-cost.json": cost_board,
+    "cc-analytics-adoption.json": adoption_board,
+    "cc-analytics-collector.json": collector_board,
+}
+
+
+def render() -> dict[str, str]:
+    """File name -> the dashboard's JSON text, as committed."""
+    register_default_plugins()
+    return {name: json.dumps(build(), indent=2) + "\n" for name, build in DASHBOARDS.items()}
+
+
+def main() -> int:
+    for name, text in render().items():
+        (HERE / name).write_text(text)
+        print(f"wrote {HERE / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
