@@ -29,11 +29,13 @@ def days_between(first: date, last: date) -> list[date]:
 
 
 class Refresher:
-    def __init__(self, rollup: Rollup, on_failure: Callable[[], None] | None = None):
+    def __init__(self, rollup: Rollup, on_failure: Callable[[], None] | None = None,
+                 after_run: Callable[[], None] | None = None):
         self.rollup = rollup
         self._previous_run_ns: int | None = None
         self._failure_log = RateLimitedLog(log, logging.ERROR)
         self._on_failure = on_failure
+        self._after_run = after_run  # e.g. render /metrics now, in this thread, rather than in a scrape
         # Of the latest timer run that succeeded (unix seconds, seconds): what the health metrics show.
         self.last_success: float | None = None
         self.last_run_seconds: float | None = None
@@ -71,6 +73,8 @@ class Refresher:
         while True:
             try:
                 rebuilt = await run_in_thread(self.refresh)
+                if self._after_run:
+                    await run_in_thread(self._after_run)
                 _log_run(rebuilt, routine={self.rollup.today(), self.rollup.today() - timedelta(days=1)})
             except asyncio.CancelledError:
                 raise

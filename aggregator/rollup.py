@@ -248,8 +248,12 @@ class Rollup:
         return {row[0] for row in rows}
 
     def last_run_version(self) -> int:
-        """Start (ns) of the latest run that wrote rollup rows; 0 when none has."""
-        return int(self.client.query(f"SELECT max(version) FROM {self.database}.daily_org").result_rows[0][0] or 0)
+        return last_run_version(self.client, self.database)
+
+
+def last_run_version(client: Client, database: str) -> int:
+    """Start (ns) of the latest run that wrote rollup rows; 0 when none has. Every run that writes moves it."""
+    return int(client.query(f"SELECT max(version) FROM {database}.daily_org").result_rows[0][0] or 0)
 
 
 def day_bounds_ns(day: date, zone: ZoneInfo) -> tuple[int, int]:

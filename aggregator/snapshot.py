@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from clickhouse_connect.driver.client import Client
 
 from aggregator.figures import EDIT_TOOL_FIGURES, MODEL_FIGURES, SUMMED_FIGURES
+from aggregator.rollup import last_run_version
 
 # Figures that describe the rollup itself rather than usage; not published.
 _BOOKKEEPING = ("records", "records_without_email")
@@ -74,6 +75,10 @@ class Snapshots:
         result = self.client.query(sql.replace("{database}", self.database), parameters=parameters)
         return [dict(zip(result.column_names, row)) for row in result.result_rows]
 
+    def version(self) -> int:
+        """Changes whenever a rollup run writes: a snapshot of the same day and version is the same."""
+        return last_run_version(self.client, self.database)
+
     def as_of(self, day: date, max_members: int) -> Snapshot:
         """Every figure as it stands at the end of day (so far, for today)."""
         parameters = {"day": day, "earliest": min(window_bounds(w, day)[0] for w in WINDOWS)}
@@ -90,15 +95,20 @@ class Snapshots:
             "SELECT org_id, team, tool_name, language, " + _sums(EDIT_TOOL_FIGURES) +
             " FROM {database}.daily_edit_tool FINAL WHERE day <= {day:Date}"
             " GROUP BY org_id, team, tool_name, language ORDER BY org_id, team, tool_name, language", parameters)
+        # Each window sums days: the days are summed first (once), then added into every window they fall in.
         snapshot.windows = self._rows(
-            "SELECT window, org_id, team, length(groupUniqArrayArray(session_ids)) AS sessions, " +
-            _sums(PUBLISHED_FIGURES) + " FROM {database}.daily_user FINAL ARRAY JOIN " + windows + " AS window"
-            " WHERE day BETWEEN {earliest:Date} AND {day:Date} GROUP BY window, org_id, team"
-            " ORDER BY window, org_id, team", parameters)
+            "SELECT window, org_id, team, uniqExactArrayMerge(day_sessions) AS sessions, " +
+            _sums(PUBLISHED_FIGURES) + " FROM (SELECT day, org_id, team, uniqExactArrayState(session_ids) AS "
+            "day_sessions, " + _sums(PUBLISHED_FIGURES) + " FROM {database}.daily_user FINAL"
+            " WHERE day BETWEEN {earliest:Date} AND {day:Date} GROUP BY day, org_id, team)"
+            " ARRAY JOIN " + windows + " AS window GROUP BY window, org_id, team ORDER BY window, org_id, team",
+            parameters)
         snapshot.window_edits = self._rows(
             "SELECT window, org_id, team, tool_name, language, " + _sums(EDIT_TOOL_FIGURES) +
-            " FROM {database}.daily_edit_tool FINAL ARRAY JOIN " + windows + " AS window"
-            " WHERE day BETWEEN {earliest:Date} AND {day:Date} GROUP BY window, org_id, team, tool_name, language"
+            " FROM (SELECT day, org_id, team, tool_name, language, " + _sums(EDIT_TOOL_FIGURES) +
+            " FROM {database}.daily_edit_tool FINAL WHERE day BETWEEN {earliest:Date} AND {day:Date}"
+            " GROUP BY day, org_id, team, tool_name, language)"
+            " ARRAY JOIN " + windows + " AS window GROUP BY window, org_id, team, tool_name, language"
             " ORDER BY window, org_id, team, tool_name, language", parameters)
         snapshot.org_users, snapshot.team_users = self._active_users(parameters, windows)
         snapshot.members, snapshot.members_left_out = self._members(parameters, max_members)

@@ -25,7 +25,7 @@ from collector.grpc_receiver import bind, build_grpc_server
 from collector.health import CollectorHealth
 from collector.http_receiver import build_http_app
 from collector.ingest import Ingestor
-from collector.store.client import connect, insert_columns
+from collector.store.client import StoreTarget, connect, insert_columns
 from collector.store.last_record import last_record_by_org
 from collector.tables import TABLE_COLUMNS
 from collector.writer import BatchWriter
@@ -62,13 +62,14 @@ async def serve(settings: Settings) -> None:
         limits = Limits(settings.max_attribute_value_length, settings.max_attributes_per_record)
         ingestor = Ingestor(writer, limits, settings.default_org_id, settings.raw_ttl_days, health)
 
-        refresher = Refresher(rollup_for(settings, connect(target, use_database=True), running),
-                              on_failure=health.store_errors.labels("rollup").inc)
+        rollup = rollup_for(settings, connect(target, use_database=True), running)
+        usage = usage_exposition(target, settings, rollup, health, running)
+        refresher = Refresher(rollup, on_failure=health.store_errors.labels("rollup").inc,
+                              after_run=usage.render if usage else None)
         if settings.aggregate_interval:
             await _start_refreshing(running, refresher, settings.aggregate_interval)
         api = build_read_api(read_client, settings, refresher)
-        metrics_endpoint.add_routes(api, health, usage_collector(read_client, settings, refresher.rollup, health),
-                                    refresher if settings.aggregate_interval else None)
+        metrics_endpoint.add_routes(api, health, usage, refresher if settings.aggregate_interval else None)
         api_port = await _start_site(running, api, settings.host, settings.api_port, "API")
         grpc_server = build_grpc_server(ingestor, settings.max_request_bytes)
         running.push_async_callback(grpc_server.stop, SHUTDOWN_GRACE_SECONDS)
@@ -98,11 +99,14 @@ def build_read_api(client, settings: Settings, refresher: Refresher | None) -> w
     return app
 
 
-def usage_collector(client, settings: Settings, rollup: Rollup,
-                    health: CollectorHealth) -> metrics_endpoint.UsageCollector | None:
+def usage_exposition(target: StoreTarget, settings: Settings, rollup: Rollup, health: CollectorHealth,
+                     running: contextlib.AsyncExitStack) -> metrics_endpoint.UsageExposition | None:
     if not settings.usage_metrics:
         return None
-    return metrics_endpoint.UsageCollector(
+    # Its own client: the rollup timer renders it too, and a render never holds up API reads.
+    client = connect(target, use_database=True)
+    running.callback(client.close)
+    return metrics_endpoint.UsageExposition(
         Snapshots(client, settings.database), rollup.today, lambda day: rollup.day_bounds_ns(day)[0] / 1e9,
         settings.max_user_series, settings.hash_user_labels, health)
 

@@ -1,12 +1,14 @@
 """GET /metrics on the API port: the collector's health, the aggregator's, and the usage figures.
 
-The usage figures are read from the rollups when Prometheus scrapes (prometheus-client's custom collector
-pattern), so every replica that publishes them shows the same numbers and nothing is lost on restart.
+The usage figures are read from the rollups when Prometheus scrapes (not counters kept in memory), so every
+replica that publishes them shows the same numbers and nothing is lost on restart. The health families are
+prometheus-client collectors.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import date
 from typing import Callable
 
@@ -19,6 +21,7 @@ from aggregator.refresh import Refresher
 from aggregator.snapshot import Snapshots
 from collector.health import CollectorHealth
 from collector.log_once import RateLimitedLog
+from exporters import text_format
 from exporters.prometheus import PREFIX, usage_families
 
 log = logging.getLogger(__name__)
@@ -27,8 +30,12 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class UsageCollector:
-    """The usage families as of today, read at each scrape."""
+class UsageExposition:
+    """The usage families as of today, read from the rollups when Prometheus scrapes.
+
+    The text is kept until the rollups change (a new run) or the day does: scrapes in between read only the
+    rollups' version. serve renders it again right after each rollup run, so scrapes rarely wait for it. A failed read publishes no usage (the health families tell why) and counts a store error.
+    """
 
     def __init__(self, snapshots: Snapshots, today: Callable[[], date], day_start: Callable[[date], float],
                  max_user_series: int, hash_user_labels: bool, health: CollectorHealth):
@@ -39,15 +46,24 @@ class UsageCollector:
         self._hash_user_labels = hash_user_labels
         self._health = health
         self._failure_log = RateLimitedLog(log, logging.ERROR)
+        self._text = b""
+        self._text_of: tuple[date, int] | None = None
+        self._rendering = threading.Lock()  # scrapes and the rollup timer both call render()
 
-    def collect(self):
+    def render(self) -> bytes:
         try:
-            snapshot = self._snapshots.as_of(self._today(), self._max_user_series)
+            with self._rendering:
+                state = (self._today(), self._snapshots.version())
+                if state != self._text_of:
+                    snapshot = self._snapshots.as_of(state[0], self._max_user_series)
+                    self._text = text_format.render(
+                        usage_families(snapshot, self._hash_user_labels, self._day_start))
+                    self._text_of = state
         except Exception as error:  # the store may be down: publish health, which tells so, and no usage
             self._health.store_errors.labels("read").inc()
             self._failure_log.log(type(error).__name__, "cannot read the rollups for /metrics: %s", error)
-            return
-        yield from usage_families(snapshot, self._hash_user_labels, self._day_start)
+            return b""
+        return self._text
 
 
 class RollupHealthCollector:
@@ -66,16 +82,14 @@ class RollupHealthCollector:
         yield duration
 
 
-def add_routes(app: web.Application, health: CollectorHealth, usage: UsageCollector | None,
+def add_routes(app: web.Application, health: CollectorHealth, usage: UsageExposition | None,
                refresher: Refresher | None) -> None:
     registry = CollectorRegistry(auto_describe=False)
-    if usage is not None:
-        registry.register(usage)
     if refresher is not None:
         registry.register(RollupHealthCollector(refresher))
 
     def exposition() -> bytes:
-        return generate_latest(health.registry) + generate_latest(registry)
+        return generate_latest(health.registry) + generate_latest(registry) + (usage.render() if usage else b"")
 
     async def metrics(request: web.Request) -> web.Response:
         body = await in_query_thread(request, exposition)

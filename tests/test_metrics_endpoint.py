@@ -67,6 +67,12 @@ def test_metrics_is_valid_exposition_with_usage_and_health(serve_factory):
         'cc_analytics_collector_records_received_total{signal="logs",transport="http"}'] == stored
     assert "_created" not in text
 
+    # The text is kept between scrapes only while the rollups stay the same: new data shows at the next scrape.
+    before = samples(text, "cc_analytics_lines_accepted_total")
+    feed_today(serve)
+    after = samples(scrape(serve), "cc_analytics_lines_accepted_total")
+    assert after == {series: 2 * lines for series, lines in before.items()} and sum(before.values()) == 3 + 4 + 5
+
 
 def test_hashed_user_labels_and_usage_metrics_off(serve_factory, tmp_path):
     hashed = serve_factory("--hash-user-labels", data_dir=tmp_path / "hashed")
