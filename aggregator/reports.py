@@ -10,9 +10,8 @@ import calendar
 from dataclasses import dataclass
 from datetime import date
 
-from clickhouse_connect.driver.client import Client
-
 from aggregator.figures import EDIT_TOOL_FIGURES, MODEL_FIGURES, SUMMED_FIGURES, accept_rate, share
+from aggregator.reading import RollupReader
 
 _SUMS = ", ".join(f"sum({f.name}) AS {f.name}" for f in SUMMED_FIGURES)
 _COLUMNS = ", ".join(f.name for f in SUMMED_FIGURES)
@@ -39,15 +38,7 @@ class Filters:
         return {"org": self.org, "team": self.team, "search": self.search}
 
 
-class Reports:
-    def __init__(self, client: Client, database: str):
-        self.client = client
-        self.database = f"`{database}`"
-
-    def _rows(self, sql: str, parameters: dict) -> list[dict]:
-        result = self.client.query(sql.replace("{database}", self.database), parameters=parameters)
-        return [dict(zip(result.column_names, row)) for row in result.result_rows]
-
+class Reports(RollupReader):
     def daily(self, first: date, last: date, filters: Filters = Filters()) -> list[dict]:
         """One row per (day, org) with data: the org's figures, or with a team filter those of the team's users."""
         parameters = {"first": first, "last": last, **filters.parameters()}

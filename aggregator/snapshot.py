@@ -10,9 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from clickhouse_connect.driver.client import Client
-
 from aggregator.figures import EDIT_TOOL_FIGURES, MODEL_FIGURES, SUMMED_FIGURES
+from aggregator.reading import RollupReader
 from aggregator.rollup import last_run_version
 
 # Figures that describe the rollup itself rather than usage; not published.
@@ -66,15 +65,7 @@ def _in_windows(parameters: dict) -> str:
     return f"arrayConcat({', '.join(parts)})"
 
 
-class Snapshots:
-    def __init__(self, client: Client, database: str):
-        self.client = client
-        self.database = f"`{database}`"
-
-    def _rows(self, sql: str, parameters: dict) -> list[dict]:
-        result = self.client.query(sql.replace("{database}", self.database), parameters=parameters)
-        return [dict(zip(result.column_names, row)) for row in result.result_rows]
-
+class Snapshots(RollupReader):
     def version(self) -> int:
         """Changes whenever a rollup run writes: a snapshot of the same day and version is the same."""
         return last_run_version(self.client, self.database)

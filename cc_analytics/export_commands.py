@@ -15,18 +15,15 @@ from datetime import date
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
-from aggregator.params import BadParameter, parse_range
 from aggregator.refresh import days_between
 from aggregator.rollup import day_bounds_ns
 from aggregator.snapshot import Snapshot, Snapshots, snapshot_from_json
 from cc_analytics import local_api
+from cc_analytics.report_commands import EXIT_USAGE, day_range
 from cc_analytics.config import Settings
 from cc_analytics.progress import ProgressBar
 from cc_analytics.store import open_store
 from exporters.openmetrics_history import write_history
-
-EXIT_USAGE = 2
-
 
 def parse_step(text: str) -> int:
     """Seconds, or a number with s, m or h."""
@@ -42,11 +39,9 @@ def parse_step(text: str) -> int:
 
 
 def run_export(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        first, last = parse_range(args.first, args.last)
-    except BadParameter as error:
-        print(f"cc-analytics export: {error}", file=sys.stderr)
+    if not (bounds := day_range(args, "export")):
         return EXIT_USAGE
+    first, last = bounds
     days = days_between(first, last)
     bar = ProgressBar(len(days), "days")
     try:

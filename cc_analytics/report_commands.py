@@ -34,12 +34,19 @@ DAILY_TABLE = (("date", "date"), ("org", "org_id"), ("active users", "active_use
                ("commits", "commits"), ("PRs", "pull_requests"), ("prompts", "prompts"), ("cost USD", "cost_usd"))
 
 
-def run_aggregate(args: argparse.Namespace, settings: Settings) -> int:
+def day_range(args: argparse.Namespace, command: str) -> tuple[date, date] | None:
+    """--from and --to, or None once the reason they cannot be used is printed."""
     try:
-        first, last = parse_range(args.first, args.last)
+        return parse_range(args.first, args.last)
     except BadParameter as error:
-        print(f"cc-analytics aggregate: {error}", file=sys.stderr)
+        print(f"cc-analytics {command}: {error}", file=sys.stderr)
+        return None
+
+
+def run_aggregate(args: argparse.Namespace, settings: Settings) -> int:
+    if not (bounds := day_range(args, "aggregate")):
         return EXIT_USAGE
+    first, last = bounds
     days = days_between(first, last)
     bar = ProgressBar(len(days), "days")
     records = user_days = 0
