@@ -46,6 +46,7 @@ class Snapshot:
     edit_totals: list[dict] = field(default_factory=list)  # org_id, team, tool_name, language, accepted, rejected
     windows: list[dict] = field(default_factory=list)  # window, org_id, team, sessions, PUBLISHED_FIGURES
     window_edits: list[dict] = field(default_factory=list)  # window, org_id, team, tool_name, language, ...
+    window_models: list[dict] = field(default_factory=list)  # window, org_id, team, model, MODEL_FIGURES
     org_users: list[dict] = field(default_factory=list)  # window, org_id, active_users, new_users
     team_users: list[dict] = field(default_factory=list)  # window, org_id, team, active_users, new_users
     members: list[dict] = field(default_factory=list)  # org_id, team, user_key, email, sessions, ..., last_active
@@ -101,6 +102,13 @@ class Snapshots(RollupReader):
             " GROUP BY day, org_id, team, tool_name, language)"
             " ARRAY JOIN " + windows + " AS window GROUP BY window, org_id, team, tool_name, language"
             " ORDER BY window, org_id, team, tool_name, language", parameters)
+        snapshot.window_models = self._rows(
+            "SELECT window, org_id, team, model, " + _sums(MODEL_FIGURES) +
+            " FROM (SELECT day, org_id, team, model, " + _sums(MODEL_FIGURES) +
+            " FROM {database}.daily_model FINAL WHERE day BETWEEN {earliest:Date} AND {day:Date}"
+            " GROUP BY day, org_id, team, model)"
+            " ARRAY JOIN " + windows + " AS window GROUP BY window, org_id, team, model"
+            " ORDER BY window, org_id, team, model", parameters)
         snapshot.org_users, snapshot.team_users = self._active_users(parameters, windows)
         snapshot.members, snapshot.members_left_out = self._members(parameters, max_members)
         return snapshot

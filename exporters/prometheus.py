@@ -104,6 +104,17 @@ def _windows(snapshot: Snapshot) -> Iterator[Metric]:
         for row in snapshot.windows:
             family.add_metric([row["org_id"], row["team"], row["window"]], row[name])
         yield family
+    tokens = GaugeMetricFamily(PREFIX + "window_model_tokens", f"Tokens used, by model and type. {_WINDOWS_HELP}",
+                               labels=["org", "team", "model", "type", "window"])
+    cost = GaugeMetricFamily(PREFIX + "window_model_cost_usd", f"Estimated cost in US dollars, by model. {_WINDOWS_HELP}",
+                             labels=["org", "team", "model", "window"])
+    for row in snapshot.window_models:
+        labels = [row["org_id"], row["team"], row["model"]]
+        for name, kind in _TOKEN_TYPES.items():
+            tokens.add_metric([*labels, kind, row["window"]], row[name])
+        cost.add_metric([*labels, row["window"]], row["cost_usd"])
+    yield tokens
+    yield cost
     yield _edit_decisions(GaugeMetricFamily, "window_edit_decisions",
                           f"Edit tool decisions by tool, language and decision. {_WINDOWS_HELP}",
                           snapshot.window_edits, ["window"])

@@ -70,11 +70,6 @@ def per_day(family: str, scope: str = TEAM, by: str = "", window: str = TODAY) -
     return f"sum{grouping}(max_over_time({selector(family, scope, window=window)}[$__interval]))"
 
 
-def per_step(counter: str, by: str, scope: str = TEAM) -> str:
-    """How much a cumulative counter grew in each step, by `by`."""
-    return f"sum by ({by}) (increase({selector(counter, scope)}[$__interval]))"
-
-
 def per_second(counter: str, by: str = "") -> str:
     grouping = f" by ({by}) " if by else ""
     return f"sum{grouping}(rate({counter}[$__rate_interval]))"
@@ -351,16 +346,16 @@ def cost_tokens() -> Row:
     return (8, [
         (12, series_panel("Tokens per day by type", f"Tokens of each type each day{DAILY}.", [
             Query(tokens(name, TODAY), legend) for legend, name in TOKEN_TYPES.items()], daily=True, stacked=True)),
-        (12, series_panel("Tokens per day by model", "Growth of cc_analytics_tokens_total per model in each day.",
-                          [Query(per_step("cc_analytics_tokens_total", "model"), "{{model}}")],
+        (12, series_panel("Tokens per day by model", f"Tokens of every type per model each day{DAILY}.",
+                          [Query(per_day("cc_analytics_window_model_tokens", by="model"), "{{model}}")],
                           daily=True, stacked=True)),
     ])
 
 
 def cost_trends() -> Row:
     return (8, [
-        (12, series_panel("Cost per day by model", "Growth of cc_analytics_cost_usd_total (USD) per model in each "
-                          "day.", [Query(per_step("cc_analytics_cost_usd_total", "model"), "{{model}}")],
+        (12, series_panel("Cost per day by model", f"Estimated cost in USD per model each day{DAILY}.",
+                          [Query(per_day("cc_analytics_window_model_cost_usd", by="model"), "{{model}}")],
                           "currencyUSD", daily=True, stacked=True)),
         (12, series_panel("Cache hit ratio per day", "Cache-read tokens / (input + cache-read + cache-creation "
                           f"tokens) each day{DAILY}.", [Query(cache_hit(TODAY), "cache hit ratio")], "percentunit",
@@ -369,12 +364,12 @@ def cost_trends() -> Row:
 
 
 def cost_breakdown() -> Row:
-    cost_range = f"sum by (model) (increase({selector('cc_analytics_cost_usd_total', TEAM)}[$__range]))"
+    cost_by_model = in_window("cc_analytics_window_model_cost_usd", MONTH, by="model")
     cost_by_team = in_window("cc_analytics_window_cost_usd", MONTH, by="team")
     top_cost = total("cc_analytics_user_month_cost_usd", TEAM, "user")
     return (9, [
-        (8, bars_panel("Cost by model", "Growth of cc_analytics_cost_usd_total (USD) per model over the "
-                       "dashboard's time range.", Query(f"sort_desc({cost_range})", "{{model}}"), "currencyUSD")),
+        (8, bars_panel("Cost by model this month", "Estimated cost in USD this month per model.",
+                       Query(f"sort_desc({cost_by_model})", "{{model}}"), "currencyUSD")),
         (8, bars_panel("Cost by team this month", "Estimated cost in USD this month per team.",
                        Query(f"sort_desc({cost_by_team})", "{{team}}"), "currencyUSD")),
         (8, bars_panel("Top 10 members by cost", "The 10 members with the highest estimated cost this month.",

@@ -39,6 +39,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
         "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "cost_usd",
         "active_time_user_seconds", "active_time_cli_seconds", "prompts", "api_requests", "api_errors")},
     "cc_analytics_window_edit_decisions": ("org", "team", "tool", "language", "decision", "window"),
+    "cc_analytics_window_model_tokens": ("org", "team", "model", "type", "window"),
+    "cc_analytics_window_model_cost_usd": ("org", "team", "model", "window"),
     "cc_analytics_user_month_lines_accepted": _MEMBER,
     "cc_analytics_user_month_edits_accepted": _MEMBER,
     "cc_analytics_user_month_edits_rejected": _MEMBER,

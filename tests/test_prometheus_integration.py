@@ -158,6 +158,11 @@ def test_live_figures_equal_what_the_fleet_sent(stack):
         sessions = distinct(records, lambda r: (r.member.org_id, r.member.team), lambda r: r.session_id)
         assert same_numbers(stack.by(f'sum by (org) (cc_analytics_window_sessions{{window="{window}"}})', "org"),
                             added_up(sessions, lambda key: key[0])), window
+        assert same_numbers(stack.by(f'sum by (model) (cc_analytics_window_model_cost_usd{{window="{window}"}})',
+                                     "model"), summed(records, lambda r: r.model, "cost_usd")), window
+        assert same_numbers(stack.by(f'sum by (model) (cc_analytics_window_model_tokens{{window="{window}",'
+                                     f'type="output"}})', "model"),
+                            summed(records, lambda r: r.model, "output_tokens")), window
         assert same_numbers(stack.by(f'sum by (org, team) (cc_analytics_window_lines_accepted{{window="{window}"}})',
                                      "org", "team"),
                             summed(records, lambda r: (r.member.org_id, r.member.team), "lines_accepted")), window

@@ -138,6 +138,10 @@ def test_models_and_edit_tools(store, snapshots):
     assert models["haiku"]["output_tokens"] == 3
     totals = by(snapshot.edit_totals, "tool_name", "language")
     assert (totals["Edit", "Python"]["accepted"], totals["Edit", "Python"]["rejected"]) == (8, 1)
+    models_7d = by([row for row in snapshot.window_models if row["window"] == "7d"], "model")
+    assert (models_7d["opus"]["input_tokens"], models_7d["opus"]["cost_usd"]) == (15, pytest.approx(0.5))
+    assert [row["input_tokens"] for row in snapshot.window_models
+            if (row["window"], row["model"]) == ("yesterday", "opus")] == [5]
     edits = by(snapshot.window_edits, "window", "tool_name")
     assert (edits["7d", "Edit"]["accepted"], edits["28d", "Edit"]["accepted"]) == (3, 8)
     assert ("yesterday", "Edit") not in edits
