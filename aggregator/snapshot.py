@@ -76,42 +76,38 @@ class Snapshots(RollupReader):
         parameters = {"day": day, "earliest": min(window_bounds(w, day)[0] for w in WINDOWS)}
         windows = _in_windows(parameters)
         snapshot = Snapshot(day)
-        snapshot.totals = self._rows(
-            "SELECT org_id, team, sum(sessions) AS sessions, " + _sums(TEAM_FIGURES) +
-            " FROM {database}.daily_user FINAL WHERE day <= {day:Date} GROUP BY org_id, team ORDER BY org_id, team",
-            parameters)
-        snapshot.model_totals = self._rows(
-            "SELECT org_id, team, model, " + _sums(MODEL_FIGURES) + " FROM {database}.daily_model FINAL"
-            " WHERE day <= {day:Date} GROUP BY org_id, team, model ORDER BY org_id, team, model", parameters)
-        snapshot.edit_totals = self._rows(
-            "SELECT org_id, team, tool_name, language, " + _sums(EDIT_TOOL_FIGURES) +
-            " FROM {database}.daily_edit_tool FINAL WHERE day <= {day:Date}"
-            " GROUP BY org_id, team, tool_name, language ORDER BY org_id, team, tool_name, language", parameters)
-        # Each window sums days: the days are summed first (once), then added into every window they fall in.
-        snapshot.windows = self._rows(
-            "SELECT window, org_id, team, uniqExactArrayMerge(day_sessions) AS sessions, " +
-            _sums(PUBLISHED_FIGURES) + " FROM (SELECT day, org_id, team, uniqExactArrayState(session_ids) AS "
-            "day_sessions, " + _sums(PUBLISHED_FIGURES) + " FROM {database}.daily_user FINAL"
-            " WHERE day BETWEEN {earliest:Date} AND {day:Date} GROUP BY day, org_id, team)"
-            " ARRAY JOIN " + windows + " AS window GROUP BY window, org_id, team ORDER BY window, org_id, team",
-            parameters)
-        snapshot.window_edits = self._rows(
-            "SELECT window, org_id, team, tool_name, language, " + _sums(EDIT_TOOL_FIGURES) +
-            " FROM (SELECT day, org_id, team, tool_name, language, " + _sums(EDIT_TOOL_FIGURES) +
-            " FROM {database}.daily_edit_tool FINAL WHERE day BETWEEN {earliest:Date} AND {day:Date}"
-            " GROUP BY day, org_id, team, tool_name, language)"
-            " ARRAY JOIN " + windows + " AS window GROUP BY window, org_id, team, tool_name, language"
-            " ORDER BY window, org_id, team, tool_name, language", parameters)
-        snapshot.window_models = self._rows(
-            "SELECT window, org_id, team, model, " + _sums(MODEL_FIGURES) +
-            " FROM (SELECT day, org_id, team, model, " + _sums(MODEL_FIGURES) +
-            " FROM {database}.daily_model FINAL WHERE day BETWEEN {earliest:Date} AND {day:Date}"
-            " GROUP BY day, org_id, team, model)"
-            " ARRAY JOIN " + windows + " AS window GROUP BY window, org_id, team, model"
-            " ORDER BY window, org_id, team, model", parameters)
+        snapshot.totals = self._running_totals("daily_user", "org_id, team", TEAM_FIGURES, parameters,
+                                               "sum(sessions) AS sessions, ")
+        snapshot.model_totals = self._running_totals("daily_model", "org_id, team, model", MODEL_FIGURES, parameters)
+        snapshot.edit_totals = self._running_totals("daily_edit_tool", "org_id, team, tool_name, language",
+                                                    EDIT_TOOL_FIGURES, parameters)
+        snapshot.windows = self._over_windows("daily_user", "org_id, team", PUBLISHED_FIGURES, parameters, windows,
+                                              sessions=True)
+        snapshot.window_edits = self._over_windows("daily_edit_tool", "org_id, team, tool_name, language",
+                                                   EDIT_TOOL_FIGURES, parameters, windows)
+        snapshot.window_models = self._over_windows("daily_model", "org_id, team, model", MODEL_FIGURES, parameters,
+                                                    windows)
         snapshot.org_users, snapshot.team_users = self._active_users(parameters, windows)
         snapshot.members, snapshot.members_left_out = self._members(parameters, max_members)
         return snapshot
+
+    def _running_totals(self, table: str, keys: str, figures, parameters: dict, extra: str = "") -> list[dict]:
+        """Figures of every day up to the day, per keys."""
+        return self._rows(
+            f"SELECT {keys}, {extra}{_sums(figures)} FROM {{database}}.{table} FINAL WHERE day <= {{day:Date}}"
+            f" GROUP BY {keys} ORDER BY {keys}", parameters)
+
+    def _over_windows(self, table: str, keys: str, figures, parameters: dict, windows: str,
+                      sessions: bool = False) -> list[dict]:
+        """Figures per window and keys: each day summed once, then added into every window it falls in
+        (sessions, distinct over the window, through per-day uniqExact states)."""
+        day_sessions = "uniqExactArrayState(session_ids) AS day_sessions, " if sessions else ""
+        window_sessions = "uniqExactArrayMerge(day_sessions) AS sessions, " if sessions else ""
+        return self._rows(
+            f"SELECT window, {keys}, {window_sessions}{_sums(figures)} FROM (SELECT day, {keys}, {day_sessions}"
+            f"{_sums(figures)} FROM {{database}}.{table} FINAL WHERE day BETWEEN {{earliest:Date}} AND {{day:Date}}"
+            f" GROUP BY day, {keys}) ARRAY JOIN {windows} AS window GROUP BY window, {keys} ORDER BY window, {keys}",
+            parameters)
 
     def _active_users(self, parameters: dict, windows: str) -> tuple[list[dict], list[dict]]:
         # A member is new in a window that holds their first active day ever in that org; per team, the team
