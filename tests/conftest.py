@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -167,6 +168,15 @@ def serve(serve_factory) -> ServeProcess:
 
 def fixture_files() -> list[Path]:
     return sorted(FIXTURES.glob("*.json")) if FIXTURES.is_dir() else []
+
+
+def require_tool(name: str, how: str) -> str:
+    """The tool on PATH or beside this Python (the virtual environment's bin, where pip puts console scripts);
+    missing, the test fails with how to install it (CI installs every tool, so nothing is skipped)."""
+    path = shutil.which(name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    if path is None:
+        pytest.fail(f"{name} is not installed; {how}")
+    return path
 
 
 def wait_until(condition, timeout: float = 20, interval: float = 0.2):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import subprocess
 import time
@@ -14,11 +13,14 @@ from pathlib import Path
 
 import yaml
 
+from tests.conftest import require_tool
 
-def required_tool(name: str) -> str:
-    path = shutil.which(name)
-    assert path, f"{name} is not installed: install Debian's prometheus package (.ci/run does)"
-    return path
+
+PROMETHEUS_PACKAGE = "apt-get install prometheus (Debian's package ships prometheus and promtool; .ci/run does)"
+
+
+def prometheus_tool(name: str) -> str:
+    return require_tool(name, PROMETHEUS_PACKAGE)
 
 
 def free_port() -> int:
@@ -46,7 +48,7 @@ class PrometheusServer:
 
     def backfill(self, openmetrics_file: Path) -> str:
         """Turn an OpenMetrics file into TSDB blocks in the data dir (before start)."""
-        result = subprocess.run([required_tool("promtool"), "tsdb", "create-blocks-from", "openmetrics",
+        result = subprocess.run([prometheus_tool("promtool"), "tsdb", "create-blocks-from", "openmetrics",
                                  str(openmetrics_file), str(self.data_dir)], capture_output=True, text=True,
                                 timeout=600)
         assert result.returncode == 0, f"promtool backfill failed:\n{result.stdout}\n{result.stderr}"
@@ -54,7 +56,7 @@ class PrometheusServer:
 
     def start(self, timeout: float = 60) -> "PrometheusServer":
         self.process = subprocess.Popen(
-            [required_tool("prometheus"), f"--config.file={self.config_file}",
+            [prometheus_tool("prometheus"), f"--config.file={self.config_file}",
              f"--storage.tsdb.path={self.data_dir}", f"--web.listen-address=127.0.0.1:{self.port}",
              f"--query.lookback-delta={self.lookback}", "--storage.tsdb.retention.time=400d"],
             stdout=subprocess.DEVNULL, stderr=self.log_file.open("w"))

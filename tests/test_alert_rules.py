@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.prometheus_server import prometheus_tool
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "deploy" / "prometheus" / "alerts.yml"
@@ -23,10 +24,7 @@ RECORDED_NAME = re.compile(r"\b[a-z_]+(?::[a-z0-9_]+){1,2}\b")
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool is not on PATH: install Debian's `prometheus` package (apt-get install prometheus)")
-    return path
+    return prometheus_tool("promtool")
 
 
 def run_promtool(promtool: str, *arguments: str) -> subprocess.CompletedProcess:

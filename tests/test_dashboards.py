@@ -8,7 +8,6 @@ import copy
 import importlib.util
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -30,6 +29,7 @@ from tests.dashboard_queries import (
     query_problems,
     substitute,
 )
+from tests.prometheus_server import prometheus_tool
 
 EXPECTED_UIDS = {
     "cc-analytics-usage.json": "cc-analytics-usage",
@@ -44,7 +44,6 @@ LABEL_VARIABLES = {
     "team": 'label_values(cc_analytics_team_active_users{org=~"$org"}, team)',
     "user": 'label_values(cc_analytics_user_month_lines_accepted{org=~"$org",team=~"$team"}, user)',
 }
-PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
 register_default_plugins()
 
@@ -116,13 +115,13 @@ def promtool_check(exprs: list[str], tmp_path: Path) -> subprocess.CompletedProc
     rules = [{"record": f"dashboard:query_{index}", "expr": expr} for index, expr in enumerate(exprs)]
     path = tmp_path / "dashboard-queries.rules.yml"
     path.write_text(json.dumps({"groups": [{"name": "dashboards", "rules": rules}]}, indent=1))  # JSON is YAML
-    return subprocess.run([PROMTOOL, "check", "rules", str(path)], capture_output=True, text=True, timeout=120)
+    return subprocess.run([prometheus_tool("promtool"), "check", "rules", str(path)], capture_output=True, text=True, timeout=120)
 
 
 def promtool_test(test: dict, tmp_path: Path) -> subprocess.CompletedProcess:
     path = tmp_path / "dashboard-queries.test.yml"
     path.write_text(json.dumps({"rule_files": [], "evaluation_interval": "1m", "tests": [test]}, indent=1))
-    return subprocess.run([PROMTOOL, "test", "rules", str(path)], capture_output=True, text=True, timeout=120)
+    return subprocess.run([prometheus_tool("promtool"), "test", "rules", str(path)], capture_output=True, text=True, timeout=120)
 
 
 def query(uid: str, title: str, ref_id: str = "A") -> str:
@@ -264,7 +263,7 @@ def test_substitute_replaces_every_variable_form_and_refuses_others():
 
 
 def test_every_query_of_every_dashboard_parses_in_promtool(tmp_path):
-    assert Path(PROMTOOL).exists(), "promtool is needed: apt-get install prometheus"
+    prometheus_tool("promtool")  # fails, with how to install it, when missing
     exprs = [substitute(expr, **values) for path in dashboard_files()
              for _, _, expr, _ in panel_queries(json.loads(path.read_text()))
              for values in ({}, {"org": "(acme|globex)", "team": "payments", "user": "a@example.com",

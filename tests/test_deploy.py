@@ -25,6 +25,7 @@ import yaml
 
 from cc_analytics.cli import build_parser
 from cc_analytics.config import Settings, build_settings
+from tests.conftest import require_tool
 
 REPO = Path(__file__).resolve().parent.parent
 DEPLOY = REPO / "deploy"
@@ -47,14 +48,6 @@ OLDEST_KUBERNETES = "1.28.0"
 COMPOSE_VARIABLES = ("CLICKHOUSE_USER", "CLICKHOUSE_PASSWORD", "GRAFANA_ADMIN_USER", "GRAFANA_ADMIN_PASSWORD",
                      "GRAFANA_ANONYMOUS", "CC_ANALYTICS_BIND", "GRAFANA_BIND", "CC_ANALYTICS_TIMEZONE",
                      "CC_ANALYTICS_LOG_LEVEL", "PROMETHEUS_RETENTION")
-
-
-def require_tool(name: str, how: str) -> str:
-    """The tool on PATH or beside this Python (the virtual environment's bin, where pip puts console scripts)."""
-    path = shutil.which(name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    if path is None:
-        pytest.fail(f"{name} is not installed; {how}")
-    return path
 
 
 def serve_settings(args: list[str], environ: dict[str, str]) -> Settings:

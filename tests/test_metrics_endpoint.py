@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from tests.claude_records import event, identity, lines
 from tests.conftest import REPO
 from tests.otlp_messages import export_request
-from tests.prometheus_server import required_tool
+from tests.prometheus_server import prometheus_tool
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +57,7 @@ def test_metrics_is_valid_exposition_with_usage_and_health(serve_factory):
     serve = serve_factory()
     feed_today(serve)
     text = scrape(serve)
-    check = subprocess.run([required_tool("promtool"), "check", "metrics"], input=text, capture_output=True, text=True)
+    check = subprocess.run([prometheus_tool("promtool"), "check", "metrics"], input=text, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     users = serve.query("SELECT DISTINCT user_key FROM events")
     assert set(label.split('user="')[1].split('"')[0] for label in
@@ -115,7 +115,7 @@ def test_export_openmetrics_reads_the_store_when_no_serve_runs(serve_factory, tm
     assert {start + 3600 * hour for hour in range(24) if start + 3600 * hour < started} <= hours
     assert all(start <= moment <= time.time() for moment in hours)
     assert sum(float(line.split()[-2]) for line in totals) == len(hours) * lines
-    blocks = subprocess.run([required_tool("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(history),
+    blocks = subprocess.run([prometheus_tool("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(history),
                              str(tmp_path / "tsdb")], capture_output=True, text=True, timeout=120)
     assert blocks.returncode == 0, blocks.stderr
 
