@@ -12,8 +12,9 @@ from typing import Callable, Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
 
+from collector.signals import SIGNALS
+
 # Inserts of a batch take milliseconds on a healthy store and seconds on a struggling one.
-SIGNAL_NAMES = ("logs", "metrics", "traces")
 TRANSPORTS = ("grpc", "http")
 STORE_OPERATIONS = ("insert", "rollup", "read")
 REQUEST_REFUSALS = ("malformed", "too_large", "unsupported", "unavailable", "internal")
@@ -55,12 +56,12 @@ class CollectorHealth:
             "cc_analytics_store_errors", "Failed store operations: insert, rollup, read.", ["operation"],
             registry=registry)
         # Series that exist from the start, at 0, so rate() and increase() have a baseline before the first event.
-        for signal in SIGNAL_NAMES:
+        for signal in SIGNALS:
             for transport in TRANSPORTS:
-                self.records_received.labels(signal, transport)
-                self.records_rejected.labels(signal, transport, "invalid")
+                self.records_received.labels(signal.name, transport)
+                self.records_rejected.labels(signal.name, transport, "invalid")
                 for reason in REQUEST_REFUSALS:
-                    self.requests_rejected.labels(signal, transport, reason)
+                    self.requests_rejected.labels(signal.name, transport, reason)
         for operation in STORE_OPERATIONS:
             self.store_errors.labels(operation)
         self._last_record: dict[str, float] = {}

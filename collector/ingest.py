@@ -19,6 +19,9 @@ from collector.writer import BatchWriter, StoreWriteFailed, WriterOverloaded
 
 log = logging.getLogger(__name__)
 
+# Where each table's rows carry the organization, for the health metrics' last record per org.
+_ORG_COLUMN = {table: columns.index("org_id") for table, columns in TABLE_COLUMNS.items()}
+
 
 class Ingestor:
     def __init__(self, writer: BatchWriter, limits: Limits, default_org_id: str, retention_days: int,
@@ -43,7 +46,7 @@ class Ingestor:
             except (StoreWriteFailed, WriterOverloaded):
                 self.health.request_refused(signal.name, transport, "unavailable", len(batch.rows) + batch.rejected)
                 raise
-            org_column = TABLE_COLUMNS[batch.table].index("org_id")
+            org_column = _ORG_COLUMN[batch.table]
             self.health.stored(signal.name, transport, len(batch.rows), {row[org_column] for row in batch.rows})
         if batch.rejected:
             self.health.invalid_records(signal.name, transport, batch.rejected)

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Callable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from aggregator.api import in_query_thread
@@ -84,12 +84,11 @@ class RollupHealthCollector:
 
 def add_routes(app: web.Application, health: CollectorHealth, usage: UsageExposition | None,
                refresher: Refresher | None) -> None:
-    registry = CollectorRegistry(auto_describe=False)
     if refresher is not None:
-        registry.register(RollupHealthCollector(refresher))
+        health.registry.register(RollupHealthCollector(refresher))
 
     def exposition() -> bytes:
-        return generate_latest(health.registry) + generate_latest(registry) + (usage.render() if usage else b"")
+        return generate_latest(health.registry) + (usage.render() if usage else b"")
 
     async def metrics(request: web.Request) -> web.Response:
         body = await in_query_thread(request, exposition)
