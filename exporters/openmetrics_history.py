@@ -13,9 +13,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Callable, Iterable, TextIO
 
-from prometheus_client.utils import floatToGoString
-
 from aggregator.snapshot import Snapshot
+from exporters import text_format
 from exporters.prometheus import usage_families
 
 
@@ -34,9 +33,9 @@ def write_history(days: Iterable[tuple[Snapshot, float, float]], hash_user_label
     for name, (kind, help_text, series) in families.items():
         out.write(f"# HELP {name} {_escape(help_text)}\n# TYPE {name} {kind}\n")
         for (sample_name, labels), days_of_values in series.items():
-            prefix = sample_name + _labels(labels) + " "
+            prefix = text_format.series(sample_name, labels) + " "
             for start, end, value in days_of_values:
-                text = floatToGoString(value)
+                text = text_format.number(value)
                 for moment in range(int(start), int(end), step_seconds):
                     out.write(f"{prefix}{text} {moment}\n")
                     written += 1
@@ -44,11 +43,6 @@ def write_history(days: Iterable[tuple[Snapshot, float, float]], hash_user_label
     return written
 
 
-def _labels(labels: tuple[tuple[str, str], ...]) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{key}="{_escape(value)}"' for key, value in labels) + "}"
-
-
 def _escape(text: str) -> str:
+    # OpenMetrics escapes quotes in HELP too (the text format does not).
     return text.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")

@@ -18,13 +18,17 @@ def render(families: Iterable[Metric]) -> bytes:
         name = family.name + "_total" if family.type == "counter" else family.name
         out.append(f"# HELP {name} {_escape_help(family.documentation)}\n# TYPE {name} {family.type}\n")
         for sample in family.samples:
-            labels = ",".join(f'{key}="{_escape(value)}"' for key, value in sample.labels.items())
-            out.append(f"{sample.name}{{{labels}}} {_number(sample.value)}\n" if labels
-                       else f"{sample.name} {_number(sample.value)}\n")
+            out.append(f"{series(sample.name, sample.labels.items())} {number(sample.value)}\n")
     return "".join(out).encode()
 
 
-def _number(value) -> str:
+def series(name: str, labels: Iterable[tuple[str, str]]) -> str:
+    """`name{key="value",...}`, or the bare name without labels; the same in the text and OpenMetrics formats."""
+    pairs = ",".join(f'{key}="{_escape(value)}"' for key, value in labels)
+    return f"{name}{{{pairs}}}" if pairs else name
+
+
+def number(value) -> str:
     if isinstance(value, int):
         return str(value)
     return repr(value) if value == value and abs(value) != float("inf") else floatToGoString(value)
