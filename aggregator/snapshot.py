@@ -124,7 +124,7 @@ class Snapshots(RollupReader):
         return count("window, org_id"), count("window, org_id, team")
 
     def _members(self, parameters: dict, max_members: int) -> tuple[list[dict], int]:
-        parameters = {**parameters, "month_start": day_of_month_start(parameters["day"]),
+        parameters = {**parameters, "month_start": window_bounds("month", parameters["day"])[0],
                       "member_start": parameters["day"] - timedelta(days=MEMBER_DAYS - 1), "limit": max_members}
         month = "day >= {month_start:Date}"
         members = self._rows(
@@ -140,10 +140,6 @@ class Snapshots(RollupReader):
         for member in members:
             del member["members"]
         return members, total - len(members)
-
-
-def day_of_month_start(day: date) -> date:
-    return day.replace(day=1)
 
 
 def snapshot_to_json(snapshot: Snapshot) -> dict:

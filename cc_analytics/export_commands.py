@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import sys
 import time
@@ -79,12 +80,7 @@ def _snapshots(settings: Settings, days: list[date],
         snapshots = Snapshots(client, settings.database)
         return (snapshots.as_of(day, settings.max_user_series) for day in days), ZoneInfo(settings.timezone)
     rest = (snapshot_from_json(via_api(day)["snapshot"]) for day in days[1:])
-    return _chain(snapshot_from_json(first["snapshot"]), rest), ZoneInfo(first["time_zone"])
-
-
-def _chain(head: Snapshot, rest: Iterator[Snapshot]) -> Iterator[Snapshot]:
-    yield head
-    yield from rest
+    return itertools.chain([snapshot_from_json(first["snapshot"])], rest), ZoneInfo(first["time_zone"])
 
 
 @contextlib.contextmanager
