@@ -131,19 +131,22 @@ def any_value_text(value: AnyValue) -> str:
     return json.dumps(any_value_python(value), separators=(",", ":"), ensure_ascii=False)
 
 
-def attribute_map(attributes: Iterable[KeyValue], limits: Limits, batch: DecodedBatch) -> dict[str, str]:
+def attribute_map(attributes: Sequence[KeyValue], limits: Limits, batch: DecodedBatch) -> dict[str, str]:
     """Attributes as a text map, every key kept unless over the per-record limit; long values truncated."""
-    result: dict[str, str] = {}
+    over = len(attributes) - limits.max_attributes_per_record
+    if over > 0:
+        batch.dropped_attributes += over
+        attributes = attributes[:limits.max_attributes_per_record]
+    # Nearly every Claude Code attribute is a string: a non-empty string_value is the value (a oneof has one
+    # member set), which saves the WhichOneof call; this loop is most of the collector's decoding time.
+    result = {attribute.key: attribute.value.string_value or any_value_text(attribute.value)
+              for attribute in attributes}
     max_length = limits.max_attribute_value_length
-    for position, attribute in enumerate(attributes):
-        if position >= limits.max_attributes_per_record:
-            batch.dropped_attributes += 1
-            continue
-        text = any_value_text(attribute.value)
-        if len(text) > max_length:
-            text = text[:max_length]
-            batch.truncated_values += 1
-        result[attribute.key] = text
+    if result and max(map(len, result.values())) > max_length:
+        for key, text in result.items():
+            if len(text) > max_length:
+                result[key] = text[:max_length]
+                batch.truncated_values += 1
     return result
 
 
@@ -212,20 +215,17 @@ class Identity:
 
 def identity_of(attributes: dict[str, str], resource: dict[str, str], default_org_id: str) -> Identity:
     """Standard attributes sit on each record; custom resource attributes may carry them too, so fall back."""
-
-    def get(key: str) -> str:
-        return attributes.get(key) or resource.get(key, "")
-
-    email = get("user.email")
-    account_uuid = get("user.account_uuid")
-    user_id = get("user.id")
+    on_record, on_resource = attributes.get, resource.get
+    email = on_record("user.email") or on_resource("user.email", "")
+    account_uuid = on_record("user.account_uuid") or on_resource("user.account_uuid", "")
+    user_id = on_record("user.id") or on_resource("user.id", "")
     return Identity(
-        org_id=get("organization.id") or default_org_id,
-        user_key=email or account_uuid or user_id,
-        user_email=email,
-        user_account_uuid=account_uuid,
-        user_id=user_id,
-        session_id=get("session.id"),
-        terminal_type=get("terminal.type"),
-        app_version=get("app.version"),
+        on_record("organization.id") or on_resource("organization.id") or default_org_id,
+        email or account_uuid or user_id,
+        email,
+        account_uuid,
+        user_id,
+        on_record("session.id") or on_resource("session.id", ""),
+        on_record("terminal.type") or on_resource("terminal.type", ""),
+        on_record("app.version") or on_resource("app.version", ""),
     )
