@@ -25,6 +25,7 @@ from cc_analytics.config import (
 )
 from cc_analytics.store import migrate, store_target
 from collector.store.client import StoreUnavailable, connect
+from collector.write_ahead_log import QueueUnavailable
 
 log = logging.getLogger("cc_analytics")
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.run(args, settings)
-    except (StoreUnavailable, OSError) as error:
+    except (StoreUnavailable, QueueUnavailable, OSError) as error:
         log.error("%s", error)
         return EXIT_UNAVAILABLE
     except KeyboardInterrupt:

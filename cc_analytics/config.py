@@ -29,7 +29,11 @@ class Settings:
     raw_ttl_days: int = 400
     default_org_id: str = "default"
     batch_max_rows: int = 50_000
-    batch_max_delay_ms: int = 20
+    batch_max_delay_ms: int = 200
+    queue_dir: str = ""
+    queue_max_bytes: int = 1024**3
+    queue_memory_rows: int = 100_000
+    queue_sync: bool = True
     max_request_bytes: int = 16 * 1024 * 1024
     max_attribute_value_length: int = 65_536
     max_attributes_per_record: int = 512
@@ -40,6 +44,10 @@ class Settings:
     max_user_series: int = 10_000
     hash_user_labels: bool = False
     log_level: str = "info"
+
+    @property
+    def queue_path(self) -> str:
+        return self.queue_dir or os.path.join(self.data_dir, "queue")
 
     @property
     def uses_embedded_store(self) -> bool:
@@ -140,7 +148,19 @@ INGEST_OPTIONS = (
     Option("default_org_id", "Organization id for records that carry no organization.id "
                              "(API-key, Bedrock and Vertex users).", metavar="ID"),
     Option("batch_max_rows", "Rows that make a write batch full; a full batch is inserted at once.", _positive, "ROWS"),
-    Option("batch_max_delay_ms", "Longest a record waits for other records to share its insert.", _non_negative, "MS"),
+    Option("batch_max_delay_ms", "Longest a record waits for other records to share its insert (clients are "
+                                 "answered once it is in the write-ahead queue, before the insert).",
+           _non_negative, "MS"),
+    Option("queue_dir", "Directory of the write-ahead queue: every acknowledged request is kept there until its "
+                        "rows are in the store, and replayed on start. Default: DATA_DIR/queue. One collector "
+                        "process per directory.", metavar="DIR"),
+    Option("queue_max_bytes", "Most bytes the write-ahead queue holds (a store outage fills it); past it, exports "
+                              "get UNAVAILABLE (gRPC) or 503 (HTTP) with Retry-After, and clients retry.",
+           _positive, "BYTES"),
+    Option("queue_memory_rows", "Most decoded rows kept in memory for the writer; past it, queued requests are "
+                                "read back from disk and decoded again when the store takes them.", _positive, "ROWS"),
+    Option("queue_sync", "fdatasync the write-ahead queue before acknowledging: yes or no. No still survives a "
+                         "crash of the process, not of the machine.", _yes_no, "YES|NO"),
     Option("max_request_bytes", "Largest export request accepted, after decompression; larger ones get "
                                 "413 (HTTP) or RESOURCE_EXHAUSTED (gRPC).", _positive, "BYTES"),
     Option("max_attribute_value_length", "Longest attribute value kept, in characters; longer values are "

@@ -28,12 +28,15 @@ from collector.ingest import Ingestor
 from collector.store.client import StoreTarget, connect, insert_columns
 from collector.store.last_record import last_record_by_org
 from collector.tables import TABLE_COLUMNS
+from collector.write_ahead_log import Position, WriteAheadLog
 from collector.writer import BatchWriter
 from exporters import admin_api, metrics_endpoint, users_csv
 
 log = logging.getLogger("cc_analytics.serve")
 
 SHUTDOWN_GRACE_SECONDS = 10
+# How long a read waits for the requests acknowledged before it to reach the store (longer only in an outage).
+READ_AFTER_WRITE_SECONDS = 5
 
 
 async def serve(settings: Settings) -> None:
@@ -49,18 +52,26 @@ async def serve(settings: Settings) -> None:
         health = CollectorHealth()
         health.seen_before(last_record_by_org(read_client, settings.database))
 
+        queue = WriteAheadLog(settings.queue_path, settings.queue_max_bytes, sync=settings.queue_sync)
+        unconfirmed = queue.open()
+        queue.start()
+        running.push_async_callback(queue.close)
+        limits = Limits(settings.max_attribute_value_length, settings.max_attributes_per_record)
         writer = BatchWriter(
             lambda table, names, columns: insert_columns(write_client, table, names, columns, settings.database),
             TABLE_COLUMNS,
             max_rows=settings.batch_max_rows,
             max_delay_seconds=settings.batch_max_delay_ms / 1000,
+            max_memory_rows=settings.queue_memory_rows,
+            read_back=lambda position: ingestor.read_back(position),
+            confirm=queue.confirm,
             observer=health,
         )
-        health.watch_queue(lambda: writer.pending_rows, writer.max_pending_rows)
+        ingestor = Ingestor(queue, writer, limits, settings.default_org_id, settings.raw_ttl_days, health)
+        replay(writer, unconfirmed, queue)
+        health.watch_queue(lambda: writer.memory_rows, writer.max_memory_rows)
         writer.start()
-        running.push_async_callback(writer.close)
-        limits = Limits(settings.max_attribute_value_length, settings.max_attributes_per_record)
-        ingestor = Ingestor(writer, limits, settings.default_org_id, settings.raw_ttl_days, health)
+        running.push_async_callback(writer.close, SHUTDOWN_GRACE_SECONDS)
 
         rollup = rollup_for(settings, connect(target, use_database=True), running)
         usage = usage_exposition(target, settings, rollup, health, running)
@@ -69,6 +80,7 @@ async def serve(settings: Settings) -> None:
         if settings.aggregate_interval:
             await _start_refreshing(running, refresher, settings.aggregate_interval)
         api = build_read_api(read_client, settings, refresher)
+        api.middlewares.append(reads_after_queued_writes(writer))
         metrics_endpoint.add_routes(api, health, usage, refresher if settings.aggregate_interval else None)
         api_port = await _start_site(running, api, settings.host, settings.api_port, "API")
         grpc_server = build_grpc_server(ingestor, settings.max_request_bytes)
@@ -83,6 +95,26 @@ async def serve(settings: Settings) -> None:
         await _wait_for_stop_signal()
         log.info("stopping: finishing requests in flight and flushing the write batch")
     log.info("stopped; %d rows stored in %d batches", writer.stats.rows, writer.stats.batches)
+
+
+def replay(writer: BatchWriter, unconfirmed: list[Position], queue: WriteAheadLog) -> None:
+    """Requests acknowledged before a stop or crash but not yet stored go first, in the order they arrived."""
+    for position in unconfirmed:
+        writer.enqueue(position, "", None)
+    if unconfirmed:
+        log.info("replaying %d acknowledged requests from the write-ahead queue %s", len(unconfirmed), queue.directory)
+
+
+def reads_after_queued_writes(writer: BatchWriter):
+    """Reads and aggregations see every export acknowledged before them: they wait for the queue to be inserted."""
+
+    @web.middleware
+    async def settled_first(request: web.Request, handler):
+        if request.path.startswith(("/api/", "/v1/")):
+            await writer.settled(READ_AFTER_WRITE_SECONDS)
+        return await handler(request)
+
+    return settled_first
 
 
 def rollup_for(settings: Settings, client, running: contextlib.AsyncExitStack) -> Rollup:

@@ -14,7 +14,7 @@ from collector.decode.payload import MalformedPayload, parse_protobuf
 from collector.ingest import Ingestor
 from collector.log_once import RateLimitedLog
 from collector.signals import SIGNALS, Signal
-from collector.writer import StoreWriteFailed, WriterOverloaded
+from collector.write_ahead_log import QueueFull
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +52,13 @@ def _export_handler(signal: Signal, ingestor: Ingestor, rejected_log: RateLimite
         peer = context.peer()
         try:
             request = parse_protobuf(body, signal.request_type)
-            return await ingestor.export(signal, request, peer, "grpc")
+            return await ingestor.export(signal, request, peer, "grpc", body)
         except MalformedPayload as error:
             ingestor.health.request_refused(signal.name, "grpc", "malformed")
             rejected_log.log(f"grpc:{signal.name}:malformed", "rejected gRPC %s export from %s: %s",
                              signal.name, peer, error)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        except (StoreWriteFailed, WriterOverloaded) as error:
+        except QueueFull as error:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"{error}; retry later")
         except grpc.aio.AbortError:
             raise

@@ -18,7 +18,7 @@ from collector.decode.payload import MalformedPayload, PayloadTooLarge, gunzip, 
 from collector.ingest import Ingestor
 from collector.log_once import RateLimitedLog
 from collector.signals import SIGNALS, Signal
-from collector.writer import StoreWriteFailed, WriterOverloaded
+from collector.write_ahead_log import QueueFull
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,9 @@ def _export_handler(signal: Signal, ingestor: Ingestor, max_request_bytes: int, 
         except MalformedPayload as error:
             return refuse(400, code_pb2.INVALID_ARGUMENT, "malformed", str(error))
         try:
-            response = await ingestor.export(signal, message, peer, "http")
-        except (StoreWriteFailed, WriterOverloaded) as error:
+            response = await ingestor.export(signal, message, peer, "http",
+                                             body if content_type == PROTOBUF else None)
+        except QueueFull as error:
             reply = _status_response(503, code_pb2.UNAVAILABLE, f"{error}; retry later", content_type)
             reply.headers["Retry-After"] = RETRY_AFTER_SECONDS
             return reply

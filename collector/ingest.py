@@ -1,6 +1,7 @@
-"""What happens to an export request once a transport has parsed it: decode, store, answer.
+"""What happens to an export request once a transport has parsed it: decode, queue, answer.
 
-Shared by the gRPC and HTTP front doors, so both give the same answers to the same input.
+Shared by the gRPC and HTTP front doors, so both give the same answers to the same input. A request with records
+to keep is acknowledged once it is in the write-ahead queue; the batch writer inserts its rows afterwards.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import time
 from google.protobuf.message import Message
 
 from collector.decode import DecodeContext, Limits
+from collector.decode.payload import parse_protobuf
 from collector.health import CollectorHealth
 from collector.log_once import RateLimitedLog
+from collector.queued_request import QueuedRequest, decode_entry
 from collector.signals import Signal
 from collector.tables import TABLE_COLUMNS
-from collector.writer import BatchWriter, StoreWriteFailed, WriterOverloaded
+from collector.write_ahead_log import Position, QueueFull, WriteAheadLog
+from collector.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +28,9 @@ _ORG_COLUMN = {table: columns.index("org_id") for table, columns in TABLE_COLUMN
 
 
 class Ingestor:
-    def __init__(self, writer: BatchWriter, limits: Limits, default_org_id: str, retention_days: int,
-                 health: CollectorHealth):
+    def __init__(self, queue: WriteAheadLog, writer: BatchWriter, limits: Limits, default_org_id: str,
+                 retention_days: int, health: CollectorHealth):
+        self._queue = queue
         self._writer = writer
         self.health = health
         self._limits = limits
@@ -33,19 +38,23 @@ class Ingestor:
         self._retention_days = retention_days
         self._partial_log = RateLimitedLog(log, logging.WARNING)
 
-    async def export(self, signal: Signal, request: Message, peer: str, transport: str) -> Message:
-        """Store the request's good records and answer with the count and reasons of the others.
+    async def export(self, signal: Signal, request: Message, peer: str, transport: str,
+                     body: bytes | None = None) -> Message:
+        """Queue the request's good records and answer with the count and reasons of the others.
 
-        Raises StoreWriteFailed or WriterOverloaded when nothing could be stored, so the client retries.
+        body is the request's protobuf bytes when the transport has them. Raises QueueFull when the write-ahead
+        queue cannot take the request, so the client retries.
         """
-        context = DecodeContext(self._limits, self._default_org_id, time.time_ns(), self._retention_days)
-        batch = signal.decode(request, context)
+        received_at_ns = time.time_ns()
+        batch = signal.decode(request, self._context(received_at_ns))
         if batch.rows:
+            entry = QueuedRequest(signal, received_at_ns, "", body if body is not None else request.SerializeToString())
             try:
-                await self._writer.write(batch.table, batch.rows)
-            except (StoreWriteFailed, WriterOverloaded):
+                position = await self._queue.append(entry.encode())
+            except QueueFull:
                 self.health.request_refused(signal.name, transport, "unavailable", len(batch.rows) + batch.rejected)
                 raise
+            self._writer.enqueue(position, batch.table, batch.rows)
             org_column = _ORG_COLUMN[batch.table]
             self.health.stored(signal.name, transport, len(batch.rows), {row[org_column] for row in batch.rows})
         if batch.rejected:
@@ -55,3 +64,13 @@ class Ingestor:
             self._partial_log.log(f"{signal.name}:{message}", "%s export from %s: %d stored; %s",
                                   signal.name, peer, len(batch.rows), message)
         return signal.response(batch.rejected, message)
+
+    def read_back(self, position: Position) -> tuple[str, list]:
+        """The table and rows of a queued request, decoded again exactly as when it was acknowledged."""
+        entry = decode_entry(self._queue.read(position))
+        request = parse_protobuf(entry.body, entry.signal.request_type)
+        batch = entry.signal.decode(request, self._context(entry.received_at_ns))
+        return batch.table, batch.rows
+
+    def _context(self, received_at_ns: int) -> DecodeContext:
+        return DecodeContext(self._limits, self._default_org_id, received_at_ns, self._retention_days)

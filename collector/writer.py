@@ -1,24 +1,33 @@
-"""The batch writer: requests hand it rows and wait; it inserts them in bulk, one insert per table per batch.
+"""The batch writer: it takes requests already safe in the write-ahead queue and inserts their rows in bulk.
 
-Group commit: while one insert runs, the rows of new requests gather; the next insert takes them all, after
-waiting at most batch_max_delay_ms for company, or at once when batch_max_rows are waiting. max_pending_rows
-bounds what may wait; past it, requests are refused so the clients retry later. A request's wait ends only when the insert
-holding its rows has returned, so a client is acknowledged only for rows that are in the store.
+An export is acknowledged once its request is in the queue, so inserts need not keep clients waiting: the writer
+gathers rows for up to batch_max_delay (or until batch_max_rows wait), inserts one batch per table, and confirms
+the queue entries once their rows are in the store. A failed insert is retried with backoff until the store takes
+it; meanwhile requests keep arriving into the queue. Rows beyond max_memory_rows are not kept in memory: their
+entries are read back from the queue and decoded again when their turn comes, as on start after a crash.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import random
 import time
-from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
+
+from collector.write_ahead_log import Position
 
 log = logging.getLogger(__name__)
 
 InsertColumns = Callable[[str, Sequence[str], list], None]
+# A spilled entry's table and rows, from its position in the queue (read back and decoded again).
+ReadBack = Callable[[Position], tuple[str, list]]
+
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
 
 
 class InsertObserver(Protocol):
@@ -27,18 +36,11 @@ class InsertObserver(Protocol):
     def insert_failed(self) -> None: ...
 
 
-class StoreWriteFailed(RuntimeError):
-    """The insert holding a request's rows failed; the client should retry later."""
-
-
-class WriterOverloaded(RuntimeError):
-    """More rows are waiting than the writer holds; the client should retry later."""
-
-
 @dataclass
-class _Pending:
-    rows: list = field(default_factory=list)
-    waiters: list = field(default_factory=list)
+class _Entry:
+    position: Position
+    table: str
+    rows: list | None  # None: spilled, read back from the queue when inserted
 
 
 @dataclass
@@ -50,54 +52,78 @@ class WriterStats:
 
 
 class BatchWriter:
-    def __init__(self, insert_columns: InsertColumns, table_columns: dict[str, Sequence[str]],
-                 max_rows: int, max_delay_seconds: float, max_pending_rows: int | None = None,
-                 observer: InsertObserver | None = None):
+    def __init__(self, insert_columns: InsertColumns, table_columns: dict[str, Sequence[str]], max_rows: int,
+                 max_delay_seconds: float, max_memory_rows: int, read_back: ReadBack,
+                 confirm: Callable[[int], None], observer: InsertObserver | None = None):
         self._insert_columns = insert_columns
-        self._observer = observer
         self._table_columns = table_columns
+        # The writer stamps received_at as rows reach the store, so the aggregator's "received since its last run"
+        # finds rows that waited in the queue through an outage or a restart.
+        self._received_at = {table: list(columns).index("received_at") for table, columns in table_columns.items()}
         self._max_rows = max_rows
         self._max_delay = max_delay_seconds
-        self._max_pending_rows = max_pending_rows or 20 * max_rows
-        self._pending: dict[str, _Pending] = defaultdict(_Pending)
-        self._pending_rows = 0
+        self._max_memory_rows = max_memory_rows
+        self._read_back = read_back
+        self._confirm = confirm
+        self._observer = observer
+        self._entries: collections.deque[_Entry] = collections.deque()
+        self._memory_rows = 0
+        self._queued_sequence = 0
+        self._inserted_sequence = 0
+        self._settle_waiters: list[tuple[int, asyncio.Future]] = []
         self._wakeup = asyncio.Event()
         self._full = asyncio.Event()
         self._closing = False
+        self._give_up_at = float("inf")
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._flusher: asyncio.Task | None = None
         self.stats = WriterStats()
 
     @property
-    def pending_rows(self) -> int:
-        return self._pending_rows
+    def memory_rows(self) -> int:
+        """Rows waiting in memory for their insert."""
+        return self._memory_rows
 
     @property
-    def max_pending_rows(self) -> int:
-        return self._max_pending_rows
+    def max_memory_rows(self) -> int:
+        return self._max_memory_rows
+
+    @property
+    def waiting_entries(self) -> int:
+        return len(self._entries)
 
     def start(self) -> None:
         self._flusher = asyncio.get_running_loop().create_task(self._flush_forever(), name="batch-writer")
 
-    async def write(self, table: str, rows: list[tuple]) -> None:
-        """Returns once the rows are inserted; raises StoreWriteFailed or WriterOverloaded otherwise."""
-        if self._closing:
-            raise WriterOverloaded("the collector is shutting down")
-        if self._pending_rows + len(rows) > self._max_pending_rows and self._pending_rows:
-            raise WriterOverloaded(f"{self._pending_rows} rows are waiting for the store")
-        done = asyncio.get_running_loop().create_future()
-        pending = self._pending[table]
-        pending.rows.extend(rows)
-        pending.waiters.append(done)
-        self._pending_rows += len(rows)
+    def enqueue(self, position: Position, table: str, rows: list | None) -> None:
+        """Rows of a request now in the queue at position; None (or no room in memory) reads them back later."""
+        if rows is not None and self._memory_rows + len(rows) > self._max_memory_rows:
+            rows = None
+        self._entries.append(_Entry(position, table, rows))
+        self._queued_sequence = position.sequence
+        if rows is not None:
+            self._memory_rows += len(rows)
         self._wakeup.set()
-        if self._pending_rows >= self._max_rows:
+        if rows is None or self._memory_rows >= self._max_rows:
             self._full.set()
-        await done
 
-    async def close(self) -> None:
-        """Insert everything still pending, then stop."""
+    async def settled(self, timeout: float) -> bool:
+        """Wait until every request queued before this call is in the store; False if that took over timeout."""
+        if self._queued_sequence <= self._inserted_sequence:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self._settle_waiters.append((self._queued_sequence, waiter))
+        self._full.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def close(self, grace_seconds: float) -> None:
+        """Insert everything queued; if the store will not take it within the grace, leave it in the queue."""
         self._closing = True
+        self._give_up_at = time.monotonic() + grace_seconds
         self._wakeup.set()
         self._full.set()
         if self._flusher:
@@ -106,42 +132,101 @@ class BatchWriter:
 
     async def _flush_forever(self) -> None:
         while True:
-            await self._wakeup.wait()
-            if self._max_delay and not self._closing and self._pending_rows < self._max_rows:
+            if not self._entries:
+                if self._closing:
+                    return
+                await self._wakeup.wait()
+            if self._max_delay and not self._closing and self._memory_rows < self._max_rows:
                 try:
                     await asyncio.wait_for(self._full.wait(), self._max_delay)
                 except asyncio.TimeoutError:
                     pass
             self._wakeup.clear()
             self._full.clear()
-            batch, self._pending = self._pending, defaultdict(_Pending)
-            self._pending_rows = 0
-            for table, pending in batch.items():
-                await self._insert(table, pending)
-            if self._closing and not self._pending_rows:
+            if not self._entries:
+                continue
+            if not await self._insert(self._take_batch()):
+                log.warning("stopping with %d requests not yet in the store; they stay in the write-ahead queue "
+                            "and are inserted on the next start", len(self._entries))
                 return
 
-    async def _insert(self, table: str, pending: _Pending) -> None:
-        columns = list(zip(*pending.rows))
-        started = time.perf_counter()
-        try:
-            await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._insert_columns, table, self._table_columns[table], columns)
-        except Exception as error:  # the driver raises many kinds; each means "these rows are not stored"
-            self.stats.failures += 1
-            if self._observer:
-                self._observer.insert_failed()
-            log.error("insert of %d rows into %s failed: %s", len(pending.rows), table, error)
-            failure = StoreWriteFailed(f"the store did not accept the batch: {error}")
-            for waiter in pending.waiters:
-                if not waiter.done():
-                    waiter.set_exception(failure)
-            return
+    def _take_batch(self) -> list[_Entry]:
+        batch, rows = [], 0
+        while self._entries and (rows < self._max_rows or not batch):
+            entry = self._entries.popleft()
+            batch.append(entry)
+            rows += len(entry.rows) if entry.rows is not None else self._max_rows // 10
+        return batch
+
+    async def _insert(self, batch: list[_Entry]) -> bool:
+        """Insert the batch, retrying until it is stored (True) or the closing grace ran out (False)."""
+        loop = asyncio.get_running_loop()
+        columns = await loop.run_in_executor(self._executor, self._columns_by_table, batch)
+        delay = RETRY_FIRST_SECONDS
+        while columns:
+            table, table_columns = next(iter(columns.items()))
+            rows = len(table_columns[0])
+            started = time.perf_counter()
+            try:
+                await loop.run_in_executor(self._executor, self._insert_columns, table,
+                                           self._table_columns[table], table_columns)
+            except Exception as error:  # the driver raises many kinds; each means "these rows are not stored"
+                self._failed(table, rows, error, delay)
+                if time.monotonic() + delay > self._give_up_at:
+                    self._entries.extendleft(reversed(batch))
+                    return False
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                continue
+            del columns[table]
+            self._inserted(table, rows, time.perf_counter() - started)
+        self._memory_rows -= sum(len(entry.rows) for entry in batch if entry.rows is not None)
+        self._inserted_sequence = batch[-1].position.sequence
+        self._confirm(self._inserted_sequence)
+        self._wake_settled()
+        return True
+
+    def _columns_by_table(self, batch: list[_Entry]) -> dict[str, list]:
+        """The batch's rows, read back where spilled, as columns per table with received_at stamped now."""
+        rows_by_table: dict[str, list] = {}
+        for entry in batch:
+            table, rows = entry.table, entry.rows
+            if rows is None:
+                try:
+                    table, rows = self._read_back(entry.position)
+                except Exception:  # a bug reading one entry must not stop every later one from being stored
+                    log.exception("cannot read back write-ahead queue entry %d; it is skipped",
+                                  entry.position.sequence)
+                    continue
+            if rows:
+                rows_by_table.setdefault(table, []).extend(rows)
+        stamp = int(time.time() * 1000)
+        columns = {}
+        for table, rows in rows_by_table.items():
+            table_columns = list(zip(*rows))
+            table_columns[self._received_at[table]] = [stamp] * len(rows)
+            columns[table] = table_columns
+        return columns
+
+    def _inserted(self, table: str, rows: int, seconds: float) -> None:
         self.stats.batches += 1
-        self.stats.rows += len(pending.rows)
-        self.stats.last_insert_seconds = time.perf_counter() - started
+        self.stats.rows += rows
+        self.stats.last_insert_seconds = seconds
         if self._observer:
-            self._observer.inserted(table, len(pending.rows), self.stats.last_insert_seconds)
-        for waiter in pending.waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+            self._observer.inserted(table, rows, seconds)
+
+    def _failed(self, table: str, rows: int, error: Exception, delay: float) -> None:
+        self.stats.failures += 1
+        if self._observer:
+            self._observer.insert_failed()
+        log.error("insert of %d rows into %s failed, retrying in %.1f s (the rows are safe in the write-ahead "
+                  "queue): %s", rows, table, delay, error)
+
+    def _wake_settled(self) -> None:
+        waiting, self._settle_waiters = self._settle_waiters, []
+        for sequence, waiter in waiting:
+            if sequence <= self._inserted_sequence:
+                if not waiter.done():
+                    waiter.set_result(None)
+            else:
+                self._settle_waiters.append((sequence, waiter))
