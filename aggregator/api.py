@@ -18,10 +18,12 @@ from typing import Callable
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
+from aggregator.access import access_control, requested_org
 from aggregator.params import BadParameter, parse_choice, parse_day, parse_limit, parse_month, parse_range
 from aggregator.refresh import Refresher
 from aggregator.reports import Filters, Reports
 from aggregator.snapshot import Snapshots, snapshot_to_json
+from collector.auth import TokenTable
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +78,11 @@ def optional(request: web.Request, name: str) -> str | None:
 
 
 def build_api_app(client: Client, database: str, refresher: Refresher | None = None,
-                  user_formats: dict[str, UserFormat] | None = None) -> web.Application:
-    """The client must be in the cc-analytics database, so SQL queries can name tables without it."""
-    app = web.Application(client_max_size=MAX_QUERY_BYTES)
+                  user_formats: dict[str, UserFormat] | None = None, tokens: TokenTable | None = None) -> web.Application:
+    """The client must be in the cc-analytics database, so SQL queries can name tables without it. With tokens,
+    every path but the probes needs one, and an org's token reads only its org."""
+    app = web.Application(client_max_size=MAX_QUERY_BYTES,
+                          middlewares=[access_control(tokens)] if tokens else [])
     app[REPORTS] = Reports(client, database)
     app[QUERY_THREAD] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-query")
     user_formats = user_formats or {}
@@ -102,7 +106,7 @@ def build_api_app(client: Client, database: str, refresher: Refresher | None = N
             first, last = parse_range(request.query.get("from"), request.query.get("to"))
         except BadParameter as error:
             return bad_request(error)
-        filters = Filters(org=optional(request, "org"), team=optional(request, "team"))
+        filters = Filters(org=requested_org(request), team=optional(request, "team"))
         rows = await in_query_thread(request, app[REPORTS].daily, first, last, filters)
         return web.json_response({"from": first.isoformat(), "to": last.isoformat(), "data": rows})
 
@@ -112,7 +116,7 @@ def build_api_app(client: Client, database: str, refresher: Refresher | None = N
             output_format = parse_choice("format", request.query.get("format"), ("json", *user_formats), "json")
         except BadParameter as error:
             return bad_request(error)
-        filters = Filters(org=optional(request, "org"), team=optional(request, "team"), search=optional(request, "q"))
+        filters = Filters(org=requested_org(request), team=optional(request, "team"), search=optional(request, "q"))
         rows = await in_query_thread(request, app[REPORTS].users, month, filters)
         if output_format == "json":
             return web.json_response({"month": f"{month:%Y-%m}", "data": rows})

@@ -11,6 +11,8 @@ from importlib.metadata import PackageNotFoundError, version
 from cc_analytics import claude_env, export_commands, local_api, report_commands
 from cc_analytics.config import (
     AGGREGATE_OPTIONS,
+    ACCESS_OPTIONS,
+    CLIENT_OPTIONS,
     INGEST_OPTIONS,
     LOGGING_OPTIONS,
     MEMBER_SERIES_OPTIONS,
@@ -25,6 +27,8 @@ from cc_analytics.config import (
 )
 from cc_analytics.store import migrate, store_target
 from collector.store.client import StoreUnavailable, connect
+from collector.auth import TokenFileError
+from collector.tls import TlsFileError
 from collector.write_ahead_log import QueueUnavailable
 
 log = logging.getLogger("cc_analytics")
@@ -50,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     except (StoreUnavailable, QueueUnavailable, OSError) as error:
         log.error("%s", error)
         return EXIT_UNAVAILABLE
+    except (TokenFileError, TlsFileError) as error:
+        log.error("%s", error)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
 
@@ -72,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "/api/v1/daily, /api/v1/users, /v1/organizations/usage_report/claude_code, "
                     "POST /api/v1/aggregate, and Prometheus /metrics. Applies pending migrations first. Stops cleanly on SIGINT/SIGTERM, "
                     "after flushing what it accepted.")
-    for options, title in ((NETWORK_OPTIONS, "network"), (STORE_OPTIONS, "store"), (INGEST_OPTIONS, "ingest"),
+    for options, title in ((NETWORK_OPTIONS, "network"), (ACCESS_OPTIONS, "access"), (STORE_OPTIONS, "store"),
+                           (INGEST_OPTIONS, "ingest"),
                            (AGGREGATE_OPTIONS + SCHEDULE_OPTIONS, "aggregation"), (METRICS_OPTIONS, "metrics"),
                            (LOGGING_OPTIONS, "logging")):
         add_options(serve, options, title)
@@ -92,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Idempotent: running it again gives the same result. Goes through a running serve (whose "
                     "--timezone and --team-attribute apply), else opens the store itself. Shows a progress bar.")
     _add_day_range(aggregate_cmd)
-    for options, title in ((NETWORK_OPTIONS, "network"), (STORE_OPTIONS, "store"),
+    for options, title in ((NETWORK_OPTIONS + CLIENT_OPTIONS, "network"), (STORE_OPTIONS, "store"),
                            (AGGREGATE_OPTIONS, "aggregation"), (LOGGING_OPTIONS, "logging")):
         add_options(aggregate_cmd, options, title)
     aggregate_cmd.set_defaults(run=report_commands.run_aggregate)
@@ -115,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="table for reading, csv for spreadsheets, json for scripts [default table]")
         kind.add_argument("--org", metavar="ID", help="only this organization.id")
         kind.add_argument("--team", metavar="TEAM", help="only members of this team")
-        add_options(kind, NETWORK_OPTIONS, "network")
+        add_options(kind, NETWORK_OPTIONS + CLIENT_OPTIONS, "network")
         add_options(kind, STORE_OPTIONS, "store")
         kind.set_defaults(run=report_commands.run_report)
 
@@ -135,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "[default 5m]")
     openmetrics_cmd.add_argument("--output", "-o", default="-", metavar="FILE",
                                  help="file to write, - for stdout [default -]")
-    for options, title in ((NETWORK_OPTIONS, "network"), (STORE_OPTIONS, "store"),
+    for options, title in ((NETWORK_OPTIONS + CLIENT_OPTIONS, "network"), (STORE_OPTIONS, "store"),
                            (AGGREGATE_OPTIONS, "aggregation"), (MEMBER_SERIES_OPTIONS, "metrics")):
         add_options(openmetrics_cmd, options, title)
     openmetrics_cmd.set_defaults(run=export_commands.run_export)

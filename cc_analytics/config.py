@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from collector.tls import TlsFiles
+
 ENV_PREFIX = "CC_ANALYTICS_"
 
 
@@ -34,6 +36,11 @@ class Settings:
     queue_max_bytes: int = 1024**3
     queue_memory_rows: int = 100_000
     queue_sync: bool = True
+    auth_tokens: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    api_token: str = ""
     max_request_bytes: int = 16 * 1024 * 1024
     max_attribute_value_length: int = 65_536
     max_attributes_per_record: int = 512
@@ -44,6 +51,10 @@ class Settings:
     max_user_series: int = 10_000
     hash_user_labels: bool = False
     log_level: str = "info"
+
+    @property
+    def tls(self) -> TlsFiles | None:
+        return TlsFiles(self.tls_cert, self.tls_key, self.tls_client_ca) if self.tls_cert else None
 
     @property
     def queue_path(self) -> str:
@@ -132,6 +143,23 @@ NETWORK_OPTIONS = (
     Option("api_port", "Port of the read API (/api/v1/..., /healthz).", _port, "PORT"),
 )
 
+ACCESS_OPTIONS = (
+    Option("auth_tokens", "File of `ORG_ID TOKEN` lines. With it, exports need Authorization: Bearer TOKEN (gRPC "
+                          "UNAUTHENTICATED, HTTP 401 otherwise) and are stored under the token's org whatever "
+                          "organization.id they carry; the API needs a token too and an org's token reads only its "
+                          "org (org * marks an admin token: every org, SQL, aggregation, /metrics).", metavar="FILE"),
+    Option("tls_cert", "PEM certificate (chain) of the OTLP receivers; with --tls-key, gRPC and HTTP speak TLS "
+                       "only.", metavar="FILE"),
+    Option("tls_key", "PEM private key of --tls-cert.", metavar="FILE"),
+    Option("tls_client_ca", "PEM CA bundle: with it, mutual TLS: a client must present a certificate this CA "
+                            "signed, or its handshake fails.", metavar="FILE"),
+)
+
+CLIENT_OPTIONS = (
+    Option("api_token", "Token sent to a running serve's API (Authorization: Bearer) when serve has "
+                        "--auth-tokens; an admin token for aggregate and export.", metavar="TOKEN"),
+)
+
 STORE_OPTIONS = (
     Option("data_dir", "Directory of the embedded chDB store, used when no --clickhouse-url is given. "
                        "One process owns a store at a time.", metavar="DIR"),
@@ -217,7 +245,7 @@ def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...], ti
                                help=help_text)
 
 
-ALL_OPTIONS = (NETWORK_OPTIONS + STORE_OPTIONS + INGEST_OPTIONS + AGGREGATE_OPTIONS + SCHEDULE_OPTIONS
+ALL_OPTIONS = (NETWORK_OPTIONS + ACCESS_OPTIONS + CLIENT_OPTIONS + STORE_OPTIONS + INGEST_OPTIONS + AGGREGATE_OPTIONS + SCHEDULE_OPTIONS
                + METRICS_OPTIONS + LOGGING_OPTIONS)
 
 
@@ -236,7 +264,12 @@ def build_settings(args: argparse.Namespace, environ: Mapping[str, str] | None =
             values[option.field] = option.parse(raw)
         except ValueError as error:
             raise ConfigError(f"{source}={raw!r}: {error}") from None
-    return dataclasses.replace(Settings(), **values)
+    settings = dataclasses.replace(Settings(), **values)
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together: give both for TLS, or neither")
+    if settings.tls_client_ca and not settings.tls_cert:
+        raise ConfigError("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key too")
+    return settings
 
 
 class ConfigError(ValueError):

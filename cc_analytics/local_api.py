@@ -23,7 +23,9 @@ def call(settings: Settings, method: str, path: str, parameters: dict, body: byt
          timeout: float = 600) -> bytes:
     host = claude_env.reachable_host(settings.host, local=True)
     query = urllib.parse.urlencode({k: v for k, v in parameters.items() if v is not None})
-    request = urllib.request.Request(f"http://{host}:{settings.api_port}{path}?{query}", data=body, method=method)
+    headers = {"Authorization": f"Bearer {settings.api_token}"} if settings.api_token else {}
+    request = urllib.request.Request(f"http://{host}:{settings.api_port}{path}?{query}", data=body, method=method,
+                                     headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:
             return reply.read()

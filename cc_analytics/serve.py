@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
@@ -20,6 +21,8 @@ from aggregator.rollup import Rollup
 from aggregator.snapshot import Snapshots
 from cc_analytics.config import Settings
 from cc_analytics.store import migrate, store_target
+from collector import readiness
+from collector.auth import TokenTable
 from collector.decode import Limits
 from collector.grpc_receiver import bind, build_grpc_server
 from collector.health import CollectorHealth
@@ -28,6 +31,7 @@ from collector.ingest import Ingestor
 from collector.store.client import StoreTarget, connect, insert_columns
 from collector.store.last_record import last_record_by_org
 from collector.tables import TABLE_COLUMNS
+from collector.tls import TlsFiles
 from collector.write_ahead_log import Position, WriteAheadLog
 from collector.writer import BatchWriter
 from exporters import admin_api, metrics_endpoint, users_csv
@@ -42,6 +46,10 @@ READ_AFTER_WRITE_SECONDS = 5
 async def serve(settings: Settings) -> None:
     # Whatever has started is stopped in reverse order, on a clean stop and on a failed start alike:
     # receivers first, then the writer flushes what they accepted, then the store clients close.
+    # Access files first: a bad token or certificate file stops serve before it opens the store.
+    tokens = TokenTable.from_file(settings.auth_tokens) if settings.auth_tokens else None
+    tls = settings.tls
+    tls_context = tls.ssl_context() if tls else None
     async with contextlib.AsyncExitStack() as running:
         target = store_target(settings)
         write_client = connect(target)
@@ -79,18 +87,21 @@ async def serve(settings: Settings) -> None:
                               after_run=usage.render if usage else None)
         if settings.aggregate_interval:
             await _start_refreshing(running, refresher, settings.aggregate_interval)
-        api = build_read_api(read_client, settings, refresher)
+        api = build_read_api(read_client, settings, refresher, tokens)
         api.middlewares.append(reads_after_queued_writes(writer))
+        readiness.add_route(api, queue, writer, lambda: write_client.command("SELECT 1"))
         metrics_endpoint.add_routes(api, health, usage, refresher if settings.aggregate_interval else None)
         api_port = await _start_site(running, api, settings.host, settings.api_port, "API")
-        grpc_server = build_grpc_server(ingestor, settings.max_request_bytes)
+        grpc_server = build_grpc_server(ingestor, settings.max_request_bytes, tokens)
         running.push_async_callback(grpc_server.stop, SHUTDOWN_GRACE_SECONDS)
-        grpc_port = bind(grpc_server, settings.host, settings.grpc_port)
+        grpc_port = bind(grpc_server, settings.host, settings.grpc_port, tls)
         await grpc_server.start()
-        http_port = await _start_site(running, build_http_app(ingestor, settings.max_request_bytes),
-                                      settings.host, settings.http_port, "OTLP/HTTP")
-        log.info("cc-analytics ready: OTLP/gRPC on %s:%d, OTLP/HTTP on %s:%d, API on %s:%d; %s",
-                 settings.host, grpc_port, settings.host, http_port, settings.host, api_port, target.description)
+        http_port = await _start_site(running, build_http_app(ingestor, settings.max_request_bytes, tokens),
+                                      settings.host, settings.http_port, "OTLP/HTTP",
+                                      tls_context)
+        log.info("cc-analytics ready: OTLP/gRPC on %s:%d, OTLP/HTTP on %s:%d, API on %s:%d; %s; %s",
+                 settings.host, grpc_port, settings.host, http_port, settings.host, api_port, target.description,
+                 _access_description(tokens, tls))
 
         await _wait_for_stop_signal()
         log.info("stopping: finishing requests in flight and flushing the write batch")
@@ -103,6 +114,11 @@ def replay(writer: BatchWriter, unconfirmed: list[Position], queue: WriteAheadLo
         writer.enqueue(position, "", None)
     if unconfirmed:
         log.info("replaying %d acknowledged requests from the write-ahead queue %s", len(unconfirmed), queue.directory)
+
+
+def _access_description(tokens: TokenTable | None, tls: TlsFiles | None) -> str:
+    auth = "bearer tokens required" if tokens else "no auth tokens"
+    return f"{auth}, {'mutual TLS' if tls and tls.mutual else 'TLS' if tls else 'no TLS'} on the OTLP receivers"
 
 
 def reads_after_queued_writes(writer: BatchWriter):
@@ -123,10 +139,11 @@ def rollup_for(settings: Settings, client, running: contextlib.AsyncExitStack) -
     return Rollup(client, settings.database, settings.timezone, settings.team_attribute)
 
 
-def build_read_api(client, settings: Settings, refresher: Refresher | None) -> web.Application:
+def build_read_api(client, settings: Settings, refresher: Refresher | None,
+                   tokens: TokenTable | None = None) -> web.Application:
     """The read API with every output the exporters add to it."""
     app = build_api_app(client, settings.database, refresher,
-                        {"csv": UserFormat(users_csv.render, "text/csv; charset=utf-8", users_csv.file_name)})
+                        {"csv": UserFormat(users_csv.render, "text/csv; charset=utf-8", users_csv.file_name)}, tokens)
     admin_api.add_routes(app)
     return app
 
@@ -159,14 +176,14 @@ async def _start_refreshing(running: contextlib.AsyncExitStack, refresher: Refre
 
 
 async def _start_site(running: contextlib.AsyncExitStack, app: web.Application, host: str, port: int,
-                      what: str) -> int:
+                      what: str, ssl_context: ssl.SSLContext | None = None) -> int:
     """Serve app on host:port until the stack unwinds; returns the port bound."""
     # Bodies are decompressed by the receiver itself, under its size limit.
     runner = web.AppRunner(app, auto_decompress=False, access_log=None, handle_signals=False)
     await runner.setup()
     running.push_async_callback(runner.cleanup)
     try:
-        await web.TCPSite(runner, host, port).start()
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
     except OSError as error:
         raise OSError(f"cannot listen for {what} on {host}:{port}: {error.strerror or error}") from None
     return runner.addresses[0][1]

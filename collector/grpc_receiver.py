@@ -10,16 +10,18 @@ import logging
 
 import grpc
 
+from collector.auth import TokenTable
 from collector.decode.payload import MalformedPayload, parse_protobuf
 from collector.ingest import Ingestor
 from collector.log_once import RateLimitedLog
 from collector.signals import SIGNALS, Signal
+from collector.tls import TlsFiles
 from collector.write_ahead_log import QueueFull
 
 log = logging.getLogger(__name__)
 
 
-def build_grpc_server(ingestor: Ingestor, max_request_bytes: int) -> grpc.aio.Server:
+def build_grpc_server(ingestor: Ingestor, max_request_bytes: int, tokens: TokenTable | None = None) -> grpc.aio.Server:
     server = grpc.aio.server(options=[
         ("grpc.max_receive_message_length", max_request_bytes),
         ("grpc.so_reuseport", 0),
@@ -27,7 +29,7 @@ def build_grpc_server(ingestor: Ingestor, max_request_bytes: int) -> grpc.aio.Se
     rejected_log = RateLimitedLog(log, logging.WARNING)
     for signal in SIGNALS:
         handler = grpc.unary_unary_rpc_method_handler(
-            _export_handler(signal, ingestor, rejected_log),
+            _export_handler(signal, ingestor, rejected_log, tokens),
             request_deserializer=None,
             response_serializer=signal.response_type.SerializeToString,
         )
@@ -35,11 +37,12 @@ def build_grpc_server(ingestor: Ingestor, max_request_bytes: int) -> grpc.aio.Se
     return server
 
 
-def bind(server: grpc.aio.Server, host: str, port: int) -> int:
-    """Bind the insecure port; returns the port actually bound (useful with port 0)."""
+def bind(server: grpc.aio.Server, host: str, port: int, tls: TlsFiles | None = None) -> int:
+    """Bind the port, with TLS when given; returns the port actually bound (useful with port 0)."""
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    credentials = tls.grpc_credentials() if tls else None
     try:
-        bound = server.add_insecure_port(address)
+        bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     except RuntimeError:  # grpcio reports a failed bind this way, or by returning 0
         bound = 0
     if not bound:
@@ -47,12 +50,22 @@ def bind(server: grpc.aio.Server, host: str, port: int) -> int:
     return bound
 
 
-def _export_handler(signal: Signal, ingestor: Ingestor, rejected_log: RateLimitedLog):
+def _export_handler(signal: Signal, ingestor: Ingestor, rejected_log: RateLimitedLog, tokens: TokenTable | None):
     async def export(body: bytes, context: grpc.aio.ServicerContext):
         peer = context.peer()
+        org_id = ""
+        if tokens:
+            caller = tokens.caller(_metadata(context, "authorization"))
+            if caller is None:
+                ingestor.health.request_refused(signal.name, "grpc", "unauthenticated")
+                rejected_log.log(f"grpc:{signal.name}:unauthenticated", "refused gRPC %s export from %s: no valid "
+                                 "bearer token", signal.name, peer)
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                    "a valid token is required: send the metadata authorization: Bearer TOKEN")
+            org_id = caller.org_id or ""
         try:
             request = parse_protobuf(body, signal.request_type)
-            return await ingestor.export(signal, request, peer, "grpc", body)
+            return await ingestor.export(signal, request, peer, "grpc", body, org_id)
         except MalformedPayload as error:
             ingestor.health.request_refused(signal.name, "grpc", "malformed")
             rejected_log.log(f"grpc:{signal.name}:malformed", "rejected gRPC %s export from %s: %s",
@@ -68,3 +81,10 @@ def _export_handler(signal: Signal, ingestor: Ingestor, rejected_log: RateLimite
             await context.abort(grpc.StatusCode.INTERNAL, "internal error while storing the export; see the collector log")
 
     return export
+
+
+def _metadata(context: grpc.aio.ServicerContext, key: str) -> str | None:
+    for name, value in context.invocation_metadata() or ():
+        if name == key:
+            return value
+    return None

@@ -17,7 +17,7 @@ from collector.signals import SIGNALS
 # Inserts of a batch take milliseconds on a healthy store and seconds on a struggling one.
 TRANSPORTS = ("grpc", "http")
 STORE_OPERATIONS = ("insert", "rollup", "read")
-REQUEST_REFUSALS = ("malformed", "too_large", "unsupported", "unavailable", "internal")
+REQUEST_REFUSALS = ("malformed", "too_large", "unsupported", "unavailable", "unauthenticated", "internal")
 
 # The *_created series of prometheus-client say when a counter was made: noise on every dashboard query.
 disable_created_metrics()

@@ -14,6 +14,7 @@ from aiohttp import web
 from google.protobuf.json_format import MessageToDict
 from google.rpc import code_pb2, status_pb2
 
+from collector.auth import TokenTable
 from collector.decode.payload import MalformedPayload, PayloadTooLarge, gunzip, parse_json, parse_protobuf
 from collector.ingest import Ingestor
 from collector.log_once import RateLimitedLog
@@ -27,16 +28,17 @@ JSON = "application/json"
 RETRY_AFTER_SECONDS = "5"
 
 
-def build_http_app(ingestor: Ingestor, max_request_bytes: int) -> web.Application:
+def build_http_app(ingestor: Ingestor, max_request_bytes: int, tokens: TokenTable | None = None) -> web.Application:
     # The raw (possibly compressed) body may not exceed the limit either.
     app = web.Application(client_max_size=max_request_bytes)
     rejected_log = RateLimitedLog(log, logging.WARNING)
     for signal in SIGNALS:
-        app.router.add_post(signal.http_path, _export_handler(signal, ingestor, max_request_bytes, rejected_log))
+        app.router.add_post(signal.http_path, _export_handler(signal, ingestor, max_request_bytes, rejected_log, tokens))
     return app
 
 
-def _export_handler(signal: Signal, ingestor: Ingestor, max_request_bytes: int, rejected_log: RateLimitedLog):
+def _export_handler(signal: Signal, ingestor: Ingestor, max_request_bytes: int, rejected_log: RateLimitedLog,
+                    tokens: TokenTable | None):
     async def export(request: web.Request) -> web.Response:
         content_type = request.content_type
         peer = request.remote or "unknown"
@@ -47,6 +49,15 @@ def _export_handler(signal: Signal, ingestor: Ingestor, max_request_bytes: int, 
                              signal.name, peer, status, message)
             return _status_response(status, code, message, content_type)
 
+        org_id = ""
+        if tokens:
+            caller = tokens.caller(request.headers.get("Authorization"))
+            if caller is None:
+                reply = refuse(401, code_pb2.UNAUTHENTICATED, "unauthenticated",
+                               "a valid token is required: send the header Authorization: Bearer TOKEN")
+                reply.headers["WWW-Authenticate"] = 'Bearer realm="cc-analytics"'
+                return reply
+            org_id = caller.org_id or ""
         if content_type not in (PROTOBUF, JSON):
             return refuse(415, code_pb2.INVALID_ARGUMENT, "unsupported",
                           f"unsupported Content-Type {content_type!r}: use {PROTOBUF} or {JSON}")
@@ -68,7 +79,7 @@ def _export_handler(signal: Signal, ingestor: Ingestor, max_request_bytes: int, 
             return refuse(400, code_pb2.INVALID_ARGUMENT, "malformed", str(error))
         try:
             response = await ingestor.export(signal, message, peer, "http",
-                                             body if content_type == PROTOBUF else None)
+                                             body if content_type == PROTOBUF else None, org_id)
         except QueueFull as error:
             reply = _status_response(503, code_pb2.UNAVAILABLE, f"{error}; retry later", content_type)
             reply.headers["Retry-After"] = RETRY_AFTER_SECONDS

@@ -11,7 +11,7 @@ import time
 
 from google.protobuf.message import Message
 
-from collector.decode import DecodeContext, Limits
+from collector.decode import DecodeContext, DecodedBatch, Limits
 from collector.decode.payload import parse_protobuf
 from collector.health import CollectorHealth
 from collector.log_once import RateLimitedLog
@@ -39,16 +39,19 @@ class Ingestor:
         self._partial_log = RateLimitedLog(log, logging.WARNING)
 
     async def export(self, signal: Signal, request: Message, peer: str, transport: str,
-                     body: bytes | None = None) -> Message:
+                     body: bytes | None = None, org_id: str = "") -> Message:
         """Queue the request's good records and answer with the count and reasons of the others.
 
-        body is the request's protobuf bytes when the transport has them. Raises QueueFull when the write-ahead
-        queue cannot take the request, so the client retries.
+        body is the request's protobuf bytes when the transport has them; org_id, when set (the org of the
+        client's token), replaces whatever organization the records name. Raises QueueFull when the
+        write-ahead queue cannot take the request, so the client retries.
         """
         received_at_ns = time.time_ns()
         batch = signal.decode(request, self._context(received_at_ns))
+        _store_under(org_id, batch)
         if batch.rows:
-            entry = QueuedRequest(signal, received_at_ns, "", body if body is not None else request.SerializeToString())
+            entry = QueuedRequest(signal, received_at_ns, org_id,
+                                  body if body is not None else request.SerializeToString())
             try:
                 position = await self._queue.append(entry.encode())
             except QueueFull:
@@ -70,7 +73,15 @@ class Ingestor:
         entry = decode_entry(self._queue.read(position))
         request = parse_protobuf(entry.body, entry.signal.request_type)
         batch = entry.signal.decode(request, self._context(entry.received_at_ns))
+        _store_under(entry.org_id, batch)
         return batch.table, batch.rows
 
     def _context(self, received_at_ns: int) -> DecodeContext:
         return DecodeContext(self._limits, self._default_org_id, received_at_ns, self._retention_days)
+
+
+def _store_under(org_id: str, batch: DecodedBatch) -> None:
+    """Rows of an authenticated client belong to its token's org, whatever organization.id they carry."""
+    if org_id and batch.rows:
+        column = _ORG_COLUMN[batch.table]
+        batch.rows = [(*row[:column], org_id, *row[column + 1:]) for row in batch.rows]

@@ -78,6 +78,7 @@ class BatchWriter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._flusher: asyncio.Task | None = None
         self.stats = WriterStats()
+        self.failing_since: float | None = None  # time.time() of the first failed insert in a row, if failing
 
     @property
     def memory_rows(self) -> int:
@@ -209,6 +210,7 @@ class BatchWriter:
         return columns
 
     def _inserted(self, table: str, rows: int, seconds: float) -> None:
+        self.failing_since = None
         self.stats.batches += 1
         self.stats.rows += rows
         self.stats.last_insert_seconds = seconds
@@ -216,6 +218,7 @@ class BatchWriter:
             self._observer.inserted(table, rows, seconds)
 
     def _failed(self, table: str, rows: int, error: Exception, delay: float) -> None:
+        self.failing_since = self.failing_since or time.time()
         self.stats.failures += 1
         if self._observer:
             self._observer.insert_failed()

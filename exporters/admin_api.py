@@ -13,6 +13,7 @@ from datetime import date
 
 from aiohttp import web
 
+from aggregator.access import requested_org
 from aggregator.api import REPORTS, bad_request, in_query_thread, optional
 from aggregator.figures import MODEL_FIGURES
 from aggregator.params import BadParameter, parse_day, parse_limit
@@ -105,7 +106,7 @@ def add_routes(app: web.Application) -> None:
         except BadParameter as error:
             return bad_request(error)
         report = await in_query_thread(request, usage_report, request.app[REPORTS], day, limit, after,
-                                       optional(request, "org"))
+                                       requested_org(request))
         return web.json_response(report)
 
     app.router.add_get("/v1/organizations/usage_report/claude_code", usage_report_page)
