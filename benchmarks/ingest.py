@@ -59,8 +59,10 @@ class LoadTotals:
     def wall_seconds(self) -> float:
         return max(result.wall_seconds for result in self.results)
 
-    def latency(self, quantile: float) -> float:
-        latencies = sorted(latency for result in self.results for latency in result.latencies)
+    def latency(self, quantile: float, transport: str = "") -> float:
+        latencies = sorted(latency for result in self.results
+                           for latency, used in zip(result.latencies, result.transports)
+                           if used == transport or not transport)
         if not latencies:
             return float("nan")
         return latencies[min(int(quantile * len(latencies)), len(latencies) - 1)]
@@ -212,7 +214,9 @@ def print_report(args, plans: list[WorkerPlan], totals: LoadTotals, serve: Serve
     print(f"acknowledged: {events:,} events ({events / wall:,.0f}/s), {points:,} metric points "
           f"({points / wall:,.0f}/s), {totals.requests():,} exports ({totals.requests() / wall:,.0f}/s)")
     print(f"export latency (send to answer, acknowledged exports): p50 {totals.latency(0.5) * 1000:.1f} ms, "
-          f"p99 {totals.latency(0.99) * 1000:.1f} ms, max {totals.latency(1.0) * 1000:.1f} ms")
+          f"p99 {totals.latency(0.99) * 1000:.1f} ms, max {totals.latency(1.0) * 1000:.1f} ms; "
+          + ", ".join(f"{transport} p50 {totals.latency(0.5, transport) * 1000:.1f} / p99 "
+                      f"{totals.latency(0.99, transport) * 1000:.1f} ms" for transport in ("grpc", "http")))
     lost = {"events": max(events - stored["events"], 0), "metric_points": max(points - stored["metric_points"], 0)}
     print(f"stored after SIGTERM (FINAL): {stored['events']:,} events, {stored['metric_points']:,} metric points; "
           f"records lost: {sum(lost.values())}")

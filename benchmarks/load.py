@@ -52,6 +52,7 @@ class WorkerPlan:
 @dataclass
 class WorkerResult:
     latencies: list[float] = field(default_factory=list)  # seconds, one per acknowledged request
+    transports: list[str] = field(default_factory=list)  # "grpc" or "http", the transport of each latency
     requests: dict[str, int] = field(default_factory=lambda: {"logs": 0, "metrics": 0})  # acknowledged
     records: dict[str, int] = field(default_factory=lambda: {"logs": 0, "metrics": 0})  # acknowledged, not rejected
     rejected_records: int = 0  # counted in partial_success
@@ -88,6 +89,8 @@ def _rejected_in(kind: str, reply: bytes) -> int:
 class GrpcClient:
     """One gRPC channel (its own TCP connection: no subchannel shared with the worker's other channels)."""
 
+    transport = "grpc"
+
     def __init__(self, target: str):
         self._channel = grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
         # Raw bytes in and out: no serializing in the timed loop.
@@ -105,6 +108,8 @@ class GrpcClient:
 
 class HttpClient:
     """One aiohttp session with one keep-alive connection, sending application/x-protobuf."""
+
+    transport = "http"
 
     def __init__(self, url: str):
         self._url = url
@@ -133,6 +138,7 @@ async def _send_until_answered(client, kind: str, body: bytes, records: int, sto
         outcome, reply = await client.send(kind, body)
         if outcome == "ok":
             result.latencies.append(time.perf_counter() - started)
+            result.transports.append(client.transport)
             rejected = _rejected_in(kind, reply)
             result.requests[kind] += 1
             result.records[kind] += records - rejected
