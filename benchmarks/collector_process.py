@@ -23,8 +23,9 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 class CollectorProcess:
     """`python -m cc_analytics serve` on loopback, ephemeral ports, its own data dir and no rollup timer."""
 
-    def __init__(self, data_dir: str, extra_args: tuple[str, ...] = ()):
+    def __init__(self, data_dir: str, extra_args: tuple[str, ...] = (), ports: tuple[int, int, int] = (0, 0, 0)):
         self.data_dir = data_dir
+        self.ports = ports  # gRPC, HTTP, API; 0: ephemeral
         self.extra_args = extra_args
         self.log_lines: list[str] = []
         self.peak_rss_bytes = 0
@@ -33,8 +34,9 @@ class CollectorProcess:
     def start(self, timeout: float = 60) -> "CollectorProcess":
         environment = {k: v for k, v in os.environ.items() if not k.startswith("CC_ANALYTICS_")}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cc_analytics", "serve", "--data-dir", self.data_dir, "--grpc-port", "0",
-             "--http-port", "0", "--api-port", "0", "--aggregate-interval", "0", *self.extra_args],
+            [sys.executable, "-m", "cc_analytics", "serve", "--data-dir", self.data_dir,
+             "--grpc-port", str(self.ports[0]), "--http-port", str(self.ports[1]), "--api-port", str(self.ports[2]),
+             "--aggregate-interval", "0", *self.extra_args],
             cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         # The log must be read all along: a full pipe would block serve's logging, and so serve.
         self._log_reader = threading.Thread(target=self._read_log, daemon=True)
@@ -50,6 +52,7 @@ class CollectorProcess:
             match = READY.search(line)
             if match:
                 host, grpc_port, _, http_port, _, api_port = match.groups()
+                self.bound_ports = (int(grpc_port), int(http_port), int(api_port))
                 self.grpc_target = f"{host}:{grpc_port}"
                 self.http_url = f"http://{host}:{http_port}"
                 self.api_url = f"http://{host}:{api_port}"

@@ -124,6 +124,8 @@ class HttpClient:
                 if reply.status == 200:
                     return "ok", answer
                 return ("refused" if reply.status == 503 else f"http {reply.status}"), b""
+        except aiohttp.ClientConnectionError:  # the collector is down or restarting: exporters retry these
+            return "refused", b""
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             return f"http {type(error).__name__}", b""
 

@@ -1,11 +1,11 @@
-"""A store outage under steady load: the store's disk fills up for 60 s (a real ENOSPC on a small tmpfs, so chDB
-itself fails every insert), the collector keeps acknowledging into its write-ahead queue on another disk, says so
+"""A store outage under steady load: the store's disk runs out of space for 60 s (a real ENOSPC: a small tmpfs whose
+inodes are all taken, so chDB itself fails every insert), the collector keeps acknowledging into its write-ahead queue on another disk, says so
 on /readyz, and once the disk has room again every acknowledged record is stored once and the figures are exact."""
 
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import subprocess
 import threading
 import time
@@ -14,6 +14,7 @@ import urllib.request
 
 import pytest
 
+from benchmarks.faults import fill_disk
 from tests.conftest import wait_until
 from tests.retrying_clients import RetryingClients, address_of, lines_accepted_today, stored
 
@@ -25,26 +26,12 @@ def small_disk(tmp_path):
     """A 256 MiB tmpfs for the store (mounting needs root, as CI has)."""
     mount_point = tmp_path / "store-disk"
     mount_point.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(mount_point)],
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m,nr_inodes=20000", "tmpfs", str(mount_point)],
                              capture_output=True, text=True)
     if mounted.returncode:
         pytest.fail(f"cannot mount a tmpfs for the outage test (needs root): {mounted.stderr.strip()}")
     yield mount_point
     subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
-def fill(disk) -> str:
-    """Take every free byte of the disk; returns the ballast file to delete."""
-    ballast = os.path.join(disk, "ballast")
-    with open(ballast, "wb") as file:
-        chunk = b"\0" * (1 << 20)
-        try:
-            while True:
-                file.write(chunk)
-                file.flush()
-        except OSError:
-            pass
-    return ballast
 
 
 def readiness(serve) -> tuple[int, dict]:
@@ -65,7 +52,7 @@ def test_a_60_second_store_outage_loses_nothing_acknowledged(serve_factory, smal
                                                                "per_second": 20})
     sending.start()
     wait_until(lambda: len(clients.acknowledged) >= 100, timeout=30)
-    ballast = fill(small_disk)
+    ballast = fill_disk(small_disk)
     outage_started = time.monotonic()
     status, body = wait_until(lambda: (lambda answer: answer if answer[0] == 503 else None)(readiness(serve)),
                               timeout=30)
@@ -73,7 +60,7 @@ def test_a_60_second_store_outage_loses_nothing_acknowledged(serve_factory, smal
     acknowledged_during = len(clients.acknowledged)
     time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - outage_started)))
     acknowledged_during = len(clients.acknowledged) - acknowledged_during
-    os.remove(ballast)
+    shutil.rmtree(ballast)
 
     sending.join(200)
     assert not sending.is_alive()
