@@ -18,6 +18,7 @@ from cc_analytics.config import (
     MEMBER_SERIES_OPTIONS,
     METRICS_OPTIONS,
     NETWORK_OPTIONS,
+    PRIVACY_OPTIONS,
     SCHEDULE_OPTIONS,
     STORE_OPTIONS,
     ConfigError,
@@ -80,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "POST /api/v1/aggregate, and Prometheus /metrics. Applies pending migrations first. Stops cleanly on SIGINT/SIGTERM, "
                     "after flushing what it accepted.")
     for options, title in ((NETWORK_OPTIONS, "network"), (ACCESS_OPTIONS, "access"), (STORE_OPTIONS, "store"),
-                           (INGEST_OPTIONS, "ingest"),
+                           (INGEST_OPTIONS, "ingest"), (PRIVACY_OPTIONS, "privacy"),
                            (AGGREGATE_OPTIONS + SCHEDULE_OPTIONS, "aggregation"), (METRICS_OPTIONS, "metrics"),
                            (LOGGING_OPTIONS, "logging")):
         add_options(serve, options, title)

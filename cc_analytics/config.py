@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collector.tls import TlsFiles
+from collector.decode.privacy import PrivacyPolicy
 
 ENV_PREFIX = "CC_ANALYTICS_"
 
@@ -44,6 +45,9 @@ class Settings:
     max_request_bytes: int = 16 * 1024 * 1024
     max_attribute_value_length: int = 65_536
     max_attributes_per_record: int = 512
+    store_prompts: bool = False
+    hash_emails: bool = False
+    email_hash_salt: str = field(default="", repr=False)  # a secret: kept out of logs and tracebacks
     aggregate_interval: int = 60
     timezone: str = "UTC"
     team_attribute: str = "team"
@@ -63,6 +67,10 @@ class Settings:
     @property
     def uses_embedded_store(self) -> bool:
         return not self.clickhouse_url
+
+    @property
+    def privacy(self) -> PrivacyPolicy:
+        return PrivacyPolicy(self.store_prompts, self.hash_emails, self.email_hash_salt)
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,25 @@ INGEST_OPTIONS = (
            _positive, "N"),
 )
 
+# Who a record is about: what ingest stores and what `purge --user` must look for.
+EMAIL_OPTIONS = (
+    Option("hash_emails", "Store a keyed hash (hmac-sha256:<32 hex digits>) instead of each user.email, in every "
+                          "column and attribute map; per-member figures stay exact (the same email always gives "
+                          "the same hash) and reports name members by it.", _yes_no, switch=True),
+    Option("email_hash_salt", "Secret key of --hash-emails, so that a known email cannot simply be hashed and "
+                              "looked up. It must stay the same for good: another salt gives every member a new "
+                              "key. Prefer the environment variable to the flag, which other users can see in ps.",
+           metavar="SECRET"),
+)
+
+PRIVACY_OPTIONS = (
+    Option("store_prompts", "Store the text of prompts and assistant responses (Claude Code sends them only with "
+                            "OTEL_LOG_USER_PROMPTS=1 / OTEL_LOG_ASSISTANT_RESPONSES=1). Without it each text is "
+                            "stored as <redacted length=N sha256=HEX>: its length in characters and the SHA-256 "
+                            "of its UTF-8 bytes.", _yes_no, switch=True),
+    *EMAIL_OPTIONS,
+)
+
 AGGREGATE_OPTIONS = (
     Option("timezone", "Time zone of the day boundaries of every daily figure (an IANA name). After a change, "
                        "re-run `cc-analytics aggregate` over the days to rebuild.", _time_zone, "ZONE"),
@@ -245,7 +272,8 @@ def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...], ti
                                help=help_text)
 
 
-ALL_OPTIONS = (NETWORK_OPTIONS + ACCESS_OPTIONS + CLIENT_OPTIONS + STORE_OPTIONS + INGEST_OPTIONS + AGGREGATE_OPTIONS + SCHEDULE_OPTIONS
+ALL_OPTIONS = (NETWORK_OPTIONS + ACCESS_OPTIONS + CLIENT_OPTIONS + STORE_OPTIONS + INGEST_OPTIONS + PRIVACY_OPTIONS
+               + AGGREGATE_OPTIONS + SCHEDULE_OPTIONS
                + METRICS_OPTIONS + LOGGING_OPTIONS)
 
 

@@ -75,7 +75,8 @@ async def serve(settings: Settings) -> None:
             confirm=queue.confirm,
             observer=health,
         )
-        ingestor = Ingestor(queue, writer, limits, settings.default_org_id, settings.raw_ttl_days, health)
+        ingestor = Ingestor(queue, writer, limits, settings.default_org_id, settings.raw_ttl_days, health,
+                            settings.privacy)
         replay(writer, unconfirmed, queue)
         health.watch_queue(lambda: writer.memory_rows, writer.max_memory_rows)
         writer.start()

@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 
 from collector.decode import DecodeContext, DecodedBatch, Limits
 from collector.decode.payload import parse_protobuf
+from collector.decode.privacy import PrivacyPolicy
 from collector.health import CollectorHealth
 from collector.log_once import RateLimitedLog
 from collector.queued_request import QueuedRequest, decode_entry
@@ -29,13 +30,14 @@ _ORG_COLUMN = {table: columns.index("org_id") for table, columns in TABLE_COLUMN
 
 class Ingestor:
     def __init__(self, queue: WriteAheadLog, writer: BatchWriter, limits: Limits, default_org_id: str,
-                 retention_days: int, health: CollectorHealth):
+                 retention_days: int, health: CollectorHealth, privacy: PrivacyPolicy = PrivacyPolicy()):
         self._queue = queue
         self._writer = writer
         self.health = health
         self._limits = limits
         self._default_org_id = default_org_id
         self._retention_days = retention_days
+        self._privacy = privacy  # part of the context, so a replay from the queue stores what the first decode did
         self._partial_log = RateLimitedLog(log, logging.WARNING)
 
     async def export(self, signal: Signal, request: Message, peer: str, transport: str,
@@ -77,7 +79,7 @@ class Ingestor:
         return batch.table, batch.rows
 
     def _context(self, received_at_ns: int) -> DecodeContext:
-        return DecodeContext(self._limits, self._default_org_id, received_at_ns, self._retention_days)
+        return DecodeContext(self._limits, self._default_org_id, received_at_ns, self._retention_days, self._privacy)
 
 
 def _store_under(org_id: str, batch: DecodedBatch) -> None:

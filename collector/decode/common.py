@@ -10,6 +10,8 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from collector.decode.privacy import PrivacyPolicy
+
 DAY_NS = 86_400 * 10**9
 # Rows are sorted and expired by toDate(timestamp), and ClickHouse's Date ends on 2149-06-06 (day 65535):
 # a later time would wrap to a wrong day, so it is refused.
@@ -28,12 +30,14 @@ class Limits:
 
 @dataclass(frozen=True)
 class DecodeContext:
-    """Everything a decoder needs besides the request: the limits, the fallback org, and the receive time."""
+    """Everything a decoder needs besides the request: the limits, the fallback org, the receive time, and what
+    may be kept about people (by default prompt and response text is redacted)."""
 
     limits: Limits
     default_org_id: str
     received_at_ns: int
     retention_days: int = 0
+    privacy: PrivacyPolicy = PrivacyPolicy()
 
     @property
     def received_at_ms(self) -> int:
@@ -131,8 +135,10 @@ def any_value_text(value: AnyValue) -> str:
     return json.dumps(any_value_python(value), separators=(",", ":"), ensure_ascii=False)
 
 
-def attribute_map(attributes: Sequence[KeyValue], limits: Limits, batch: DecodedBatch) -> dict[str, str]:
-    """Attributes as a text map, every key kept unless over the per-record limit; long values truncated."""
+def attribute_map(attributes: Sequence[KeyValue], limits: Limits, batch: DecodedBatch,
+                  privacy: PrivacyPolicy | None = None) -> dict[str, str]:
+    """Attributes as a text map, every key kept unless over the per-record limit, the privacy policy applied,
+    long values truncated."""
     over = len(attributes) - limits.max_attributes_per_record
     if over > 0:
         batch.dropped_attributes += over
@@ -141,6 +147,8 @@ def attribute_map(attributes: Sequence[KeyValue], limits: Limits, batch: Decoded
     # member set), which saves the WhichOneof call; this loop is most of the collector's decoding time.
     result = {attribute.key: attribute.value.string_value or any_value_text(attribute.value)
               for attribute in attributes}
+    if privacy is not None and privacy.changes_values:
+        privacy.apply(result)  # before truncating: a redacted text's length and hash are of all of it
     max_length = limits.max_attribute_value_length
     if result and max(map(len, result.values())) > max_length:
         for key, text in result.items():
@@ -159,15 +167,17 @@ class Origin:
     scope: tuple[str, str, dict[str, str]]
 
 
-def records_with_origin(resource_blocks: Iterable, scopes_field: str, records_field: str, limits: Limits,
+def records_with_origin(resource_blocks: Iterable, scopes_field: str, records_field: str, context: DecodeContext,
                         batch: DecodedBatch) -> Iterator[tuple[Origin, object]]:
     """Walk resource -> scope -> record, the shape every OTLP signal shares."""
+    limits, privacy = context.limits, context.privacy
     for block in resource_blocks:
-        resource = attribute_map(block.resource.attributes, limits, batch)
+        resource = attribute_map(block.resource.attributes, limits, batch, privacy)
         service = (resource.get("service.name", ""), resource.get("service.version", ""))
         for scope_block in getattr(block, scopes_field):
             scope = scope_block.scope
-            origin = Origin(resource, service, (scope.name, scope.version, attribute_map(scope.attributes, limits, batch)))
+            origin = Origin(resource, service, (scope.name, scope.version, attribute_map(scope.attributes, limits, batch,
+                                                                                      privacy)))
             for record in getattr(scope_block, records_field):
                 yield origin, record
 

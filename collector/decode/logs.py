@@ -21,27 +21,28 @@ from collector.decode.common import (
     identity_of,
     records_with_origin,
 )
+from collector.decode.privacy import EVENT_BODY_PREFIX
 
-EVENT_BODY_PREFIX = "claude_code."
 
 
 def decode_logs(request: ExportLogsServiceRequest, context: DecodeContext) -> DecodedBatch:
     batch = DecodedBatch("events")
-    for origin, record in records_with_origin(request.resource_logs, "scope_logs", "log_records",
-                                              context.limits, batch):
+    for origin, record in records_with_origin(request.resource_logs, "scope_logs", "log_records", context, batch):
         append_or_reject(batch, "log record", lambda: _event_row(record, origin, context, batch))
     return batch
 
 
 def _event_row(record: LogRecord, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> tuple:
-    attributes = attribute_map(record.attributes, context.limits, batch)
+    attributes = attribute_map(record.attributes, context.limits, batch, context.privacy)
     who = identity_of(attributes, origin.resource, context.default_org_id)
     observed = checked_time(record.observed_time_unix_nano, "observed_time_unix_nano")
     timestamp = checked_record_time(checked_time(record.time_unix_nano, "time_unix_nano")
                                     or observed or context.received_at_ns, context)
-    body = _body_text(record)
+    body = _body_value(record)
+    event_name = event_name_of(attributes, record, body if isinstance(body, str) else "")
+    body = _text(context.privacy.log_body(body, event_name))
     return (
-        who.org_id, timestamp, observed, event_name_of(attributes, record, body),
+        who.org_id, timestamp, observed, event_name,
         *who.columns(), attributes.get("prompt.id", ""),
         attributes.get("model", ""), attributes.get("tool_name", ""),
         attributes.get("decision") or attributes.get("decision_type", ""),
@@ -65,10 +66,11 @@ def event_name_of(attributes: dict[str, str], record: LogRecord, body: str) -> s
     return ""
 
 
-def _body_text(record: LogRecord) -> str:
-    if not record.HasField("body"):
-        return ""
-    value = any_value_python(record.body)
+def _body_value(record: LogRecord) -> object:
+    return any_value_python(record.body) if record.HasField("body") else ""
+
+
+def _text(value: object) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -31,8 +31,7 @@ TEMPORALITY = {
 
 def decode_metrics(request: ExportMetricsServiceRequest, context: DecodeContext) -> DecodedBatch:
     batch = DecodedBatch("metric_points")
-    for origin, metric in records_with_origin(request.resource_metrics, "scope_metrics", "metrics",
-                                              context.limits, batch):
+    for origin, metric in records_with_origin(request.resource_metrics, "scope_metrics", "metrics", context, batch):
         _decode_metric(metric, origin, context, batch)
     return batch
 
@@ -54,7 +53,7 @@ def _decode_metric(metric: Metric, origin: Origin, context: DecodeContext, batch
 
 
 def _point_row(kind: str, point, head: tuple, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> tuple:
-    attributes = attribute_map(point.attributes, context.limits, batch)
+    attributes = attribute_map(point.attributes, context.limits, batch, context.privacy)
     who = identity_of(attributes, origin.resource, context.default_org_id)
     timestamp = checked_record_time(checked_time(point.time_unix_nano, "time_unix_nano")
                                     or context.received_at_ns, context)

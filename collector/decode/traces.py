@@ -26,7 +26,7 @@ STATUS_CODE = {value: name.removeprefix("STATUS_CODE_").lower() for name, value 
 
 def decode_traces(request: ExportTraceServiceRequest, context: DecodeContext) -> DecodedBatch:
     batch = DecodedBatch("spans")
-    for origin, span in records_with_origin(request.resource_spans, "scope_spans", "spans", context.limits, batch):
+    for origin, span in records_with_origin(request.resource_spans, "scope_spans", "spans", context, batch):
         append_or_reject(batch, f"span {span.name!r}", lambda: _span_row(span, origin, context, batch))
     return batch
 
@@ -34,8 +34,8 @@ def decode_traces(request: ExportTraceServiceRequest, context: DecodeContext) ->
 def _span_row(span: Span, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> tuple:
     if len(span.trace_id) != 16 or len(span.span_id) != 8:
         raise RecordRejected("trace_id must be 16 bytes and span_id 8 bytes")
-    limits = context.limits
-    attributes = attribute_map(span.attributes, limits, batch)
+    limits, privacy = context.limits, context.privacy
+    attributes = attribute_map(span.attributes, limits, batch, privacy)
     who = identity_of(attributes, origin.resource, context.default_org_id)
     start = checked_record_time(span.start_time_unix_nano, context)
     end = checked_time(span.end_time_unix_nano, "end_time_unix_nano")
@@ -50,11 +50,11 @@ def _span_row(span: Span, origin: Origin, context: DecodeContext, batch: Decoded
         attributes, origin.resource, *origin.scope,
         [checked_time(event.time_unix_nano, "span event time") for event in span.events],
         [event.name for event in span.events],
-        [attribute_map(event.attributes, limits, batch) for event in span.events],
+        [attribute_map(event.attributes, limits, batch, privacy) for event in span.events],
         [hex_id(link.trace_id) for link in span.links],
         [hex_id(link.span_id) for link in span.links],
         [link.trace_state for link in span.links],
-        [attribute_map(link.attributes, limits, batch) for link in span.links],
+        [attribute_map(link.attributes, limits, batch, privacy) for link in span.links],
         dropped_attribute_count(span.dropped_attributes_count, span.attributes, limits),
         span.dropped_events_count, span.dropped_links_count,
         context.received_at_ms,
