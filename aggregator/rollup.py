@@ -178,6 +178,11 @@ class Rollup:
         self.team_attribute = team_attribute
         self._lock = threading.Lock()
 
+    @property
+    def lock(self) -> threading.Lock:
+        """Held by each day's rebuild: whoever deletes raw rows (a purge) holds it so no rebuild writes them back."""
+        return self._lock
+
     def today(self) -> date:
         return datetime.now(self.zone).date()
 

@@ -8,7 +8,7 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from cc_analytics import claude_env, export_commands, local_api, report_commands
+from cc_analytics import claude_env, export_commands, local_api, purge_command, report_commands
 from cc_analytics.config import (
     AGGREGATE_OPTIONS,
     ACCESS_OPTIONS,
@@ -175,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(query_cmd, NETWORK_OPTIONS, "network")
     add_options(query_cmd, STORE_OPTIONS, "store")
     query_cmd.set_defaults(run=_run_query)
+
+    purge_command.add_parser(commands)
     return parser
 
 

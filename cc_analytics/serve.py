@@ -19,6 +19,7 @@ from aggregator.api import UserFormat, build_api_app
 from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
 from aggregator.snapshot import Snapshots
+from cc_analytics import purge_command
 from cc_analytics.config import Settings
 from cc_analytics.store import migrate, store_target
 from collector import readiness
@@ -91,6 +92,7 @@ async def serve(settings: Settings) -> None:
         api = build_read_api(read_client, settings, refresher, tokens)
         api.middlewares.append(reads_after_queued_writes(writer))
         readiness.add_route(api, queue, writer, lambda: write_client.command("SELECT 1"))
+        purge_command.add_route(api, target, settings, rollup, running)
         metrics_endpoint.add_routes(api, health, usage, refresher if settings.aggregate_interval else None)
         api_port = await _start_site(running, api, settings.host, settings.api_port, "API")
         grpc_server = build_grpc_server(ingestor, settings.max_request_bytes, tokens)

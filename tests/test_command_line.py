@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import REPO
 
-SUBCOMMANDS = ("serve", "migrate", "claude-env", "query")
+SUBCOMMANDS = ("serve", "migrate", "claude-env", "query", "purge")
 
 
 def run(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -42,7 +42,7 @@ def test_every_command_explains_itself(command):
     assert result.returncode == 0
     if command in ("serve", "claude-env", "query"):
         assert "--grpc-port" in result.stdout and "CC_ANALYTICS_GRPC_PORT" in result.stdout
-    if command in ("serve", "migrate", "query"):
+    if command in ("serve", "migrate", "query", "purge"):
         assert "--data-dir" in result.stdout and "--clickhouse-url" in result.stdout
 
 

@@ -1,0 +1,92 @@
+"""`cc-analytics purge --user EMAIL`: erase one person's data, through a running serve or on the store directly.
+
+An embedded store has one owner: when a serve runs, it does the deleting (its --hash-emails and salt apply);
+when none runs, this command opens the store itself and uses its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+
+from aggregator import purge
+from aggregator.rollup import Rollup
+from cc_analytics import local_api
+from cc_analytics.config import (
+    EMAIL_OPTIONS,
+    LOGGING_OPTIONS,
+    NETWORK_OPTIONS,
+    STORE_OPTIONS,
+    Settings,
+    add_options,
+)
+from cc_analytics.store import open_store, store_target
+from collector.store.client import StoreTarget, connect
+
+EXIT_USAGE = 2
+
+
+def add_parser(commands) -> None:
+    command = commands.add_parser(
+        "purge", help="delete everything stored about one person (right to erasure)",
+        description="Delete one person's data (right to erasure): their raw events, metric points and spans, and their rows of the "
+                    "per-member rollups (daily_user, daily_model, daily_edit_tool), then print the rows deleted "
+                    "per table. The email matches whatever its case, and its hashed form too when --hash-emails "
+                    "is set (the same salt as ingest). Organization totals (daily_org) name nobody and keep the "
+                    "person's share until a day is aggregated again. Stop the person's Claude Code from sending "
+                    "first, or new records arrive. Goes through a running serve (its --hash-emails and salt "
+                    "apply), else opens the store itself.")
+    command.add_argument("--user", required=True, metavar="EMAIL",
+                         help="the person's email, as Claude Code sends user.email; or a user key (account uuid "
+                              "or user.id) for a member without an email")
+    for options, title in ((NETWORK_OPTIONS, "network"), (STORE_OPTIONS, "store"), (EMAIL_OPTIONS, "privacy"),
+                           (LOGGING_OPTIONS, "logging")):
+        add_options(command, options, title)
+    command.set_defaults(run=run_purge)
+
+
+def run_purge(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        purge.person_keys(args.user, None)
+    except purge.NoSuchPerson as error:
+        print(f"cc-analytics purge: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        reply = local_api.call(settings, "POST", "/api/v1/purge", {}, json.dumps({"user": args.user}).encode())
+        deleted, where = json.loads(reply)["deleted"], "through the running serve"
+    except local_api.ApiError as error:
+        print(f"cc-analytics purge: {error}", file=sys.stderr)
+        return 1
+    except local_api.NoServeRunning:
+        with open_store(settings) as client:
+            deleted = purger(client, settings).purge(args.user)
+        where = store_target(settings).description
+    print(report(args.user.strip(), deleted, where), end="")
+    return 0
+
+
+def purger(client, settings: Settings, lock=None) -> purge.Purger:
+    pseudonym = settings.privacy.pseudonym if settings.hash_emails else None
+    return purge.Purger(client, settings.database, settings.cluster, pseudonym, lock)
+
+
+def report(user: str, deleted: dict[str, int], where: str) -> str:
+    total = sum(deleted.values())
+    if not total:
+        return f"nothing stored for {user}: no rows deleted ({where})\n"
+    width = max(map(len, deleted))
+    lines = [f"purged {user}: {total} rows deleted ({where})"]
+    lines += [f"  {table.ljust(width)}  {count:>10}" for table, count in deleted.items()]
+    lines.append("daily_org keeps the organization totals of days already aggregated (they name nobody); "
+                 "`cc-analytics aggregate` over those days recomputes them without this person.")
+    return "\n".join(lines) + "\n"
+
+
+def add_route(api, target: StoreTarget, settings: Settings, rollup: Rollup,
+              running: contextlib.AsyncExitStack) -> None:
+    """serve's POST /api/v1/purge, on its own store client, holding the rollup's lock while it deletes."""
+    client = connect(target, use_database=True)
+    running.callback(client.close)
+    purge.add_routes(api, purger(client, settings, rollup.lock))
