@@ -140,6 +140,18 @@ def test_hash_emails_stores_no_email_and_keeps_member_figures_exact(serve_factor
     assert list(members(serve)) == [email_pseudonym("grace@example.com", SALT)]
 
 
+def test_requests_decoded_again_from_the_write_ahead_queue_are_stored_the_same_way(serve_factory):
+    """Past --queue-memory-rows the writer reads a request back from disk and decodes it again: with the policy."""
+    serve = serve_factory("--hash-emails", "--queue-memory-rows", "1", env={"CC_ANALYTICS_EMAIL_HASH_SALT": SALT})
+    seed(serve, "ada@example.com", "s-1", 5)
+    ada = email_pseudonym("ada@example.com", SALT)
+    assert serve.scalar(f"SELECT count() AS n FROM metric_points WHERE user_key = '{ada}'") == 3
+    assert serve.scalar(f"SELECT count() AS n FROM events WHERE user_key = '{ada}' "
+                        f"AND attributes['prompt'] LIKE '<redacted length={len(PROMPT)} sha256=%'") == 1
+    for table in RAW_TABLES:
+        assert "@example.com" not in json.dumps(serve.query(f"SELECT * FROM {table}")).lower(), table
+
+
 # --- purge ------------------------------------------------------------------------------------------------------
 
 def test_purge_through_a_running_serve_then_on_the_store(serve_factory):
