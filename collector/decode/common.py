@@ -176,8 +176,8 @@ def records_with_origin(resource_blocks: Iterable, scopes_field: str, records_fi
         service = (resource.get("service.name", ""), resource.get("service.version", ""))
         for scope_block in getattr(block, scopes_field):
             scope = scope_block.scope
-            origin = Origin(resource, service, (scope.name, scope.version, attribute_map(scope.attributes, limits, batch,
-                                                                                      privacy)))
+            scope_attributes = attribute_map(scope.attributes, limits, batch, privacy)
+            origin = Origin(resource, service, (scope.name, scope.version, scope_attributes))
             for record in getattr(scope_block, records_field):
                 yield origin, record
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
@@ -21,8 +19,7 @@ from collector.decode.common import (
     identity_of,
     records_with_origin,
 )
-from collector.decode.privacy import EVENT_BODY_PREFIX
-
+from collector.decode.privacy import EVENT_BODY_PREFIX, as_text
 
 
 def decode_logs(request: ExportLogsServiceRequest, context: DecodeContext) -> DecodedBatch:
@@ -40,7 +37,7 @@ def _event_row(record: LogRecord, origin: Origin, context: DecodeContext, batch:
                                     or observed or context.received_at_ns, context)
     body = _body_value(record)
     event_name = event_name_of(attributes, record, body if isinstance(body, str) else "")
-    body = _text(context.privacy.log_body(body, event_name))
+    body = as_text(context.privacy.log_body(body, event_name))
     return (
         who.org_id, timestamp, observed, event_name,
         *who.columns(), attributes.get("prompt.id", ""),
@@ -69,8 +66,3 @@ def event_name_of(attributes: dict[str, str], record: LogRecord, body: str) -> s
 def _body_value(record: LogRecord) -> object:
     return any_value_python(record.body) if record.HasField("body") else ""
 
-
-def _text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

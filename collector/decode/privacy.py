@@ -73,7 +73,7 @@ class PrivacyPolicy:
         """A log body as a plain value (see any_value_python): a map's text and email keys are treated like
         attributes; a string body of a prompt or response event that is not the event's name is the text."""
         if isinstance(body, dict) and self.changes_values:
-            texts = {key: _text(body[key]) for key in (*CONTENT_KEYS, EMAIL_KEY) if key in body}
+            texts = {key: as_text(body[key]) for key in (*CONTENT_KEYS, EMAIL_KEY) if key in body}
             before = dict(texts)
             self.apply(texts)
             return {**body, **{key: text for key, text in texts.items() if text != before[key]}}
@@ -83,5 +83,6 @@ class PrivacyPolicy:
         return body
 
 
-def _text(value: object) -> str:
+def as_text(value: object) -> str:
+    """A plain value (see any_value_python) as stored text: strings as they are, anything else as compact JSON."""
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
