@@ -15,6 +15,7 @@ from aggregator import purge
 from aggregator.rollup import Rollup
 from cc_analytics import local_api
 from cc_analytics.config import (
+    CLIENT_OPTIONS,
     EMAIL_OPTIONS,
     LOGGING_OPTIONS,
     NETWORK_OPTIONS,
@@ -41,7 +42,7 @@ def add_parser(commands) -> None:
     command.add_argument("--user", required=True, metavar="EMAIL",
                          help="the person's email, as Claude Code sends user.email; or a user key (account uuid "
                               "or user.id) for a member without an email")
-    for options, title in ((NETWORK_OPTIONS, "network"), (STORE_OPTIONS, "store"), (EMAIL_OPTIONS, "privacy"),
+    for options, title in ((NETWORK_OPTIONS + CLIENT_OPTIONS, "network"), (STORE_OPTIONS, "store"), (EMAIL_OPTIONS, "privacy"),
                            (LOGGING_OPTIONS, "logging")):
         add_options(command, options, title)
     command.set_defaults(run=run_purge)
