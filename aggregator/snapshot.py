@@ -120,11 +120,11 @@ class Snapshots(RollupReader):
         # A member is new in a window that holds their first active day ever in that org; per team, the team
         # they had on that day. A member who changed teams within a window counts once for the org. One read:
         # per (org, member, team) the windows they were active in and their first day, then both groupings.
+        first_day_in_window = f"has({_in_windows(parameters, 'first_day')}, window)"
         rows = self._rows(
             "SELECT window, org_id, team, grouping(team) AS whole_org, uniqExact(user_key) AS active_users,"
-            f" uniqExactIf(user_key, has({_in_windows(parameters, 'first_day')}, window)) AS new_in_org,"
-            f" uniqExactIf(user_key, has({_in_windows(parameters, 'first_day')}, window)"
-            "   AND first_in_team = first_day) AS new_in_team"
+            f" uniqExactIf(user_key, {first_day_in_window}) AS new_in_org,"
+            f" uniqExactIf(user_key, {first_day_in_window} AND first_in_team = first_day) AS new_in_team"
             " FROM (SELECT org_id, user_key, team, min(day) AS first_in_team,"
             "   min(min(day)) OVER (PARTITION BY org_id, user_key) AS first_day,"
             f"  groupUniqArrayArray({_in_windows(parameters)}) AS active_in"
