@@ -39,7 +39,8 @@ class UsageExposition:
     A scrape never waits for a re-render: while one runs, or when the scrape is the first to see a new version
     (a rebuild through the API), it gets the previous text, whose figures are right as of the previous version,
     and the new text is rendered in the background. Only the very first scrape after start waits, having nothing
-    else to show. A failed read publishes no usage (the health families tell why) and counts a store error.
+    else to show. A failed read counts a store error (the health families tell why): when the version cannot be
+    read, no usage is published; when a re-render fails, the previous text stays and the next scrape retries.
     """
 
     def __init__(self, snapshots: Snapshots, today: Callable[[], date], day_start: Callable[[date], float],
@@ -52,7 +53,8 @@ class UsageExposition:
         self._health = health
         self._failure_log = RateLimitedLog(log, logging.ERROR)
         self._rendered: _Rendered | None = None  # replaced whole, so a scrape reads text and state of one render
-        # Held while the store is read (the client is not shared between threads) and the text rendered.
+        # Held while the store is read and the text rendered: one render at a time, and a scrape that finds it
+        # held does not read the version either (the client runs one query at a time, the render's first).
         self._rendering = threading.Lock()
 
     def render(self) -> bytes:

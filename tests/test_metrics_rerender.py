@@ -79,3 +79,19 @@ def test_the_aggregator_refresh_renders_the_new_version_before_returning(store):
     new_rollup_run(store, 2)
     exposition.refresh()
     assert LINES_SERIES + b"7\n" in exposition.render()
+
+
+def test_a_failed_rerender_keeps_the_previous_text_and_counts_a_store_error(store):
+    health = CollectorHealth()
+    exposition = UsageExposition(Snapshots(store.client, store.database), lambda: DAY, lambda day: 0.0, 100, False,
+                                 health)
+    add_user_day(store, DAY, "ada", lines_accepted=5, version=1)
+    new_rollup_run(store, 1)
+    first = exposition.render()
+    new_rollup_run(store, 2)
+    store.client.command(f"DROP TABLE `{store.database}`.daily_edit_tool")  # the version reads, the render fails
+
+    assert exposition.render() == first
+    assert wait_until(lambda: health.registry.get_sample_value("cc_analytics_store_errors_total",
+                                                                {"operation": "read"}), timeout=30)
+    assert exposition.render() == first
