@@ -53,17 +53,28 @@ class Snapshot:
     members_left_out: int = 0
 
 
+# The running totals, read with the windows as one more "window" that holds every day up to the day.
+_ALL_DAYS = ""
+
+
 def _sums(figures) -> str:
     return ", ".join(f"sum({f.name}) AS {f.name}" for f in figures)
 
 
-def _in_windows(parameters: dict) -> str:
-    """SQL for the windows a row's day falls in, binding each window's bounds into parameters."""
+def _in_windows(parameters: dict, day: str = "day") -> str:
+    """SQL for the windows a day column falls in, binding each window's bounds into parameters."""
     parts = []
     for number, window in enumerate(WINDOWS):
         parameters[f"w{number}_first"], parameters[f"w{number}_last"] = window_bounds(window, parameters["day"])
-        parts.append(f"if(day BETWEEN {{w{number}_first:Date}} AND {{w{number}_last:Date}}, ['{window}'], [])")
+        parts.append(f"if({day} BETWEEN {{w{number}_first:Date}} AND {{w{number}_last:Date}}, ['{window}'], [])")
     return f"arrayConcat({', '.join(parts)})"
+
+
+def _split_totals(rows: list[dict], dropped: tuple[str, ...] = ()) -> tuple[list[dict], list[dict]]:
+    """(running totals without their window and the dropped keys, rows of the real windows)."""
+    totals = [{key: value for key, value in row.items() if key != "window" and key not in dropped}
+              for row in rows if row["window"] == _ALL_DAYS]
+    return totals, [row for row in rows if row["window"] != _ALL_DAYS]
 
 
 class Snapshots(RollupReader):
@@ -74,54 +85,59 @@ class Snapshots(RollupReader):
     def as_of(self, day: date, max_members: int) -> Snapshot:
         """Every figure as it stands at the end of day (so far, for today)."""
         parameters = {"day": day, "earliest": min(window_bounds(w, day)[0] for w in WINDOWS)}
-        windows = _in_windows(parameters)
         snapshot = Snapshot(day)
-        snapshot.totals = self._running_totals("daily_user", "org_id, team", TEAM_FIGURES, parameters,
-                                               "sum(sessions) AS sessions, ")
-        snapshot.model_totals = self._running_totals("daily_model", "org_id, team, model", MODEL_FIGURES, parameters)
-        snapshot.edit_totals = self._running_totals("daily_edit_tool", "org_id, team, tool_name, language",
-                                                    EDIT_TOOL_FIGURES, parameters)
-        snapshot.windows = self._over_windows("daily_user", "org_id, team", PUBLISHED_FIGURES, parameters, windows,
-                                              sessions=True)
-        snapshot.window_edits = self._over_windows("daily_edit_tool", "org_id, team, tool_name, language",
-                                                   EDIT_TOOL_FIGURES, parameters, windows)
-        snapshot.window_models = self._over_windows("daily_model", "org_id, team, model", MODEL_FIGURES, parameters,
-                                                    windows)
-        snapshot.org_users, snapshot.team_users = self._active_users(parameters, windows)
+        snapshot.totals, snapshot.windows = self._team_figures(parameters)
+        snapshot.model_totals, snapshot.window_models = _split_totals(self._totals_and_windows(
+            "daily_model", "org_id, team, model", MODEL_FIGURES, parameters))
+        snapshot.edit_totals, snapshot.window_edits = _split_totals(self._totals_and_windows(
+            "daily_edit_tool", "org_id, team, tool_name, language", EDIT_TOOL_FIGURES, parameters))
+        snapshot.org_users, snapshot.team_users = self._active_users(parameters)
         snapshot.members, snapshot.members_left_out = self._members(parameters, max_members)
         return snapshot
 
-    def _running_totals(self, table: str, keys: str, figures, parameters: dict, extra: str = "") -> list[dict]:
-        """Figures of every day up to the day, per keys."""
-        return self._rows(
-            f"SELECT {keys}, {extra}{_sums(figures)} FROM {{database}}.{table} FINAL WHERE day <= {{day:Date}}"
-            f" GROUP BY {keys} ORDER BY {keys}", parameters)
+    def _team_figures(self, parameters: dict) -> tuple[list[dict], list[dict]]:
+        """Per (org, team): running totals with sessions summed per member-day, and the windows with sessions
+        distinct over the window (per-day uniqExact states, built only for the windows' days)."""
+        rows = self._totals_and_windows(
+            "daily_user", "org_id, team", PUBLISHED_FIGURES, parameters,
+            day_extra="sum(sessions) AS member_day_sessions, uniqExactArrayStateIf(session_ids, day >= "
+                      "{earliest:Date}) AS session_set, ",
+            extra=f"if(window = '{_ALL_DAYS}', sum(member_day_sessions), "
+                  f"uniqExactArrayMergeIf(session_set, window != '{_ALL_DAYS}')) AS sessions, ")
+        return _split_totals(rows, dropped=tuple(f.name for f in MODEL_FIGURES))
 
-    def _over_windows(self, table: str, keys: str, figures, parameters: dict, windows: str,
-                      sessions: bool = False) -> list[dict]:
-        """Figures per window and keys: each day summed once, then added into every window it falls in
-        (sessions, distinct over the window, through per-day uniqExact states)."""
-        day_sessions = "uniqExactArrayState(session_ids) AS day_sessions, " if sessions else ""
-        window_sessions = "uniqExactArrayMerge(day_sessions) AS sessions, " if sessions else ""
+    def _totals_and_windows(self, table: str, keys: str, figures, parameters: dict, day_extra: str = "",
+                            extra: str = "") -> list[dict]:
+        """Figures per window and keys, the running totals as window _ALL_DAYS, in one read of the table: each
+        day summed once, then added into the totals and every window it falls in."""
+        windows = f"arrayConcat(['{_ALL_DAYS}'], {_in_windows(parameters)})"
         return self._rows(
-            f"SELECT window, {keys}, {window_sessions}{_sums(figures)} FROM (SELECT day, {keys}, {day_sessions}"
-            f"{_sums(figures)} FROM {{database}}.{table} FINAL WHERE day BETWEEN {{earliest:Date}} AND {{day:Date}}"
-            f" GROUP BY day, {keys}) ARRAY JOIN {windows} AS window GROUP BY window, {keys} ORDER BY window, {keys}",
-            parameters)
+            f"SELECT window, {keys}, {extra}{_sums(figures)} FROM (SELECT day, {keys}, {day_extra}{_sums(figures)}"
+            f" FROM {{database}}.{table} FINAL WHERE day <= {{day:Date}} GROUP BY day, {keys})"
+            f" ARRAY JOIN {windows} AS window GROUP BY window, {keys} ORDER BY window, {keys}", parameters)
 
-    def _active_users(self, parameters: dict, windows: str) -> tuple[list[dict], list[dict]]:
+    def _active_users(self, parameters: dict) -> tuple[list[dict], list[dict]]:
         # A member is new in a window that holds their first active day ever in that org; per team, the team
-        # they had on that day. A member who changed teams within a window counts once for the org.
-        def count(by: str) -> list[dict]:
-            return self._rows(
-                "WITH firsts AS (SELECT org_id, user_key, min(day) AS first_day FROM {database}.daily_user"
-                "   WHERE day <= {day:Date} GROUP BY org_id, user_key)"
-                f" SELECT {by}, uniqExact(user_key) AS active_users, uniqExactIf(user_key, day = first_day) AS new_users"
-                " FROM {database}.daily_user AS d FINAL ARRAY JOIN " + windows + " AS window"
-                " INNER JOIN firsts USING (org_id, user_key)"
-                f" WHERE d.day BETWEEN {{earliest:Date}} AND {{day:Date}} GROUP BY {by} ORDER BY {by}", parameters)
-
-        return count("window, org_id"), count("window, org_id, team")
+        # they had on that day. A member who changed teams within a window counts once for the org. One read:
+        # per (org, member, team) the windows they were active in and their first day, then both groupings.
+        first_day_in_window = f"has({_in_windows(parameters, 'first_day')}, window)"
+        rows = self._rows(
+            "SELECT window, org_id, team, grouping(team) AS whole_org, uniqExact(user_key) AS active_users,"
+            f" uniqExactIf(user_key, {first_day_in_window}) AS new_in_org,"
+            f" uniqExactIf(user_key, {first_day_in_window} AND first_in_team = first_day) AS new_in_team"
+            " FROM (SELECT org_id, user_key, team, min(day) AS first_in_team,"
+            "   min(min(day)) OVER (PARTITION BY org_id, user_key) AS first_day,"
+            f"  groupUniqArrayArray({_in_windows(parameters)}) AS active_in"
+            "   FROM {database}.daily_user FINAL WHERE day <= {day:Date} GROUP BY org_id, user_key, team)"
+            " ARRAY JOIN active_in AS window"
+            " GROUP BY GROUPING SETS ((window, org_id), (window, org_id, team)) ORDER BY window, org_id, team",
+            parameters)
+        org = [{"window": row["window"], "org_id": row["org_id"], "active_users": row["active_users"],
+                "new_users": row["new_in_org"]} for row in rows if row["whole_org"]]
+        team = [{"window": row["window"], "org_id": row["org_id"], "team": row["team"],
+                 "active_users": row["active_users"], "new_users": row["new_in_team"]}
+                for row in rows if not row["whole_org"]]
+        return org, team
 
     def _members(self, parameters: dict, max_members: int) -> tuple[list[dict], int]:
         parameters = {**parameters, "month_start": window_bounds("month", parameters["day"])[0],
@@ -129,7 +145,7 @@ class Snapshots(RollupReader):
         month = "day >= {month_start:Date}"
         members = self._rows(
             "SELECT org_id, user_key, max(user_email) AS email, argMaxIf(team, day, team != '') AS team,"
-            f" length(groupUniqArrayArrayIf(session_ids, {month})) AS sessions, " +
+            f" length(arrayDistinct(groupArrayArrayIf(session_ids, {month}))) AS sessions, " +
             ", ".join(f"sumIf({name}, {month}) AS {name}" for name in MEMBER_FIGURES) +
             ", max(day) AS last_active, count() OVER () AS members"
             " FROM {database}.daily_user FINAL"

@@ -2,7 +2,8 @@
 
 Fills an embedded store with 31 days of rollups for USERS members (5 orgs, 50 teams, 3 models, 4 edit tools in 2
 languages each), starts a real `cc-analytics serve` on it and times GET /metrics as Prometheus would send it: cold (the first
-scrape after the rollups changed, which reads and renders them) and warm (the rollups unchanged since).
+scrape after the rollups changed, which reads and renders them), warm (the rollups unchanged since) and during a
+re-render (records rolled up through the API while serve runs: scrapes until the new text shows).
 Baseline, in the same run: prometheus-client rendering the very same samples held in memory (what an exporter of
 counters kept in process would cost), so the ratio shows what reading the rollups at scrape time adds.
 
@@ -25,7 +26,11 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from benchmarks.claude_requests import RequestFactory
+
 DAYS = 31
+# Prometheus scrapes every 15 s; this often, many scrapes land in one re-render without starving it of CPU.
+RERENDER_SCRAPE_INTERVAL = 0.05
 
 
 def fill_store(data_dir: str, users: int, today: date) -> None:
@@ -62,15 +67,20 @@ def fill_store(data_dir: str, users: int, today: date) -> None:
     client.close()
 
 
-def serve(data_dir: str, users: int) -> tuple[subprocess.Popen, int]:
+def serve(data_dir: str, users: int) -> tuple[subprocess.Popen, int, int]:
+    """A serve on the store; returns it, its API port and its OTLP/HTTP port."""
     process = subprocess.Popen(
         [sys.executable, "-m", "cc_analytics", "serve", "--data-dir", data_dir, "--grpc-port", "0", "--http-port",
          "0", "--api-port", "0", "--aggregate-interval", "0", "--max-user-series", str(users)],
         stderr=subprocess.PIPE, text=True)
     for line in process.stderr:
         if "cc-analytics ready" in line:
-            return process, int(line.split("API on ")[1].split(";")[0].rsplit(":", 1)[1])
+            return process, _port(line, "API on "), _port(line, "OTLP/HTTP on ")
     raise RuntimeError("serve did not start")
+
+
+def _port(ready_line: str, after: str) -> int:
+    return int(ready_line.split(after)[1].split(";")[0].split(",")[0].rsplit(":", 1)[1])
 
 
 def scrape(port: int) -> tuple[float, bytes]:
@@ -80,6 +90,33 @@ def scrape(port: int) -> tuple[float, bytes]:
     with urllib.request.urlopen(request, timeout=60) as reply:
         body = reply.read()
     return time.perf_counter() - started, body
+
+
+def usage_text(body: bytes) -> bytes:
+    """The usage part of /metrics (the health families before it change with every request)."""
+    return body[body.index(b"# HELP cc_analytics_lines_accepted_total"):]
+
+
+def scrapes_during_rerender(api_port: int, http_port: int, today: date) -> tuple[list[float], float]:
+    """Records rolled up through the API (the rollups' version moves), then scrapes every RERENDER_SCRAPE_INTERVAL
+    until the new text shows: the times of those scrapes (the one showing it included), and the seconds until then."""
+    before = usage_text(scrape(api_port)[1])
+    export = RequestFactory(worker=0, now_ns=time.time_ns(), events_per_request=1).body("metrics", 0)
+    _post(f"http://127.0.0.1:{http_port}/v1/metrics", export, "application/x-protobuf")
+    _post(f"http://127.0.0.1:{api_port}/api/v1/aggregate?from={today}&to={today}", b"", "text/plain")
+    started, during = time.perf_counter(), []
+    while True:
+        seconds, body = scrape(api_port)
+        during.append(seconds)
+        if usage_text(body) != before:
+            return during, time.perf_counter() - started
+        time.sleep(RERENDER_SCRAPE_INTERVAL)
+
+
+def _post(url: str, body: bytes, content_type: str) -> None:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type}, method="POST")
+    with urllib.request.urlopen(request, timeout=120) as reply:
+        reply.read()
 
 
 class _Replay:
@@ -96,7 +133,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--scrapes", type=int, default=20, help="warm scrapes per start")
-    parser.add_argument("--cold", type=int, default=3, help="serve starts, each timing one cold scrape")
+    parser.add_argument("--cold", type=int, default=3,
+                        help="serve starts, each timing one cold scrape; as many re-renders after the last")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         data_dir = str(Path(work) / "data")
@@ -109,9 +147,9 @@ def main() -> None:
             raise SystemExit("filling the store failed (see above)")
         print(f"store: {args.users} members x {DAYS} days of rollups written in {time.perf_counter() - started:.1f} s")
         # Cold: the first scrape after the rollups changed (here: after a start) reads them all and renders.
-        cold = []
-        for _ in range(args.cold):
-            process, port = serve(data_dir, args.users)
+        cold, during, rerenders = [], [], []
+        for start in range(args.cold):
+            process, port, http_port = serve(data_dir, args.users)
             try:
                 cold.append(scrape(port)[0])
                 # Warm: later scrapes while the rollups stay as they are (the timer runs once a minute).
@@ -119,6 +157,11 @@ def main() -> None:
                 for _ in range(args.scrapes):
                     seconds, body = scrape(port)
                     warm.append(seconds)
+                # After the cold runs (a rebuild changes today's rows): scrapes while the new text renders.
+                for _ in range(args.cold if start == args.cold - 1 else 0):
+                    scrapes, seconds = scrapes_during_rerender(port, http_port, date.today())
+                    during.extend(scrapes)
+                    rerenders.append(seconds)
             finally:
                 process.terminate()
                 process.wait()
@@ -138,6 +181,9 @@ def main() -> None:
           f"{statistics.median(cold) * 1000:.0f} ms, max {max(cold) * 1000:.0f} ms")
     print(f"warm scrape, {args.scrapes} scrapes: median {statistics.median(warm) * 1000:.0f} ms, "
           f"max {max(warm) * 1000:.0f} ms")
+    print(f"scrape during a re-render, {len(during)} scrapes in {len(rerenders)} re-renders: median "
+          f"{statistics.median(during) * 1000:.0f} ms, max {max(during) * 1000:.0f} ms; new text after median "
+          f"{statistics.median(rerenders) * 1000:.0f} ms")
     print(f"baseline (the same samples rendered by prometheus-client from memory): median "
           f"{baseline_median * 1000:.0f} ms")
     print(f"ratio cold / baseline: {statistics.median(cold) / baseline_median:.2f}x; "

@@ -86,7 +86,7 @@ async def serve(settings: Settings) -> None:
         rollup = rollup_for(settings, connect(target, use_database=True), running)
         usage = usage_exposition(target, settings, rollup, health, running)
         refresher = Refresher(rollup, on_failure=health.store_errors.labels("rollup").inc,
-                              after_run=usage.render if usage else None)
+                              after_run=usage.refresh if usage else None)
         if settings.aggregate_interval:
             await _start_refreshing(running, refresher, settings.aggregate_interval)
         api = build_read_api(read_client, settings, refresher, tokens)

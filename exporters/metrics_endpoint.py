@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import date
 from typing import Callable
 
@@ -31,10 +32,15 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class UsageExposition:
-    """The usage families as of today, read from the rollups when Prometheus scrapes.
+    """The usage families as of today, read from the rollups.
 
     The text is kept until the rollups change (a new run) or the day does: scrapes in between read only the
-    rollups' version. serve renders it again right after each rollup run, so scrapes rarely wait for it. A failed read publishes no usage (the health families tell why) and counts a store error.
+    rollups' version. serve renders it again right after each rollup run (refresh(), in the aggregator's thread).
+    A scrape never waits for a re-render: while one runs, or when the scrape is the first to see a new version
+    (a rebuild through the API), it gets the previous text, whose figures are right as of the previous version,
+    and the new text is rendered in the background. Only the very first scrape after start waits, having nothing
+    else to show. A failed read counts a store error (the health families tell why): when the version cannot be
+    read, no usage is published; when a re-render fails, the previous text stays and the next scrape retries.
     """
 
     def __init__(self, snapshots: Snapshots, today: Callable[[], date], day_start: Callable[[date], float],
@@ -46,24 +52,56 @@ class UsageExposition:
         self._hash_user_labels = hash_user_labels
         self._health = health
         self._failure_log = RateLimitedLog(log, logging.ERROR)
-        self._text = b""
-        self._text_of: tuple[date, int] | None = None
-        self._rendering = threading.Lock()  # scrapes and the rollup timer both call render()
+        self._rendered: _Rendered | None = None  # replaced whole, so a scrape reads text and state of one render
+        # Held while the store is read and the text rendered: one render at a time, and a scrape that finds it
+        # held does not read the version either (the client runs one query at a time, the render's first).
+        self._rendering = threading.Lock()
 
     def render(self) -> bytes:
+        """The usage text for a scrape."""
+        rendered = self._rendered
+        if not self._rendering.acquire(blocking=rendered is None):
+            return rendered.text  # a re-render is running: the previous text, right away
+        try:
+            state = self._state()
+            if self._rendered is None:
+                self._render(state)
+            elif state != self._rendered.state:
+                threading.Thread(target=self.refresh, name="metrics-render", daemon=True).start()
+        except Exception as error:  # the store may be down: publish health, which tells so, and no usage
+            self._read_failed(error)
+            return b""
+        finally:
+            self._rendering.release()
+        return self._rendered.text
+
+    def refresh(self) -> None:
+        """Render the text again if the rollups or the day changed since; waits for a render in progress."""
         try:
             with self._rendering:
-                state = (self._today(), self._snapshots.version())
-                if state != self._text_of:
-                    snapshot = self._snapshots.as_of(state[0], self._max_user_series)
-                    self._text = text_format.render(
-                        usage_families(snapshot, self._hash_user_labels, self._day_start))
-                    self._text_of = state
-        except Exception as error:  # the store may be down: publish health, which tells so, and no usage
-            self._health.store_errors.labels("read").inc()
-            self._failure_log.log(type(error).__name__, "cannot read the rollups for /metrics: %s", error)
-            return b""
-        return self._text
+                state = self._state()
+                if self._rendered is None or state != self._rendered.state:
+                    self._render(state)
+        except Exception as error:
+            self._read_failed(error)
+
+    def _state(self) -> tuple[date, int]:
+        return self._today(), self._snapshots.version()
+
+    def _render(self, state: tuple[date, int]) -> None:
+        snapshot = self._snapshots.as_of(state[0], self._max_user_series)
+        text = text_format.render(usage_families(snapshot, self._hash_user_labels, self._day_start))
+        self._rendered = _Rendered(state, text)
+
+    def _read_failed(self, error: Exception) -> None:
+        self._health.store_errors.labels("read").inc()
+        self._failure_log.log(type(error).__name__, "cannot read the rollups for /metrics: %s", error)
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    state: tuple[date, int]  # (today, rollup version) the text is of
+    text: bytes
 
 
 class RollupHealthCollector:

@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from tests.claude_records import event, identity, lines
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_until
 from tests.otlp_messages import export_request
 from tests.prometheus_server import prometheus_tool
 
@@ -48,6 +48,18 @@ def scrape(serve) -> str:
         return reply.read().decode()
 
 
+def scrape_until(serve, condition) -> str:
+    """Scrapes until condition(text) holds: after a rebuild through the API, scrapes get the previous text (right
+    as of the previous rollups) until the new one is rendered."""
+    texts = []
+    assert wait_until(lambda: texts.append(scrape(serve)) or condition(texts[-1])), texts[-1]
+    return texts[-1]
+
+
+def member_labels(text: str) -> set[str]:
+    return {key.split('user="')[1].split('"')[0] for key in samples(text, "cc_analytics_user_month_lines_accepted")}
+
+
 def samples(text: str, family: str) -> dict[str, float]:
     return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
             if line.startswith(family + "{") or line.startswith(family + " ")}
@@ -56,33 +68,31 @@ def samples(text: str, family: str) -> dict[str, float]:
 def test_metrics_is_valid_exposition_with_usage_and_health(serve_factory):
     serve = serve_factory()
     feed_today(serve)
-    text = scrape(serve)
+    users = {row["user_key"] for row in serve.query("SELECT DISTINCT user_key FROM events")}
+    text = scrape_until(serve, lambda text: member_labels(text) == users)
     check = subprocess.run([prometheus_tool("promtool"), "check", "metrics"], input=text, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    users = serve.query("SELECT DISTINCT user_key FROM events")
-    assert set(label.split('user="')[1].split('"')[0] for label in
-               samples(text, "cc_analytics_user_month_lines_accepted")) == {row["user_key"] for row in users}
     stored = serve.scalar("SELECT count() FROM events")
     assert samples(text, "cc_analytics_collector_records_received_total")[
         'cc_analytics_collector_records_received_total{signal="logs",transport="http"}'] == stored
     assert "_created" not in text
 
-    # The text is kept between scrapes only while the rollups stay the same: new data shows at the next scrape.
+    # The text is kept between scrapes only while the rollups stay the same: new data shows once re-rendered (the
+    # first scrape after a rebuild through the API may still get the previous text while that runs).
     before = samples(text, "cc_analytics_lines_accepted_total")
     feed_today(serve)
-    after = samples(scrape(serve), "cc_analytics_lines_accepted_total")
-    assert after == {series: 2 * lines for series, lines in before.items()} and sum(before.values()) == 3 + 4 + 5
+    doubled = {series: 2 * lines for series, lines in before.items()}
+    scrape_until(serve, lambda text: samples(text, "cc_analytics_lines_accepted_total") == doubled)
+    assert sum(before.values()) == 3 + 4 + 5
 
 
 def test_hashed_user_labels_and_usage_metrics_off(serve_factory, tmp_path):
     hashed = serve_factory("--hash-user-labels", data_dir=tmp_path / "hashed")
     feed_today(hashed)
     users = {row["user_key"] for row in hashed.query("SELECT DISTINCT user_key FROM events")}
-    text = scrape(hashed)
+    expected = {f"user-{hashlib.sha256(user.encode()).hexdigest()[:16]}" for user in users}
+    text = scrape_until(hashed, lambda text: member_labels(text) == expected)
     assert not any(user in text for user in users)
-    expected = {f'user="user-{hashlib.sha256(user.encode()).hexdigest()[:16]}"' for user in users}
-    assert {'user="' + key.split('user="')[1].split('"')[0] + '"'
-            for key in samples(text, "cc_analytics_user_month_lines_accepted")} == expected
 
     replica = serve_factory("--usage-metrics", "no", "--aggregate-interval", "0", data_dir=tmp_path / "replica")
     feed_today(replica)

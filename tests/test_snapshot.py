@@ -20,15 +20,16 @@ def add_user_day(store, day: date, user_key: str, org: str = "org-a", team: str 
 
 
 def add_model_day(store, day: date, user_key: str, model: str, org: str = "org-a", team: str = "payments",
-                  **figures) -> None:
-    row = {"day": day, "org_id": org, "user_key": user_key, "team": team, "model": model, "version": 1, **figures}
+                  version: int = 1, **figures) -> None:
+    row = {"day": day, "org_id": org, "user_key": user_key, "team": team, "model": model, "version": version,
+           **figures}
     store.client.insert("daily_model", [list(row.values())], column_names=list(row), database=store.database)
 
 
 def add_edit_day(store, day: date, user_key: str, tool: str, language: str, accepted: int, rejected: int,
-                 org: str = "org-a", team: str = "payments") -> None:
+                 org: str = "org-a", team: str = "payments", version: int = 1) -> None:
     row = {"day": day, "org_id": org, "user_key": user_key, "team": team, "tool_name": tool, "language": language,
-           "accepted": accepted, "rejected": rejected, "version": 1}
+           "accepted": accepted, "rejected": rejected, "version": version}
     store.client.insert("daily_edit_tool", [list(row.values())], column_names=list(row), database=store.database)
 
 
@@ -145,3 +146,23 @@ def test_models_and_edit_tools(store, snapshots):
     edits = by(snapshot.window_edits, "window", "tool_name")
     assert (edits["7d", "Edit"]["accepted"], edits["28d", "Edit"]["accepted"]) == (3, 8)
     assert ("yesterday", "Edit") not in edits
+
+
+def test_a_rebuilt_day_counts_once_in_totals_and_windows_of_models_and_edit_tools(store, snapshots):
+    # Totals and windows come from one read of each table: the newer version, team included, replaces the older
+    # one in both, and a window without rows of the table has no row.
+    add_model_day(store, DAY - timedelta(40), "ada", "opus", input_tokens=100)
+    add_model_day(store, DAY, "ada", "opus", input_tokens=10, version=1)
+    add_model_day(store, DAY, "ada", "opus", team="search", input_tokens=12, version=2)
+    add_edit_day(store, DAY, "ada", "Edit", "Python", 3, 1, version=1)
+    add_edit_day(store, DAY, "ada", "Edit", "Python", 4, 0, team="search", version=2)
+
+    snapshot = snapshots.as_of(DAY, max_members=100)
+
+    assert [(row["team"], row["input_tokens"]) for row in snapshot.model_totals] == [("payments", 100),
+                                                                                     ("search", 12)]
+    assert {(row["window"], row["team"], row["input_tokens"]) for row in snapshot.window_models} == {
+        (window, "search", 12) for window in ("today", "7d", "28d", "month")}
+    assert [(row["team"], row["accepted"], row["rejected"]) for row in snapshot.edit_totals] == [("search", 4, 0)]
+    assert sorted(row["window"] for row in snapshot.window_edits) == ["28d", "7d", "month", "today"]
+    assert "window" not in snapshot.edit_totals[0] and "window" not in snapshot.model_totals[0]
