@@ -8,7 +8,7 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from cc_analytics import claude_env, export_commands, local_api, purge_command, report_commands
+from cc_analytics import claude_env, export_commands, local_api, log_format, purge_command, report_commands
 from cc_analytics.config import (
     AGGREGATE_OPTIONS,
     ACCESS_OPTIONS,
@@ -45,11 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = build_settings(args)
     except ConfigError as error:
         parser.error(str(error))
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    log_format.configure(settings.log_level, settings.log_format)
     try:
         return args.run(args, settings)
     except (StoreUnavailable, QueueUnavailable, OSError) as error:

@@ -55,6 +55,7 @@ class Settings:
     max_user_series: int = 10_000
     hash_user_labels: bool = False
     log_level: str = "info"
+    log_format: str = "text"
 
     @property
     def tls(self) -> TlsFiles | None:
@@ -132,6 +133,12 @@ def _time_zone(text: str) -> str:
 def _attribute_key(text: str) -> str:
     if not text.strip():
         raise ValueError("the attribute key must not be empty")
+    return text
+
+
+def _log_format(text: str) -> str:
+    if text not in ("text", "json"):
+        raise ValueError("use text or json")
     return text
 
 
@@ -254,6 +261,8 @@ METRICS_OPTIONS = (
 
 LOGGING_OPTIONS = (
     Option("log_level", "Log verbosity: debug, info, warning or error.", _log_level, "LEVEL"),
+    Option("log_format", "text (for people) or json (one object per line: time, level, logger, message).",
+           _log_format, "FORMAT"),
 )
 
 

@@ -85,6 +85,8 @@ def test_claude_env_settings_json_and_wildcard_bind():
 @pytest.mark.parametrize("args,env,named", [
     (("--grpc-port", "70000"), {}, "--grpc-port"),
     (("--log-level", "loud"), {}, "--log-level"),
+    (("--log-format", "xml"), {}, "--log-format"),
+    (("--queue-max-bytes", "0"), {}, "--queue-max-bytes"),
     ((), {"CC_ANALYTICS_BATCH_MAX_ROWS": "0"}, "CC_ANALYTICS_BATCH_MAX_ROWS"),
     ((), {"CC_ANALYTICS_HTTP_PORT": "many"}, "CC_ANALYTICS_HTTP_PORT"),
 ])
@@ -134,3 +136,11 @@ def test_a_port_in_use_fails_clearly(port_flag, tmp_path):
     assert result.returncode == 3
     assert "cannot listen" in result.stderr
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+
+
+def test_json_logs_are_one_object_per_line(serve_factory):
+    serve = serve_factory("--log-format", "json")
+    lines = [json.loads(line) for line in serve.log_text().splitlines()]
+    ready = [line for line in lines if line["message"].startswith("cc-analytics ready")]
+    assert len(ready) == 1 and ready[0]["level"] == "info" and ready[0]["logger"] == "cc_analytics.serve"
+    assert ready[0]["time"].endswith("Z")
