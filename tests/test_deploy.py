@@ -374,7 +374,8 @@ def test_every_container_port_is_named_and_every_probe_and_service_uses_a_declar
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
                 check = container[probe]["httpGet"]
                 assert check["port"] in ports, f"{name} {probe} points at undeclared port {check['port']}"
-                assert check["path"] == "/healthz"
+                # ready: the store answers and the queue has room; alive and started: the process answers
+                assert check["path"] == ("/readyz" if probe == "readinessProbe" else "/healthz")
                 assert ports[check["port"]] == Settings().api_port
             annotations = template["metadata"]["annotations"]
             assert annotations["prometheus.io/scrape"] == "true"
