@@ -1,16 +1,9 @@
 """Daily rollups: rebuild every figure of one day from the raw tables, the same way however often it runs.
 
-A run reads the day's metric points and events into a staging table of activity rows (aggregator.figures),
-turning cumulative points into increases per series, then writes new versions of the day's rows in daily_user,
-daily_org, daily_model and daily_edit_tool and deletes the older versions. Readers use FINAL, so they see the
-old rows or the new ones, never a mix of half a day.
-
-Metric handling (telemetry reference, section 3):
-- delta points add their value;
-- a cumulative series is keyed by its org, metric, attributes, resource, scope and START TIME, so a resumed
-  session (new process, same session.id) and two processes sharing a session.id are separate series; each point
-  adds its increase over the series' previous point, or its whole value after a decrease (a counter reset);
-- a retried export is stored once (the raw tables are ReplacingMergeTree on the whole point, read with FINAL).
+A run reads the day's metric points and events into a staging table of activity rows (aggregator.activity: grouped
+per member, session and kind, cumulative points turned into increases per series), then writes new versions of the
+day's rows in daily_user, daily_org, daily_model and daily_edit_tool and deletes the older versions. Readers use
+FINAL, so they see the old rows or the new ones, never a mix of half a day.
 """
 
 from __future__ import annotations
@@ -24,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
 
+from aggregator import activity
 from aggregator.figures import (
     ACTIVE_USERS,
     COST,
@@ -51,56 +45,6 @@ ROLLUP_TABLES = tuple(ROLLUP_KEYS)
 # hours, not weeks; a series older than this counts its first point in the window whole.
 MAX_SERIES_AGE = timedelta(days=31)
 
-_ACTIVITY_COLUMNS = """
-    day Date, org_id String, user_key String, user_email String, user_account_uuid String, user_id String,
-    session_id String, team String, terminal_type String, timestamp DateTime64(9, 'UTC'),
-    metric_name String, type String, model String, tool_name String, decision String, language String,
-    delta Float64, event_name String
-"""
-
-_TEAM = ("if(resource_attributes[{team_key:String}] != '', resource_attributes[{team_key:String}], "
-         "attributes[{team_key:String}])")
-
-# Implied by the timestamp bounds, but stated on the sort key's toDate(timestamp) (UTC) so the primary index skips
-# the rest of the month's partition: without it a day's rebuild reads every granule of its month.
-_SORTED_DAYS = "toDate(timestamp) BETWEEN {{{first}:Date}} AND {{end_utc_day:Date}}"
-
-_METRIC_ACTIVITY = f"""
-INSERT INTO {{staging}}
-SELECT {{day:Date}}, org_id, user_key, user_email, user_account_uuid, user_id, session_id, team, terminal_type,
-       timestamp, metric_name, type, model, tool_name, decision, language,
-       if(temporality != 'cumulative', value, if(increase < 0, value, increase)) AS delta, ''
-FROM
-(
-    SELECT *,
-           value - if(row_number() OVER series = 1, 0, lagInFrame(value) OVER series) AS increase
-    FROM
-    (
-        SELECT org_id, user_key, user_email, user_account_uuid, user_id, session_id, {_TEAM} AS team,
-               terminal_type, timestamp, metric_name, type, model, tool_name, decision, language, temporality, value,
-               cityHash64(org_id, metric_name, temporality, attributes, resource_attributes, scope_name,
-                          start_timestamp) AS series_hash
-        FROM {{database}}.metric_points FINAL
-        WHERE timestamp < fromUnixTimestamp64Nano({{day_end:Int64}})
-          AND timestamp >= fromUnixTimestamp64Nano(if(temporality = 'cumulative', {{lookback:Int64}},
-                                                                                  {{day_start:Int64}}))
-          AND {_SORTED_DAYS.format(first="lookback_utc_day")}
-    )
-    WINDOW series AS (PARTITION BY series_hash ORDER BY timestamp
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-)
-WHERE timestamp >= fromUnixTimestamp64Nano({{day_start:Int64}})
-"""
-
-_EVENT_ACTIVITY = f"""
-INSERT INTO {{staging}}
-SELECT {{day:Date}}, org_id, user_key, user_email, user_account_uuid, user_id, session_id, {_TEAM},
-       terminal_type, timestamp, '', '', model, tool_name, decision, '', 0, event_name
-FROM {{database}}.events FINAL
-WHERE timestamp >= fromUnixTimestamp64Nano({{day_start:Int64}}) AND timestamp < fromUnixTimestamp64Nano({{day_end:Int64}})
-  AND {_SORTED_DAYS.format(first="start_utc_day")}
-"""
-
 _SERIES_START = """
 SELECT toUnixTimestamp64Nano(min(start_timestamp))
 FROM {database}.metric_points
@@ -109,7 +53,7 @@ WHERE temporality = 'cumulative' AND start_timestamp > toDateTime64(0, 9, 'UTC')
 """
 
 # The user's team and terminal that day: those of their latest record that names one.
-_USER_TEAM = "argMaxIf(team, timestamp, team != '')"
+_USER_TEAM = "argMaxIf(team, team_time, team != '')"
 
 
 def _select_figures(figures) -> str:
@@ -125,7 +69,7 @@ INSERT INTO {{database}}.daily_user
     (day, org_id, user_key, user_email, user_account_uuid, user_id, team, terminal_type, sessions, session_ids,
      {_names(SUMMED_FIGURES)}, version)
 SELECT day, org_id, user_key, max(user_email), max(user_account_uuid), max(user_id), {_USER_TEAM},
-       argMaxIf(terminal_type, timestamp, terminal_type != ''), {SESSIONS}, {SESSION_IDS},
+       argMaxIf(terminal_type, terminal_time, terminal_type != ''), {SESSIONS}, {SESSION_IDS},
        {_select_figures(SUMMED_FIGURES)}, {{version:UInt64}}
 FROM {{staging}}
 GROUP BY day, org_id, user_key
@@ -189,7 +133,7 @@ class Rollup:
             started = time.monotonic()
             version = time.time_ns()
             staging = f"{self.database}.`_rollup_staging_{version}`"
-            self.client.command(f"CREATE TABLE {staging} ({_ACTIVITY_COLUMNS}) ENGINE = Memory")
+            self.client.command(f"CREATE TABLE {staging} ({activity.STAGING_COLUMNS}) ENGINE = Memory")
             try:
                 users, records = self._rebuild(day, staging, version)
             finally:
@@ -202,13 +146,15 @@ class Rollup:
         parameters = {"day": day, "day_start": day_start, "day_end": day_end, "version": version,
                       "team_key": self.team_attribute, "lookback": lookback, "lookback_utc_day": _utc_day(lookback),
                       "start_utc_day": _utc_day(day_start), "end_utc_day": _utc_day(day_end)}
-        for statement in (_METRIC_ACTIVITY, _EVENT_ACTIVITY):
+        for statement in (activity.DELTA_POINTS, activity.CUMULATIVE_POINTS, activity.EVENTS):
             self._run(statement, staging, parameters)
         records, users = self.client.query(
-            f"SELECT count(), uniqExact(user_key) FROM {staging}").result_rows[0]
+            f"SELECT sum(record_count), uniqExact(user_key) FROM {staging}").result_rows[0]
         if not records:
             # No raw rows (none yet, or expired by the raw TTL): keep whatever the rollups already hold.
             return 0, 0
+        if self.client.query(self._sql(activity.MEMBERS_UNTAGGED_LATE, staging)).result_rows[0][0]:
+            self._run(activity.TEAM_FROM_ATTRIBUTES, staging, parameters)
         for statement in (_DAILY_USER, _DAILY_ORG, _DAILY_MODEL, _DAILY_EDIT_TOOL):
             self._run(statement, staging, parameters)
         self._delete_vanished_rows(day, version)

@@ -35,15 +35,18 @@ TARGET_SECONDS = 5.0
 
 # What each statement of a rebuild does, recognised by its SQL (first match wins).
 STEP_LABELS = (
-    (r"INSERT INTO \S+_rollup_staging_\d+`.*metric_points FINAL",
-     "staging <- metric_points FINAL (window per series)"),
+    (r"INSERT INTO \S+_rollup_staging_\d+`.*attribute_team", "staging <- record attribute team (no resource team)"),
+    (r"INSERT INTO \S+_rollup_staging_\d+`.*metric_points FINAL PREWHERE temporality = 'cumulative'",
+     "staging <- metric_points FINAL, cumulative (window per series)"),
+    (r"INSERT INTO \S+_rollup_staging_\d+`.*metric_points FINAL", "staging <- metric_points FINAL, delta"),
     (r"INSERT INTO \S+_rollup_staging_\d+`.*events FINAL", "staging <- events FINAL"),
     (r"INSERT INTO \S+\.daily_user\b", "INSERT daily_user"),
     (r"INSERT INTO \S+\.daily_org\b", "INSERT daily_org"),
     (r"INSERT INTO \S+\.daily_model\b", "INSERT daily_model (join of user teams)"),
     (r"INSERT INTO \S+\.daily_edit_tool\b", "INSERT daily_edit_tool (join of user teams)"),
     (r"min\(start_timestamp\)", "lookback of cumulative series"),
-    (r"count\(\), uniqExact\(user_key\)", "count staging rows"),
+    (r"sum\(record_count\), uniqExact\(user_key\)", "count staging rows"),
+    (r"HAVING max\(untagged_time\)", "look for members whose latest record has no resource team"),
     (r"^DELETE FROM", "DELETE older rows of the day"),
     (r"SELECT count\(\) FROM \S+\.daily_\w+ WHERE day", "look for older rows to delete"),
     (r"^CREATE TABLE|^DROP TABLE", "create and drop the staging table"),

@@ -235,3 +235,46 @@ def test_a_day_without_raw_rows_keeps_its_rollups(store, rollup):
     store.client.command(f"TRUNCATE TABLE `{store.database}`.metric_points")  # as if the raw TTL expired
     rollup.rebuild_day(DAY)
     assert user_day(store, DAY)["lines_accepted"] == 5
+
+
+def test_delta_and_cumulative_points_of_one_user_and_day_add_up(store, rollup):
+    start = at(DAY, 8)
+
+    def input_tokens(value, time_ns, start_ns, cumulative=False):
+        return point("token.usage", value, time_ns, start_ns, cumulative, **identity(), type="input", model=MODEL)
+
+    store_rows(store, metrics=[
+        lines(5, at(DAY, 9), at(DAY, 8, 59)), lines(3, at(DAY, 10), at(DAY, 9, 59)),
+        lines(4, at(DAY, 9, 30), start, cumulative=True), lines(10, at(DAY, 11), start, cumulative=True),
+        input_tokens(100, at(DAY, 9), at(DAY, 8, 59)),
+        # 40, 90, then a reset to 30: 40 + 50 + 30
+        input_tokens(40, at(DAY, 9), start, cumulative=True), input_tokens(90, at(DAY, 10), start, cumulative=True),
+        input_tokens(30, at(DAY, 11), start, cumulative=True),
+    ])
+    rollup.rebuild_day(DAY)
+    row = user_day(store, DAY)
+    assert (row["lines_accepted"], row["input_tokens"], row["records"]) == (5 + 3 + 10, 100 + 120, 8)
+    assert (org_day(store, DAY)["lines_accepted"], org_day(store, DAY)["input_tokens"]) == (18, 220)
+    assert store.rows("SELECT model, input_tokens FROM {db}.daily_model FINAL") == [(MODEL, 220)]
+
+
+def test_a_record_without_a_resource_team_gives_the_team_of_its_attributes(store, rollup):
+    no_team = {"service.name": "claude-code"}
+    # ada's latest record has no team resource attribute: the team attribute of the record itself counts
+    store_rows(store, events=[event("user_prompt", at(DAY, 9), **identity())], resource={"team": "payments"})
+    store_rows(store, metrics=[point("token.usage", 7, at(DAY, 15), at(DAY, 14), type="input", model=MODEL,
+                                     **identity(team="search", **{"terminal.type": "cursor"}))], resource=no_team)
+    # bob's latest record has one: an earlier record's attribute does not override it
+    store_rows(store, events=[event("user_prompt", at(DAY, 8), **identity("bob@example.com"), team="red")],
+               resource=no_team)
+    store_rows(store, events=[event("user_prompt", at(DAY, 12), **identity("bob@example.com"))],
+               resource={"team": "blue"})
+    # carol's records never have one; her latest naming a team counts, a later one naming none does not
+    store_rows(store, events=[event("user_prompt", at(DAY, 9), **identity("carol@example.com"), team="green"),
+                              event("user_prompt", at(DAY, 10), **identity("carol@example.com"))], resource=no_team)
+    rollup.rebuild_day(DAY)
+    ada = user_day(store, DAY)
+    assert (ada["team"], ada["terminal_type"], ada["records"]) == ("search", "cursor", 2)
+    assert store.rows("SELECT team FROM {db}.daily_model FINAL") == [("search",)]
+    assert user_day(store, DAY, "bob@example.com")["team"] == "blue"
+    assert (user_day(store, DAY, "carol@example.com")["team"], org_day(store, DAY)["records"]) == ("green", 6)
