@@ -32,11 +32,13 @@ STAGING_COLUMNS = """
 
 # Implied by the timestamp bounds, but stated on the sort key's toDate(timestamp) (UTC) so the primary index skips
 # the rest of the month's partition: without it a day's rebuild reads every granule of its month.
-_SORTED_DAYS = "toDate(timestamp) BETWEEN {{{first}:Date}} AND {{end_utc_day:Date}}"
+_SORTED_DAYS = "toDate(timestamp) BETWEEN {{{first}:Date}} AND {{last_utc_day:Date}}"
 
+# A PREWHERE: the copies of one record share its timestamp, so filtering before FINAL's merge keeps or drops them
+# together, and FINAL merges only the day's rows instead of all those of the granules the index leaves.
 _IN_DAY = ("timestamp >= fromUnixTimestamp64Nano({day_start:Int64}) "
            "AND timestamp < fromUnixTimestamp64Nano({day_end:Int64}) AND "
-           + _SORTED_DAYS.format(first="start_utc_day"))
+           + _SORTED_DAYS.format(first="first_utc_day"))
 
 _RESOURCE_TEAM = "resource_attributes[{team_key:String}] AS resource_team"
 
@@ -56,7 +58,7 @@ _POINT = f"{_RECORD}, metric_name, type, model, tool_name, decision, language, v
 DELTA_POINTS = f"""
 INSERT INTO {{staging}} (day, {_POINT_KEY}, delta, {_GROUP_COLUMNS})
 SELECT {{day:Date}}, {_POINT_KEY}, sum(value), {_GROUP_VALUES}
-FROM (SELECT {_POINT} FROM {{database}}.metric_points FINAL WHERE temporality != 'cumulative' AND {_IN_DAY})
+FROM (SELECT {_POINT} FROM {{database}}.metric_points FINAL PREWHERE temporality != 'cumulative' AND {_IN_DAY})
 GROUP BY {_POINT_KEY}
 """
 
@@ -74,8 +76,7 @@ FROM
                cityHash64(org_id, metric_name, temporality, attributes, resource_attributes, scope_name,
                           start_timestamp) AS series_hash
         FROM {{database}}.metric_points FINAL
-        PREWHERE temporality = 'cumulative'
-        WHERE timestamp >= fromUnixTimestamp64Nano({{lookback:Int64}})
+        PREWHERE temporality = 'cumulative' AND timestamp >= fromUnixTimestamp64Nano({{lookback:Int64}})
           AND timestamp < fromUnixTimestamp64Nano({{day_end:Int64}})
           AND {_SORTED_DAYS.format(first="lookback_utc_day")}
     )
@@ -89,7 +90,7 @@ GROUP BY {_POINT_KEY}
 EVENTS = f"""
 INSERT INTO {{staging}} (day, org_id, user_key, session_id, event_name, {_GROUP_COLUMNS})
 SELECT {{day:Date}}, org_id, user_key, session_id, event_name, {_GROUP_VALUES}
-FROM (SELECT {_RECORD}, event_name, {_RESOURCE_TEAM} FROM {{database}}.events FINAL WHERE {_IN_DAY})
+FROM (SELECT {_RECORD}, event_name, {_RESOURCE_TEAM} FROM {{database}}.events FINAL PREWHERE {_IN_DAY})
 GROUP BY org_id, user_key, session_id, event_name
 """
 
@@ -103,7 +104,7 @@ SELECT count() FROM (SELECT org_id, user_key FROM {staging} GROUP BY org_id, use
 # a duplicate record does not change which is latest.
 _ATTRIBUTE_TEAM = f"""
 SELECT org_id, user_key, timestamp, attributes[{{team_key:String}}] AS attribute_team FROM {{database}}.{{table}}
-PREWHERE resource_attributes[{{team_key:String}}] = '' WHERE {_IN_DAY}
+PREWHERE {_IN_DAY} AND resource_attributes[{{team_key:String}}] = ''
 """
 
 TEAM_FROM_ATTRIBUTES = f"""

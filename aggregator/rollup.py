@@ -50,6 +50,7 @@ SELECT toUnixTimestamp64Nano(min(start_timestamp))
 FROM {database}.metric_points
 WHERE temporality = 'cumulative' AND start_timestamp > toDateTime64(0, 9, 'UTC')
   AND timestamp >= fromUnixTimestamp64Nano({day_start:Int64}) AND timestamp < fromUnixTimestamp64Nano({day_end:Int64})
+  AND toDate(timestamp) BETWEEN {first_utc_day:Date} AND {last_utc_day:Date}
 """
 
 # The user's team and terminal that day: those of their latest record that names one.
@@ -143,9 +144,8 @@ class Rollup:
     def _rebuild(self, day: date, staging: str, version: int) -> tuple[int, int]:
         day_start, day_end = self.day_bounds_ns(day)
         lookback = self._lookback(day_start, day_end)
-        parameters = {"day": day, "day_start": day_start, "day_end": day_end, "version": version,
-                      "team_key": self.team_attribute, "lookback": lookback, "lookback_utc_day": _utc_day(lookback),
-                      "start_utc_day": _utc_day(day_start), "end_utc_day": _utc_day(day_end)}
+        parameters = {"day": day, "version": version, "team_key": self.team_attribute, "lookback": lookback,
+                      "lookback_utc_day": _utc_day(lookback), **_bounds(day_start, day_end)}
         for statement in (activity.DELTA_POINTS, activity.CUMULATIVE_POINTS, activity.EVENTS):
             self._run(statement, staging, parameters)
         records, users = self.client.query(
@@ -180,7 +180,7 @@ class Rollup:
     def _lookback(self, day_start: int, day_end: int) -> int:
         """Where to start reading the day's cumulative series, so each has its previous point."""
         earliest = self.client.query(self._sql(_SERIES_START),
-                                     parameters={"day_start": day_start, "day_end": day_end}).result_rows[0][0]
+                                     parameters=_bounds(day_start, day_end)).result_rows[0][0]
         oldest_allowed = day_start - int(MAX_SERIES_AGE.total_seconds() * 1e9)
         return max(min(earliest or day_start, day_start), oldest_allowed)
 
@@ -215,6 +215,12 @@ def day_bounds_ns(day: date, zone: ZoneInfo) -> tuple[int, int]:
     start = datetime.combine(day, datetime.min.time(), zone)
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
     return _ns(start), _ns(end)
+
+
+def _bounds(day_start: int, day_end: int) -> dict:
+    """[start, end) in ns, and the UTC days of its first and last instant, for the sort key's toDate(timestamp)."""
+    return {"day_start": day_start, "day_end": day_end, "first_utc_day": _utc_day(day_start),
+            "last_utc_day": _utc_day(day_end - 1)}
 
 
 def _utc_day(ns: int) -> date:
