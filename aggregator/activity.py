@@ -1,7 +1,9 @@
 """Activity rows: what a rollup run reads from the raw tables into its staging table, already grouped.
 
-One row per (org, user key, session, and the metric's attributes the figures break down by: type, model, tool,
-decision, language) for metric points, per (org, user key, session, event name) for events, with what the group
+A run covers one or more consecutive days, [run_start, run_end) in ns; each record goes to its day in the
+aggregation time zone. One row per (day, org, user key, session, and the metric's attributes the figures break
+down by: type, model, tool, decision, language) for metric points, per (day, org, user key, session, event name)
+for events, with what the group
 adds (`delta`: the sum of what its points added) and how many records it holds; the figures (aggregator.figures)
 are aggregates over these rows. Grouping in the read keeps the staging table to about a twentieth of the records.
 
@@ -10,7 +12,7 @@ Metric handling (telemetry reference, section 3):
 - a cumulative series is keyed by its org, metric, attributes, resource, scope and START TIME, so a resumed
   session (new process, same session.id) and two processes sharing a session.id are separate series; each point
   adds its increase over the series' previous point, or its whole value after a decrease (a counter reset). A
-  series is read back to `lookback` so a day rebuilt alone still has its previous point;
+  series is read back to `lookback` so the first day of a run still has its previous point;
 - a retried export is stored once (the raw tables are ReplacingMergeTree on the whole record, read with FINAL).
 
 A member's team is that of their latest record naming one: the team resource attribute, else the record's team
@@ -31,13 +33,13 @@ STAGING_COLUMNS = """
 """
 
 # Implied by the timestamp bounds, but stated on the sort key's toDate(timestamp) (UTC) so the primary index skips
-# the rest of the month's partition: without it a day's rebuild reads every granule of its month.
+# the rest of the month's partition: without it a run reads every granule of its month.
 _SORTED_DAYS = "toDate(timestamp) BETWEEN {{{first}:Date}} AND {{last_utc_day:Date}}"
 
 # A PREWHERE: the copies of one record share its timestamp, so filtering before FINAL's merge keeps or drops them
-# together, and FINAL merges only the day's rows instead of all those of the granules the index leaves.
-_IN_DAY = ("timestamp >= fromUnixTimestamp64Nano({day_start:Int64}) "
-           "AND timestamp < fromUnixTimestamp64Nano({day_end:Int64}) AND "
+# together, and FINAL merges only the run's rows instead of all those of the granules the index leaves.
+_IN_RUN = ("timestamp >= fromUnixTimestamp64Nano({run_start:Int64}) "
+           "AND timestamp < fromUnixTimestamp64Nano({run_end:Int64}) AND "
            + _SORTED_DAYS.format(first="first_utc_day"))
 
 _RESOURCE_TEAM = "resource_attributes[{team_key:String}] AS resource_team"
@@ -52,21 +54,22 @@ _GROUP_VALUES = """count(), countIf(user_email = ''), max(user_email), max(user_
        argMaxIf(terminal_type, timestamp, terminal_type != ''), maxIf(timestamp, terminal_type != '')"""
 
 _RECORD = "org_id, user_key, user_email, user_account_uuid, user_id, session_id, terminal_type, timestamp"
+_DAY = "toDate(timestamp, {zone:String}) AS day"
 _POINT_KEY = "org_id, user_key, session_id, metric_name, type, model, tool_name, decision, language"
 _POINT = f"{_RECORD}, metric_name, type, model, tool_name, decision, language, value, {_RESOURCE_TEAM}"
 
 DELTA_POINTS = f"""
 INSERT INTO {{staging}} (day, {_POINT_KEY}, delta, {_GROUP_COLUMNS})
-SELECT {{day:Date}}, {_POINT_KEY}, sum(value), {_GROUP_VALUES}
-FROM (SELECT {_POINT} FROM {{database}}.metric_points FINAL PREWHERE temporality != 'cumulative' AND {_IN_DAY})
-GROUP BY {_POINT_KEY}
+SELECT {_DAY}, {_POINT_KEY}, sum(value), {_GROUP_VALUES}
+FROM (SELECT {_POINT} FROM {{database}}.metric_points FINAL PREWHERE temporality != 'cumulative' AND {_IN_RUN})
+GROUP BY day, {_POINT_KEY}
 """
 
 # Only cumulative points go through the window; PREWHERE reads the rest of their columns for them alone (the copies
 # of a record share their temporality too).
 CUMULATIVE_POINTS = f"""
 INSERT INTO {{staging}} (day, {_POINT_KEY}, delta, {_GROUP_COLUMNS})
-SELECT {{day:Date}}, {_POINT_KEY}, sum(if(increase < 0, value, increase)), {_GROUP_VALUES}
+SELECT {_DAY}, {_POINT_KEY}, sum(if(increase < 0, value, increase)), {_GROUP_VALUES}
 FROM
 (
     SELECT *, value - if(row_number() OVER series = 1, 0, lagInFrame(value) OVER series) AS increase
@@ -77,26 +80,26 @@ FROM
                           start_timestamp) AS series_hash
         FROM {{database}}.metric_points FINAL
         PREWHERE temporality = 'cumulative' AND timestamp >= fromUnixTimestamp64Nano({{lookback:Int64}})
-          AND timestamp < fromUnixTimestamp64Nano({{day_end:Int64}})
+          AND timestamp < fromUnixTimestamp64Nano({{run_end:Int64}})
           AND {_SORTED_DAYS.format(first="lookback_utc_day")}
     )
     WINDOW series AS (PARTITION BY series_hash ORDER BY timestamp
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
-WHERE timestamp >= fromUnixTimestamp64Nano({{day_start:Int64}})
-GROUP BY {_POINT_KEY}
+WHERE timestamp >= fromUnixTimestamp64Nano({{run_start:Int64}})
+GROUP BY day, {_POINT_KEY}
 """
 
 EVENTS = f"""
 INSERT INTO {{staging}} (day, org_id, user_key, session_id, event_name, {_GROUP_COLUMNS})
-SELECT {{day:Date}}, org_id, user_key, session_id, event_name, {_GROUP_VALUES}
-FROM (SELECT {_RECORD}, event_name, {_RESOURCE_TEAM} FROM {{database}}.events FINAL PREWHERE {_IN_DAY})
-GROUP BY org_id, user_key, session_id, event_name
+SELECT {_DAY}, org_id, user_key, session_id, event_name, {_GROUP_VALUES}
+FROM (SELECT {_RECORD}, event_name, {_RESOURCE_TEAM} FROM {{database}}.events FINAL PREWHERE {_IN_RUN})
+GROUP BY day, org_id, user_key, session_id, event_name
 """
 
 # Members whose latest record without a resource team is later than their latest resource team.
 MEMBERS_UNTAGGED_LATE = """
-SELECT count() FROM (SELECT org_id, user_key FROM {staging} GROUP BY org_id, user_key
+SELECT count() FROM (SELECT day, org_id, user_key FROM {staging} GROUP BY day, org_id, user_key
                      HAVING max(untagged_time) > max(team_time))
 """
 
@@ -104,13 +107,13 @@ SELECT count() FROM (SELECT org_id, user_key FROM {staging} GROUP BY org_id, use
 # a duplicate record does not change which is latest.
 _ATTRIBUTE_TEAM = f"""
 SELECT org_id, user_key, timestamp, attributes[{{team_key:String}}] AS attribute_team FROM {{database}}.{{table}}
-PREWHERE {_IN_DAY} AND resource_attributes[{{team_key:String}}] = ''
+PREWHERE {_IN_RUN} AND resource_attributes[{{team_key:String}}] = ''
 """
 
 TEAM_FROM_ATTRIBUTES = f"""
 INSERT INTO {{staging}} (day, org_id, user_key, team, team_time)
-SELECT {{day:Date}}, org_id, user_key, argMaxIf(attribute_team, timestamp, attribute_team != ''),
+SELECT {_DAY}, org_id, user_key, argMaxIf(attribute_team, timestamp, attribute_team != ''),
        maxIf(timestamp, attribute_team != '')
 FROM ({_ATTRIBUTE_TEAM.replace("{table}", "events")} UNION ALL {_ATTRIBUTE_TEAM.replace("{table}", "metric_points")})
-GROUP BY org_id, user_key
+GROUP BY day, org_id, user_key
 """

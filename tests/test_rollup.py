@@ -11,7 +11,7 @@ import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from aggregator.rollup import ROLLUP_TABLES, Rollup
+from aggregator.rollup import ROLLUP_TABLES, Rollup, runs_of_days
 from collector.decode import DecodeContext, Limits, decode_logs, decode_metrics
 from collector.store.client import insert_columns
 from collector.tables import TABLE_COLUMNS
@@ -278,3 +278,32 @@ def test_a_record_without_a_resource_team_gives_the_team_of_its_attributes(store
     assert store.rows("SELECT team FROM {db}.daily_model FINAL") == [("search",)]
     assert user_day(store, DAY, "bob@example.com")["team"] == "blue"
     assert (user_day(store, DAY, "carol@example.com")["team"], org_day(store, DAY)["records"]) == ("green", 6)
+
+
+def test_days_rebuilt_in_one_run_get_the_rows_they_get_alone(store, rollup):
+    day_after = date(2026, 11, 4)
+    store_rows(store, events=[event("user_prompt", at(day_after, 9), **identity())])
+    rollup.rebuild_day(day_after)
+    store.client.command(f"TRUNCATE TABLE `{store.database}`.events")  # as if that day's raw rows expired
+    start = at(DAY, 22)
+    store_rows(store, metrics=[lines(4, at(DAY, 23), start, cumulative=True),
+                               lines(10, at(NEXT_DAY, 1), start, cumulative=True),  # 6 on the next day
+                               lines(2, at(NEXT_DAY, 2), at(NEXT_DAY, 1, 59), email="bob@example.com")],
+               events=[event("user_prompt", at(DAY, 9), **identity()),
+                       event("user_prompt", at(NEXT_DAY, 9), **identity("bob@example.com", "s-2"))])
+    for day in (DAY, NEXT_DAY):
+        rollup.rebuild_day(day)
+    alone = [store.rows(f"SELECT * EXCEPT version FROM {{db}}.{table} FINAL ORDER BY ALL") for table in ROLLUP_TABLES]
+    rebuilt = rollup.rebuild_days([day_after, NEXT_DAY, DAY])
+    assert [(day.day, day.users, day.records) for day in rebuilt] == [(DAY, 1, 2), (NEXT_DAY, 2, 3),
+                                                                       (day_after, 0, 0)]
+    assert [store.rows(f"SELECT * EXCEPT version FROM {{db}}.{table} FINAL ORDER BY ALL")
+            for table in ROLLUP_TABLES] == alone
+    assert user_day(store, NEXT_DAY)["lines_accepted"] == 6
+    assert user_day(store, day_after)["prompts"] == 1  # no raw rows left: its rollups are kept
+
+
+def test_consecutive_days_are_rebuilt_together_up_to_a_week():
+    days = [date(2026, 11, n) for n in (9, 1, 2, 3, 4, 5, 6, 7, 8, 3, 11)]
+    assert runs_of_days(days) == [[date(2026, 11, n) for n in range(1, 8)], [date(2026, 11, 8), date(2026, 11, 9)],
+                                  [date(2026, 11, 11)]]
