@@ -1,8 +1,9 @@
 """The figures of the daily rollups, each defined once as an aggregate over activity rows.
 
-Activity rows are what a rollup run reads from the raw tables (see rollup.py): one row per metric point with its
-`delta` (what the point added: its value for delta temporality, the increase since the series' previous point for
-cumulative), and one row per event with its `event_name`. The definitions follow the telemetry reference, section 5.
+Activity rows are what a rollup run reads from the raw tables (see activity.py): a group of metric points with its
+`delta` (what its points added: the value for delta temporality, the increase since the series' previous point for
+cumulative), or of events with their `event_name`, each with the number of records it holds (`record_count`) and
+of those without an email (`record_count_without_email`). The definitions follow the telemetry reference, section 5.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def _metric(metric: str, condition: str = "1", whole: bool = True) -> str:
 
 
 def _events(name: str) -> str:
-    return f"countIf(event_name = '{name}')"
+    return f"sumIf(record_count, event_name = '{name}')"
 
 
 # Figures that add up over users and days: the columns shared by daily_user and daily_org, in report order.
@@ -66,8 +67,8 @@ SUMMED_FIGURES = (
     Figure("prompts", _events("user_prompt"), "Prompts the user submitted (user_prompt events)."),
     Figure("api_requests", _events("api_request"), "Requests to the Claude API (api_request events)."),
     Figure("api_errors", _events("api_error"), "Failed requests to the Claude API (api_error events)."),
-    Figure("records", "count()", "Metric points and events rolled up."),
-    Figure("records_without_email", "countIf(user_email = '')", "Records that carried no user.email."),
+    Figure("records", "sum(record_count)", "Metric points and events rolled up."),
+    Figure("records_without_email", "sum(record_count_without_email)", "Records that carried no user.email."),
 )
 
 # Per model: tokens by type and cost (metrics only; api_request events describe the same requests).

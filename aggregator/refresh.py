@@ -14,7 +14,7 @@ import time
 from datetime import date, timedelta
 from typing import Callable, Iterable
 
-from aggregator.rollup import DayRebuilt, Rollup
+from aggregator.rollup import DayRebuilt, Rollup, runs_of_days
 from collector.log_once import RateLimitedLog
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,11 @@ class Refresher:
         """Rebuild every day of [first, last]; the same result however often it runs."""
         days = days_between(first, last)
         done = []
-        for number, day in enumerate(days, 1):
-            done.append(self.rollup.rebuild_day(day))
-            if progress:
-                progress(done[-1], number, len(days))
+        for run in runs_of_days(days):
+            for rebuilt in self.rollup.rebuild_days(run):
+                done.append(rebuilt)
+                if progress:
+                    progress(rebuilt, len(done), len(days))
         return done
 
     def days_to_refresh(self) -> list[date]:
@@ -62,7 +63,7 @@ class Refresher:
 
     def refresh(self) -> list[DayRebuilt]:
         started_ns = time.time_ns()
-        rebuilt = [self.rollup.rebuild_day(day) for day in self.days_to_refresh()]
+        rebuilt = self.rollup.rebuild_days(self.days_to_refresh())
         self._previous_run_ns = started_ns
         self.last_success = time.time()
         self.last_run_seconds = (time.time_ns() - started_ns) / 1e9

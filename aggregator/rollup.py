@@ -1,16 +1,10 @@
-"""Daily rollups: rebuild every figure of one day from the raw tables, the same way however often it runs.
+"""Daily rollups: rebuild every figure of some days from the raw tables, the same way however often it runs.
 
-A run reads the day's metric points and events into a staging table of activity rows (aggregator.figures),
-turning cumulative points into increases per series, then writes new versions of the day's rows in daily_user,
-daily_org, daily_model and daily_edit_tool and deletes the older versions. Readers use FINAL, so they see the
-old rows or the new ones, never a mix of half a day.
-
-Metric handling (telemetry reference, section 3):
-- delta points add their value;
-- a cumulative series is keyed by its org, metric, attributes, resource, scope and START TIME, so a resumed
-  session (new process, same session.id) and two processes sharing a session.id are separate series; each point
-  adds its increase over the series' previous point, or its whole value after a decrease (a counter reset);
-- a retried export is stored once (the raw tables are ReplacingMergeTree on the whole point, read with FINAL).
+A run takes up to a week of consecutive days: it reads their metric points and events into a staging table of
+activity rows (aggregator.activity: grouped per day, member, session and kind, cumulative points turned into
+increases per series), then writes new versions of the days' rows in daily_user, daily_org, daily_model and
+daily_edit_tool and deletes the older versions. Readers use FINAL, so they see the old rows or the new ones, never
+a mix of half a day.
 """
 
 from __future__ import annotations
@@ -20,10 +14,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
 
+from aggregator import activity
 from aggregator.figures import (
     ACTIVE_USERS,
     COST,
@@ -47,69 +43,25 @@ ROLLUP_KEYS = {
 }
 ROLLUP_TABLES = tuple(ROLLUP_KEYS)
 
-# How far back a cumulative series of the day is read to find its previous point. A Claude Code process lives
-# hours, not weeks; a series older than this counts its first point in the window whole.
+# How far back before a run's first day a cumulative series is read to find its previous point. A Claude Code
+# process lives hours, not weeks; a series older than this counts its first point in the window whole. (Later days
+# of a run see further back: the same figures unless a series went silent for over a month.)
 MAX_SERIES_AGE = timedelta(days=31)
 
-_ACTIVITY_COLUMNS = """
-    day Date, org_id String, user_key String, user_email String, user_account_uuid String, user_id String,
-    session_id String, team String, terminal_type String, timestamp DateTime64(9, 'UTC'),
-    metric_name String, type String, model String, tool_name String, decision String, language String,
-    delta Float64, event_name String
-"""
-
-_TEAM = ("if(resource_attributes[{team_key:String}] != '', resource_attributes[{team_key:String}], "
-         "attributes[{team_key:String}])")
-
-# Implied by the timestamp bounds, but stated on the sort key's toDate(timestamp) (UTC) so the primary index skips
-# the rest of the month's partition: without it a day's rebuild reads every granule of its month.
-_SORTED_DAYS = "toDate(timestamp) BETWEEN {{{first}:Date}} AND {{end_utc_day:Date}}"
-
-_METRIC_ACTIVITY = f"""
-INSERT INTO {{staging}}
-SELECT {{day:Date}}, org_id, user_key, user_email, user_account_uuid, user_id, session_id, team, terminal_type,
-       timestamp, metric_name, type, model, tool_name, decision, language,
-       if(temporality != 'cumulative', value, if(increase < 0, value, increase)) AS delta, ''
-FROM
-(
-    SELECT *,
-           value - if(row_number() OVER series = 1, 0, lagInFrame(value) OVER series) AS increase
-    FROM
-    (
-        SELECT org_id, user_key, user_email, user_account_uuid, user_id, session_id, {_TEAM} AS team,
-               terminal_type, timestamp, metric_name, type, model, tool_name, decision, language, temporality, value,
-               cityHash64(org_id, metric_name, temporality, attributes, resource_attributes, scope_name,
-                          start_timestamp) AS series_hash
-        FROM {{database}}.metric_points FINAL
-        WHERE timestamp < fromUnixTimestamp64Nano({{day_end:Int64}})
-          AND timestamp >= fromUnixTimestamp64Nano(if(temporality = 'cumulative', {{lookback:Int64}},
-                                                                                  {{day_start:Int64}}))
-          AND {_SORTED_DAYS.format(first="lookback_utc_day")}
-    )
-    WINDOW series AS (PARTITION BY series_hash ORDER BY timestamp
-                      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-)
-WHERE timestamp >= fromUnixTimestamp64Nano({{day_start:Int64}})
-"""
-
-_EVENT_ACTIVITY = f"""
-INSERT INTO {{staging}}
-SELECT {{day:Date}}, org_id, user_key, user_email, user_account_uuid, user_id, session_id, {_TEAM},
-       terminal_type, timestamp, '', '', model, tool_name, decision, '', 0, event_name
-FROM {{database}}.events FINAL
-WHERE timestamp >= fromUnixTimestamp64Nano({{day_start:Int64}}) AND timestamp < fromUnixTimestamp64Nano({{day_end:Int64}})
-  AND {_SORTED_DAYS.format(first="start_utc_day")}
-"""
+# Consecutive days rebuilt by one run at most: each read and write then serves several days (a backfill of 30 days
+# of 10M records: 5 runs instead of 30), while the staging table holds the groups of a week at most.
+MAX_DAYS_PER_RUN = 7
 
 _SERIES_START = """
 SELECT toUnixTimestamp64Nano(min(start_timestamp))
 FROM {database}.metric_points
 WHERE temporality = 'cumulative' AND start_timestamp > toDateTime64(0, 9, 'UTC')
-  AND timestamp >= fromUnixTimestamp64Nano({day_start:Int64}) AND timestamp < fromUnixTimestamp64Nano({day_end:Int64})
+  AND timestamp >= fromUnixTimestamp64Nano({run_start:Int64}) AND timestamp < fromUnixTimestamp64Nano({run_end:Int64})
+  AND toDate(timestamp) BETWEEN {first_utc_day:Date} AND {last_utc_day:Date}
 """
 
 # The user's team and terminal that day: those of their latest record that names one.
-_USER_TEAM = "argMaxIf(team, timestamp, team != '')"
+_USER_TEAM = "argMaxIf(team, team_time, team != '')"
 
 
 def _select_figures(figures) -> str:
@@ -125,7 +77,7 @@ INSERT INTO {{database}}.daily_user
     (day, org_id, user_key, user_email, user_account_uuid, user_id, team, terminal_type, sessions, session_ids,
      {_names(SUMMED_FIGURES)}, version)
 SELECT day, org_id, user_key, max(user_email), max(user_account_uuid), max(user_id), {_USER_TEAM},
-       argMaxIf(terminal_type, timestamp, terminal_type != ''), {SESSIONS}, {SESSION_IDS},
+       argMaxIf(terminal_type, terminal_time, terminal_type != ''), {SESSIONS}, {SESSION_IDS},
        {_select_figures(SUMMED_FIGURES)}, {{version:UInt64}}
 FROM {{staging}}
 GROUP BY day, org_id, user_key
@@ -138,12 +90,13 @@ FROM {{staging}}
 GROUP BY day, org_id
 """
 
-_USER_TEAMS = f"(SELECT org_id, user_key, {_USER_TEAM} AS user_team FROM {{staging}} GROUP BY org_id, user_key)"
+_USER_TEAMS = (f"(SELECT day, org_id, user_key, {_USER_TEAM} AS user_team FROM {{staging}} "
+               f"GROUP BY day, org_id, user_key)")
 
 _DAILY_MODEL = f"""
 INSERT INTO {{database}}.daily_model (day, org_id, user_key, team, model, {_names(MODEL_FIGURES)}, version)
 SELECT day, org_id, user_key, any(user_team), model, {_select_figures(MODEL_FIGURES)}, {{version:UInt64}}
-FROM {{staging}} AS activity LEFT JOIN {_USER_TEAMS} AS teams USING (org_id, user_key)
+FROM {{staging}} AS activity LEFT JOIN {_USER_TEAMS} AS teams USING (day, org_id, user_key)
 WHERE metric_name IN ('{TOKENS}', '{COST}')
 GROUP BY day, org_id, user_key, model
 """
@@ -153,7 +106,7 @@ INSERT INTO {{database}}.daily_edit_tool
     (day, org_id, user_key, team, tool_name, language, {_names(EDIT_TOOL_FIGURES)}, version)
 SELECT day, org_id, user_key, any(user_team), tool_name, language, {_select_figures(EDIT_TOOL_FIGURES)},
        {{version:UInt64}}
-FROM {{staging}} AS activity LEFT JOIN {_USER_TEAMS} AS teams USING (org_id, user_key)
+FROM {{staging}} AS activity LEFT JOIN {_USER_TEAMS} AS teams USING (day, org_id, user_key)
 WHERE metric_name = '{EDIT_DECISION}'
 GROUP BY day, org_id, user_key, tool_name, language
 """
@@ -190,58 +143,69 @@ class Rollup:
         return day_bounds_ns(day, self.zone)
 
     def rebuild_day(self, day: date) -> DayRebuilt:
+        return self.rebuild_days([day])[0]
+
+    def rebuild_days(self, days: Iterable[date]) -> list[DayRebuilt]:
+        """Rebuild each of the days, in order, consecutive ones together (runs_of_days)."""
+        return [rebuilt for run in runs_of_days(days) for rebuilt in self._rebuild_run(run)]
+
+    def _rebuild_run(self, days: list[date]) -> list[DayRebuilt]:
         with self._lock:
             started = time.monotonic()
             version = time.time_ns()
             staging = f"{self.database}.`_rollup_staging_{version}`"
-            self.client.command(f"CREATE TABLE {staging} ({_ACTIVITY_COLUMNS}) ENGINE = Memory")
+            self.client.command(f"CREATE TABLE {staging} ({activity.STAGING_COLUMNS}) ENGINE = Memory")
             try:
-                users, records = self._rebuild(day, staging, version)
+                counts = self._rebuild(days, staging, version)
             finally:
                 self.client.command(f"DROP TABLE IF EXISTS {staging}")
-            return DayRebuilt(day, users, records, time.monotonic() - started)
+            # each day is given its share of the run's time, so sums over days stay right
+            share = (time.monotonic() - started) / len(days)
+            return [DayRebuilt(day, *counts.get(day, (0, 0)), share) for day in days]
 
-    def _rebuild(self, day: date, staging: str, version: int) -> tuple[int, int]:
-        day_start, day_end = self.day_bounds_ns(day)
-        lookback = self._lookback(day_start, day_end)
-        parameters = {"day": day, "day_start": day_start, "day_end": day_end, "version": version,
-                      "team_key": self.team_attribute, "lookback": lookback, "lookback_utc_day": _utc_day(lookback),
-                      "start_utc_day": _utc_day(day_start), "end_utc_day": _utc_day(day_end)}
-        for statement in (_METRIC_ACTIVITY, _EVENT_ACTIVITY):
+    def _rebuild(self, days: list[date], staging: str, version: int) -> dict[date, tuple[int, int]]:
+        """Users and records of each day that has raw rows; those days' rollups rewritten."""
+        run_start, run_end = self.day_bounds_ns(days[0])[0], self.day_bounds_ns(days[-1])[1]
+        lookback = self._lookback(run_start, run_end)
+        parameters = {"zone": self.time_zone, "version": version, "team_key": self.team_attribute,
+                      "lookback": lookback, "lookback_utc_day": _utc_day(lookback), **_bounds(run_start, run_end)}
+        for statement in (activity.DELTA_POINTS, activity.CUMULATIVE_POINTS, activity.EVENTS):
             self._run(statement, staging, parameters)
-        records, users = self.client.query(
-            f"SELECT count(), uniqExact(user_key) FROM {staging}").result_rows[0]
-        if not records:
-            # No raw rows (none yet, or expired by the raw TTL): keep whatever the rollups already hold.
-            return 0, 0
+        counts = {day: (users, records) for day, records, users in self.client.query(
+            f"SELECT day, sum(record_count), uniqExact(user_key) FROM {staging} GROUP BY day").result_rows}
+        # A day without raw rows (none yet, or expired by the raw TTL) has no staging rows: its rollups are kept.
+        if not counts:
+            return counts
+        if self.client.query(self._sql(activity.MEMBERS_UNTAGGED_LATE, staging)).result_rows[0][0]:
+            self._run(activity.TEAM_FROM_ATTRIBUTES, staging, parameters)
         for statement in (_DAILY_USER, _DAILY_ORG, _DAILY_MODEL, _DAILY_EDIT_TOOL):
             self._run(statement, staging, parameters)
-        self._delete_vanished_rows(day, version)
-        return users, records
+        self._delete_vanished_rows(sorted(counts), version)
+        return counts
 
-    def _delete_vanished_rows(self, day: date, version: int) -> None:
-        """Delete older rows of the day whose key this run did not write again (e.g. after a time zone change).
+    def _delete_vanished_rows(self, days: list[date], version: int) -> None:
+        """Delete older rows of the days whose key this run did not write again (e.g. after a time zone change).
 
         Rows it did write again are replaced by the new version (FINAL, and merges); deleting only when needed
         keeps the every-minute refresh from creating a mutation per table each time.
         """
-        parameters = {"day": day, "version": version}
+        parameters = {"days": days, "version": version}
         for table, key in ROLLUP_KEYS.items():
-            columns = ", ".join(key)
-            vanished = (f"day = {{day:Date}} AND version < {{version:UInt64}} AND ({columns}) NOT IN "
+            columns = ", ".join(("day", *key))
+            vanished = (f"day IN {{days:Array(Date)}} AND version < {{version:UInt64}} AND ({columns}) NOT IN "
                         f"(SELECT {columns} FROM {self.database}.{table} "
-                        f"WHERE day = {{day:Date}} AND version = {{version:UInt64}})")
+                        f"WHERE day IN {{days:Array(Date)}} AND version = {{version:UInt64}})")
             count = self.client.query(f"SELECT count() FROM {self.database}.{table} WHERE {vanished}",
                                       parameters=parameters).result_rows[0][0]
             if count:
                 self.client.command(f"DELETE FROM {self.database}.{table} WHERE {vanished}", parameters=parameters)
 
-    def _lookback(self, day_start: int, day_end: int) -> int:
-        """Where to start reading the day's cumulative series, so each has its previous point."""
+    def _lookback(self, run_start: int, run_end: int) -> int:
+        """Where to start reading the run's cumulative series, so each has its previous point."""
         earliest = self.client.query(self._sql(_SERIES_START),
-                                     parameters={"day_start": day_start, "day_end": day_end}).result_rows[0][0]
-        oldest_allowed = day_start - int(MAX_SERIES_AGE.total_seconds() * 1e9)
-        return max(min(earliest or day_start, day_start), oldest_allowed)
+                                     parameters=_bounds(run_start, run_end)).result_rows[0][0]
+        oldest_allowed = run_start - int(MAX_SERIES_AGE.total_seconds() * 1e9)
+        return max(min(earliest or run_start, run_start), oldest_allowed)
 
     def _sql(self, statement: str, staging: str = "") -> str:
         return statement.replace("{staging}", staging).replace("{database}", self.database)
@@ -274,6 +238,23 @@ def day_bounds_ns(day: date, zone: ZoneInfo) -> tuple[int, int]:
     start = datetime.combine(day, datetime.min.time(), zone)
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
     return _ns(start), _ns(end)
+
+
+def runs_of_days(days: Iterable[date]) -> list[list[date]]:
+    """The days in order, consecutive ones together, at most MAX_DAYS_PER_RUN to a run."""
+    runs: list[list[date]] = []
+    for day in sorted(set(days)):
+        if runs and runs[-1][-1] + timedelta(days=1) == day and len(runs[-1]) < MAX_DAYS_PER_RUN:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
+
+
+def _bounds(run_start: int, run_end: int) -> dict:
+    """[start, end) in ns, and the UTC days of its first and last instant, for the sort key's toDate(timestamp)."""
+    return {"run_start": run_start, "run_end": run_end, "first_utc_day": _utc_day(run_start),
+            "last_utc_day": _utc_day(run_end - 1)}
 
 
 def _utc_day(ns: int) -> date:

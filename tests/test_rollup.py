@@ -11,7 +11,7 @@ import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
-from aggregator.rollup import ROLLUP_TABLES, Rollup
+from aggregator.rollup import ROLLUP_TABLES, Rollup, runs_of_days
 from collector.decode import DecodeContext, Limits, decode_logs, decode_metrics
 from collector.store.client import insert_columns
 from collector.tables import TABLE_COLUMNS
@@ -235,3 +235,75 @@ def test_a_day_without_raw_rows_keeps_its_rollups(store, rollup):
     store.client.command(f"TRUNCATE TABLE `{store.database}`.metric_points")  # as if the raw TTL expired
     rollup.rebuild_day(DAY)
     assert user_day(store, DAY)["lines_accepted"] == 5
+
+
+def test_delta_and_cumulative_points_of_one_user_and_day_add_up(store, rollup):
+    start = at(DAY, 8)
+
+    def input_tokens(value, time_ns, start_ns, cumulative=False):
+        return point("token.usage", value, time_ns, start_ns, cumulative, **identity(), type="input", model=MODEL)
+
+    store_rows(store, metrics=[
+        lines(5, at(DAY, 9), at(DAY, 8, 59)), lines(3, at(DAY, 10), at(DAY, 9, 59)),
+        lines(4, at(DAY, 9, 30), start, cumulative=True), lines(10, at(DAY, 11), start, cumulative=True),
+        input_tokens(100, at(DAY, 9), at(DAY, 8, 59)),
+        # 40, 90, then a reset to 30: 40 + 50 + 30
+        input_tokens(40, at(DAY, 9), start, cumulative=True), input_tokens(90, at(DAY, 10), start, cumulative=True),
+        input_tokens(30, at(DAY, 11), start, cumulative=True),
+    ])
+    rollup.rebuild_day(DAY)
+    row = user_day(store, DAY)
+    assert (row["lines_accepted"], row["input_tokens"], row["records"]) == (5 + 3 + 10, 100 + 120, 8)
+    assert (org_day(store, DAY)["lines_accepted"], org_day(store, DAY)["input_tokens"]) == (18, 220)
+    assert store.rows("SELECT model, input_tokens FROM {db}.daily_model FINAL") == [(MODEL, 220)]
+
+
+def test_a_record_without_a_resource_team_gives_the_team_of_its_attributes(store, rollup):
+    no_team = {"service.name": "claude-code"}
+    # ada's latest record has no team resource attribute: the team attribute of the record itself counts
+    store_rows(store, events=[event("user_prompt", at(DAY, 9), **identity())], resource={"team": "payments"})
+    store_rows(store, metrics=[point("token.usage", 7, at(DAY, 15), at(DAY, 14), type="input", model=MODEL,
+                                     **identity(team="search", **{"terminal.type": "cursor"}))], resource=no_team)
+    # bob's latest record has one: an earlier record's attribute does not override it
+    store_rows(store, events=[event("user_prompt", at(DAY, 8), **identity("bob@example.com"), team="red")],
+               resource=no_team)
+    store_rows(store, events=[event("user_prompt", at(DAY, 12), **identity("bob@example.com"))],
+               resource={"team": "blue"})
+    # carol's records never have one; her latest naming a team counts, a later one naming none does not
+    store_rows(store, events=[event("user_prompt", at(DAY, 9), **identity("carol@example.com"), team="green"),
+                              event("user_prompt", at(DAY, 10), **identity("carol@example.com"))], resource=no_team)
+    rollup.rebuild_day(DAY)
+    ada = user_day(store, DAY)
+    assert (ada["team"], ada["terminal_type"], ada["records"]) == ("search", "cursor", 2)
+    assert store.rows("SELECT team FROM {db}.daily_model FINAL") == [("search",)]
+    assert user_day(store, DAY, "bob@example.com")["team"] == "blue"
+    assert (user_day(store, DAY, "carol@example.com")["team"], org_day(store, DAY)["records"]) == ("green", 6)
+
+
+def test_days_rebuilt_in_one_run_get_the_rows_they_get_alone(store, rollup):
+    day_after = date(2026, 11, 4)
+    store_rows(store, events=[event("user_prompt", at(day_after, 9), **identity())])
+    rollup.rebuild_day(day_after)
+    store.client.command(f"TRUNCATE TABLE `{store.database}`.events")  # as if that day's raw rows expired
+    start = at(DAY, 22)
+    store_rows(store, metrics=[lines(4, at(DAY, 23), start, cumulative=True),
+                               lines(10, at(NEXT_DAY, 1), start, cumulative=True),  # 6 on the next day
+                               lines(2, at(NEXT_DAY, 2), at(NEXT_DAY, 1, 59), email="bob@example.com")],
+               events=[event("user_prompt", at(DAY, 9), **identity()),
+                       event("user_prompt", at(NEXT_DAY, 9), **identity("bob@example.com", "s-2"))])
+    for day in (DAY, NEXT_DAY):
+        rollup.rebuild_day(day)
+    alone = [store.rows(f"SELECT * EXCEPT version FROM {{db}}.{table} FINAL ORDER BY ALL") for table in ROLLUP_TABLES]
+    rebuilt = rollup.rebuild_days([day_after, NEXT_DAY, DAY])
+    assert [(day.day, day.users, day.records) for day in rebuilt] == [(DAY, 1, 2), (NEXT_DAY, 2, 3),
+                                                                       (day_after, 0, 0)]
+    assert [store.rows(f"SELECT * EXCEPT version FROM {{db}}.{table} FINAL ORDER BY ALL")
+            for table in ROLLUP_TABLES] == alone
+    assert user_day(store, NEXT_DAY)["lines_accepted"] == 6
+    assert user_day(store, day_after)["prompts"] == 1  # no raw rows left: its rollups are kept
+
+
+def test_consecutive_days_are_rebuilt_together_up_to_a_week():
+    days = [date(2026, 11, n) for n in (9, 1, 2, 3, 4, 5, 6, 7, 8, 3, 11)]
+    assert runs_of_days(days) == [[date(2026, 11, n) for n in range(1, 8)], [date(2026, 11, 8), date(2026, 11, 9)],
+                                  [date(2026, 11, 11)]]
