@@ -133,7 +133,8 @@ class Rollup:
 
     @property
     def lock(self) -> threading.Lock:
-        """Held by each day's rebuild: whoever deletes raw rows (a purge) holds it so no rebuild writes them back."""
+        """Held by each rebuild (a run of up to a week of days): whoever deletes raw rows (a purge) holds it so no
+        rebuild writes them back."""
         return self._lock
 
     def today(self) -> date:
