@@ -1,13 +1,14 @@
 """GET /readyz: whether this collector should get new exports now (a load balancer's readiness probe).
 
 Ready means the store answers, the last insert did not fail, and the write-ahead queue is below READY_FILL of
-its limit. /healthz only says the process is alive; a collector that is not ready still keeps what it has
+its limit and has not refused an export lately. /healthz only says the process is alive; a collector that is not ready still keeps what it has
 queued and inserts it once the store is back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Callable
 
 from aiohttp import web
@@ -16,6 +17,7 @@ from collector.write_ahead_log import WriteAheadLog
 from collector.writer import BatchWriter
 
 READY_FILL = 0.9
+REFUSED_RECENTLY_SECONDS = 10
 PING_TIMEOUT_SECONDS = 5
 
 
@@ -32,6 +34,9 @@ def add_route(app: web.Application, queue: WriteAheadLog, writer: BatchWriter, p
             problems.append("inserts are failing (the rows wait in the queue)")
         if queue.used_bytes >= READY_FILL * queue.max_bytes:
             problems.append(f"the write-ahead queue is over {READY_FILL:.0%} full")
+        elif time.monotonic() - queue.last_refused < REFUSED_RECENTLY_SECONDS:
+            problems.append("the write-ahead queue refused exports in the last "
+                            f"{REFUSED_RECENTLY_SECONDS} s for want of room")
         body = {"status": "not ready" if problems else "ready", "problems": problems, "store": store,
                 "inserts_failing_since": writer.failing_since, "queue_bytes": queue.used_bytes,
                 "queue_max_bytes": queue.max_bytes, "queued_requests": writer.waiting_entries}

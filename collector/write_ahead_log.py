@@ -16,6 +16,7 @@ import fcntl
 import logging
 import os
 import struct
+import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ class WriteAheadLog:
         self._syncer: asyncio.Task | None = None
         self._sync_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="queue-sync")
         self._lock_fd = -1
+        self.last_refused = float("-inf")  # time.monotonic() of the last append refused for want of room
 
     @property
     def used_bytes(self) -> int:
@@ -106,6 +108,7 @@ class WriteAheadLog:
         """Write one entry; returns once it is on disk (fdatasync), so it survives a crash of this process."""
         size = _HEADER.size + len(payload)
         if self.used_bytes + size > self.max_bytes:
+            self.last_refused = time.monotonic()
             raise QueueFull(f"the write-ahead queue holds {self.used_bytes} bytes, its limit is {self.max_bytes}")
         if self._segments[self._current] + size > self._segment_bytes and self._segments[self._current]:
             self._unsynced_fds.append(self._fd)
