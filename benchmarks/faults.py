@@ -102,7 +102,7 @@ def main() -> None:
         stored = in_child_process(count_stored, data_dir)
         if store_disk:
             subprocess.run(["umount", "-l", str(store_disk)], check=False)
-    print_report(args, totals, stored, faults.log, exit_code)
+    print_report(args, totals, stored, faults.log, exit_code, faults.collector.peak_rss_bytes)
 
 
 def fill_disk(folder: Path) -> Path:
@@ -135,7 +135,8 @@ def mount_store_disk(path: Path) -> Path | None:
     return path
 
 
-def print_report(args, totals: LoadTotals, stored: dict[str, int], faults: list[str], exit_code: int) -> None:
+def print_report(args, totals: LoadTotals, stored: dict[str, int], faults: list[str], exit_code: int,
+                 peak_rss_bytes: int) -> None:
     acknowledged = {"events": totals.records("logs"), "metric_points": totals.records("metrics")}
     lost = {table: acknowledged[table] - stored.get(table, 0) for table in acknowledged}
     print(f"load: {args.seconds:.0f} s, {args.connections} connections, offering "
@@ -148,7 +149,7 @@ def print_report(args, totals: LoadTotals, stored: dict[str, int], faults: list[
           f"{totals.total('given_up'):,}; failed: {totals.failures()}")
     print(f"stored after SIGTERM (FINAL): {stored.get('events', 0):,} events, {stored.get('metric_points', 0):,} "
           f"metric points; records lost: {sum(lost.values())} ({'met' if not any(lost.values()) else 'MISSED'}); "
-          f"serve exit code {exit_code}")
+          f"serve exit code {exit_code}, peak RSS of the last serve {peak_rss_bytes / 2**20:,.0f} MiB")
 
 
 if __name__ == "__main__":

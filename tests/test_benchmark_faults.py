@@ -24,4 +24,4 @@ def test_load_through_a_sigkill_and_a_store_outage_loses_nothing():
     assert acknowledged and stored, report
     assert int(acknowledged.group(1).replace(",", "")) > 20_000, report
     assert acknowledged.groups() == stored.groups(), report
-    assert "records lost: 0 (met); serve exit code 0" in report, report
+    assert "records lost: 0 (met); serve exit code 0, peak RSS" in report, report
