@@ -35,7 +35,7 @@ class Settings:
     batch_max_delay_ms: int = 200
     queue_dir: str = ""
     queue_max_bytes: int = 1024**3
-    queue_memory_rows: int = 100_000
+    queue_memory_rows: int = 30_000
     queue_sync: bool = True
     auth_tokens: str = ""
     tls_cert: str = ""

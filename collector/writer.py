@@ -41,6 +41,11 @@ class _Entry:
     position: Position
     table: str
     rows: list | None  # None: spilled, read back from the queue when inserted
+    row_count: int  # for a request replayed after a restart, an estimate from its size
+
+# A replayed request's row count is unknown until it is decoded again; Claude Code records take a few hundred
+# bytes of protobuf each.
+ESTIMATED_BYTES_PER_ROW = 200
 
 
 @dataclass
@@ -98,9 +103,10 @@ class BatchWriter:
 
     def enqueue(self, position: Position, table: str, rows: list | None) -> None:
         """Rows of a request now in the queue at position; None (or no room in memory) reads them back later."""
+        row_count = len(rows) if rows is not None else max(1, position.length // ESTIMATED_BYTES_PER_ROW)
         if rows is not None and self._memory_rows + len(rows) > self._max_memory_rows:
             rows = None
-        self._entries.append(_Entry(position, table, rows))
+        self._entries.append(_Entry(position, table, rows, row_count))
         self._queued_sequence = position.sequence
         if rows is not None:
             self._memory_rows += len(rows)
@@ -152,11 +158,13 @@ class BatchWriter:
                 return
 
     def _take_batch(self) -> list[_Entry]:
+        # Rows read back from the queue count against memory too: a batch never holds more than memory allows.
+        limit = min(self._max_rows, self._max_memory_rows)
         batch, rows = [], 0
-        while self._entries and (rows < self._max_rows or not batch):
+        while self._entries and (rows + self._entries[0].row_count <= limit or not batch):
             entry = self._entries.popleft()
             batch.append(entry)
-            rows += len(entry.rows) if entry.rows is not None else self._max_rows // 10
+            rows += entry.row_count
         return batch
 
     async def _insert(self, batch: list[_Entry]) -> bool:
