@@ -65,7 +65,8 @@ class BatchWriter:
         # The writer stamps received_at as rows reach the store, so the aggregator's "received since its last run"
         # finds rows that waited in the queue through an outage or a restart.
         self._received_at = {table: list(columns).index("received_at") for table, columns in table_columns.items()}
-        self._max_rows = max_rows
+        # Rows read back from the queue count against memory too: a batch never holds more than memory allows.
+        self._batch_rows = min(max_rows, max_memory_rows)
         self._max_delay = max_delay_seconds
         self._max_memory_rows = max_memory_rows
         self._read_back = read_back
@@ -111,8 +112,13 @@ class BatchWriter:
         if rows is not None:
             self._memory_rows += len(rows)
         self._wakeup.set()
-        if rows is None or self._memory_rows >= self._max_rows:
+        if rows is None or self._memory_rows >= self._batch_rows:
             self._full.set()
+
+    def replay(self, positions: list[Position]) -> None:
+        """Requests acknowledged before a stop or crash but not yet stored: read back from the queue, in order."""
+        for position in positions:
+            self.enqueue(position, "", None)
 
     async def settled(self, timeout: float) -> bool:
         """Wait until every request queued before this call is in the store; False if that took over timeout."""
@@ -143,7 +149,7 @@ class BatchWriter:
                 if self._closing:
                     return
                 await self._wakeup.wait()
-            if self._max_delay and not self._closing and self._memory_rows < self._max_rows:
+            if self._max_delay and not self._closing and self._memory_rows < self._batch_rows:
                 try:
                     await asyncio.wait_for(self._full.wait(), self._max_delay)
                 except asyncio.TimeoutError:
@@ -158,10 +164,8 @@ class BatchWriter:
                 return
 
     def _take_batch(self) -> list[_Entry]:
-        # Rows read back from the queue count against memory too: a batch never holds more than memory allows.
-        limit = min(self._max_rows, self._max_memory_rows)
         batch, rows = [], 0
-        while self._entries and (rows + self._entries[0].row_count <= limit or not batch):
+        while self._entries and (rows + self._entries[0].row_count <= self._batch_rows or not batch):
             entry = self._entries.popleft()
             batch.append(entry)
             rows += entry.row_count
