@@ -113,8 +113,7 @@ async def serve(settings: Settings) -> None:
 
 def replay(writer: BatchWriter, unconfirmed: list[Position], queue: WriteAheadLog) -> None:
     """Requests acknowledged before a stop or crash but not yet stored go first, in the order they arrived."""
-    for position in unconfirmed:
-        writer.enqueue(position, "", None)
+    writer.replay(unconfirmed)
     if unconfirmed:
         log.info("replaying %d acknowledged requests from the write-ahead queue %s", len(unconfirmed), queue.directory)
 

@@ -93,8 +93,7 @@ class Pipeline:
 
     def start(self) -> "Pipeline":
         self.queue.start()
-        for position in self.unconfirmed:
-            self.writer.enqueue(position, "", None)
+        self.writer.replay(self.unconfirmed)
         self.writer.start()
         return self
 
