@@ -127,6 +127,14 @@ class ServeProcess:
         except urllib.error.HTTPError as error:
             raise AssertionError(f"{method} {url}: {error.code} {error.read().decode(errors='replace')}") from None
 
+    def readiness(self) -> tuple[int, dict]:
+        """/readyz: its status and its JSON body (503 is an answer here, not an error)."""
+        try:
+            with urllib.request.urlopen(f"http://{self.host}:{self.api_port}/readyz", timeout=10) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
     def scalar(self, sql: str):
         rows = self.query(sql)
         return next(iter(rows[0].values()))

@@ -3,7 +3,6 @@ again once the writer has drained it."""
 
 from __future__ import annotations
 
-import json
 import signal
 import urllib.error
 import urllib.request
@@ -23,14 +22,6 @@ def http_export(serve, body: bytes) -> tuple[int, dict]:
         return error.code, dict(error.headers)
 
 
-def readiness(serve) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(f"http://{serve.host}:{serve.api_port}/readyz", timeout=10) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def test_a_full_queue_refuses_with_retry_signals_then_drains(serve_factory, tmp_path):
     # nothing is inserted while the batch waits for company, so the queue only fills
     serve = serve_factory("--queue-max-bytes", "20000", "--batch-max-delay-ms", "600000", "--aggregate-interval", "0",
@@ -48,11 +39,11 @@ def test_a_full_queue_refuses_with_retry_signals_then_drains(serve_factory, tmp_
         except grpc.RpcError as error:
             code, details = error.code(), error.details()
     assert code == grpc.StatusCode.UNAVAILABLE and "write-ahead queue" in details
-    status, body = readiness(serve)
+    status, body = serve.readiness()
     assert status == 503 and any("the write-ahead queue" in problem for problem in body["problems"]), body
 
     # SIGTERM inserts what was queued; the next start takes exports again
     assert serve.stop(signal.SIGTERM) == 0
     again = serve_factory("--aggregate-interval", "0", data_dir=tmp_path / "data")
     assert stored(again)[0] == accepted * 10
-    assert http_export(again, factory.body("logs", 100))[0] == 200 and readiness(again)[0] == 200
+    assert http_export(again, factory.body("logs", 100))[0] == 200 and again.readiness()[0] == 200

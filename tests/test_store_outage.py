@@ -4,13 +4,10 @@ on /readyz, and once the disk has room again every acknowledged record is stored
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -34,18 +31,10 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
-def readiness(serve) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(f"http://{serve.host}:{serve.api_port}/readyz", timeout=10) as reply:
-            return reply.status, json.loads(reply.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def test_a_60_second_store_outage_loses_nothing_acknowledged(serve_factory, small_disk, tmp_path):
     serve = serve_factory("--queue-dir", str(tmp_path / "queue"), "--batch-max-delay-ms", "100",
                           "--aggregate-interval", "0", data_dir=small_disk / "data")
-    assert readiness(serve)[0] == 200
+    assert serve.readiness()[0] == 200
     # 20 exports a second (about 180 events) for 80 s: before, during and after the outage
     clients = RetryingClients(address_of(serve), exports=1600)
     sending = threading.Thread(target=clients.send_all, kwargs={"workers": 16, "deadline_seconds": 200,
@@ -54,7 +43,7 @@ def test_a_60_second_store_outage_loses_nothing_acknowledged(serve_factory, smal
     wait_until(lambda: len(clients.acknowledged) >= 100, timeout=30)
     ballast = fill_disk(small_disk)
     outage_started = time.monotonic()
-    status, body = wait_until(lambda: (lambda answer: answer if answer[0] == 503 else None)(readiness(serve)),
+    status, body = wait_until(lambda: (lambda answer: answer if answer[0] == 503 else None)(serve.readiness()),
                               timeout=30)
     assert "inserts are failing (the rows wait in the queue)" in body["problems"], body
     acknowledged_during = len(clients.acknowledged)
@@ -66,7 +55,7 @@ def test_a_60_second_store_outage_loses_nothing_acknowledged(serve_factory, smal
     assert not sending.is_alive()
     assert len(clients.acknowledged) == 1600
     assert acknowledged_during > 500  # the collector kept taking exports while the store was down
-    assert wait_until(lambda: readiness(serve)[0] == 200, timeout=60)
+    assert wait_until(lambda: serve.readiness()[0] == 200, timeout=60)
     assert stored(serve) == clients.expected()
     assert lines_accepted_today(serve) == clients.expected()[2]
     assert "insert of" in serve.log_text() and "retrying" in serve.log_text()
