@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from collector.auth import Caller, TokenTable
+from plumbing.auth import Caller, TokenTable
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 ORG_SCOPED_PATHS = frozenset({"/api/v1/daily", "/api/v1/users", "/v1/organizations/usage_report/claude_code"})

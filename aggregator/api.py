@@ -23,7 +23,7 @@ from aggregator.params import BadParameter, parse_choice, parse_day, parse_limit
 from aggregator.refresh import Refresher
 from aggregator.reports import Filters, Reports
 from aggregator.snapshot import Snapshots, snapshot_to_json
-from collector.auth import TokenTable
+from plumbing.auth import TokenTable
 
 log = logging.getLogger(__name__)
 

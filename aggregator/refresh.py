@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import Callable, Iterable
 
 from aggregator.rollup import DayRebuilt, Rollup, runs_of_days
-from collector.log_once import RateLimitedLog
+from plumbing.log_once import RateLimitedLog
 
 log = logging.getLogger(__name__)
 

@@ -113,7 +113,7 @@ def generate(data_dir: str, shape: Shape) -> Generated:
     from benchmarks.raw_fill import fill
     from cc_analytics.config import Settings
     from cc_analytics.store import migrate
-    from collector.store.client import StoreTarget, connect
+    from plumbing.store.client import StoreTarget, connect
 
     client = connect(StoreTarget(data_dir=data_dir))
     migrate(client, Settings(data_dir=data_dir))
@@ -169,7 +169,7 @@ def measure(data_dir: str, days: list[date], repeat: int) -> Measured:
     from aggregator.refresh import Refresher
     from aggregator.rollup import Rollup
     from benchmarks.rollup_check import check
-    from collector.store.client import StoreTarget, connect
+    from plumbing.store.client import StoreTarget, connect
 
     client = connect(StoreTarget(data_dir=data_dir))
     timer = StatementTimer(client)

@@ -37,7 +37,7 @@ def fill_store(data_dir: str, users: int, today: date) -> None:
     """Rollup rows written with INSERT ... SELECT (in a child process: chDB locks its directory)."""
     from cc_analytics.config import Settings
     from cc_analytics.store import migrate
-    from collector.store.client import StoreTarget, connect
+    from plumbing.store.client import StoreTarget, connect
 
     client = connect(StoreTarget(data_dir=data_dir))
     migrate(client, Settings(data_dir=data_dir))

@@ -19,7 +19,7 @@ TABLE_OF_KIND = {"logs": "events", "metrics": "metric_points"}
 def count_stored(data_dir: str, database: str = "cc_analytics") -> dict[str, int]:
     """Rows in the raw tables of a stopped serve's store. Every record sent is unique, so FINAL (which collapses
     client retries) counts exactly the records stored."""
-    from collector.store.client import StoreTarget, connect
+    from plumbing.store.client import StoreTarget, connect
 
     client = connect(StoreTarget(data_dir=data_dir, database=database))
     try:
@@ -58,7 +58,7 @@ class _TimedInserts:
     the inserts (and, apart, the transposing the writer also does)."""
 
     def __init__(self, client, batch_max_rows: int):
-        from collector.store.client import insert_columns
+        from plumbing.store.client import insert_columns
 
         self._insert_columns = insert_columns
         self._client = client
@@ -99,7 +99,7 @@ def baseline_insert(plan: BaselinePlan) -> BaselineResult:
     from benchmarks.claude_requests import RequestFactory
     from cc_analytics.config import Settings
     from cc_analytics.store import migrate
-    from collector.store.client import StoreTarget, connect
+    from plumbing.store.client import StoreTarget, connect
 
     client = connect(StoreTarget(data_dir=plan.data_dir))
     migrate(client, Settings(data_dir=plan.data_dir))

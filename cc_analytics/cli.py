@@ -27,9 +27,9 @@ from cc_analytics.config import (
     build_settings,
 )
 from cc_analytics.store import migrate, store_target
-from collector.store.client import StoreUnavailable, connect
-from collector.auth import TokenFileError
-from collector.tls import TlsFileError
+from plumbing.store.client import StoreUnavailable, connect
+from plumbing.auth import TokenFileError
+from plumbing.tls import TlsFileError
 from collector.write_ahead_log import QueueUnavailable
 
 log = logging.getLogger("cc_analytics")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from collector.tls import TlsFiles
+from plumbing.tls import TlsFiles
 from collector.decode.privacy import PrivacyPolicy
 
 ENV_PREFIX = "CC_ANALYTICS_"

@@ -24,7 +24,7 @@ from cc_analytics.config import (
     add_options,
 )
 from cc_analytics.store import open_store, store_target
-from collector.store.client import StoreTarget, connect
+from plumbing.store.client import StoreTarget, connect
 
 EXIT_USAGE = 2
 

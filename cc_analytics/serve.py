@@ -23,16 +23,17 @@ from cc_analytics import purge_command
 from cc_analytics.config import Settings
 from cc_analytics.store import migrate, store_target
 from collector import readiness
-from collector.auth import TokenTable
+from plumbing.auth import TokenTable
 from collector.decode import Limits
 from collector.grpc_receiver import bind, build_grpc_server
 from collector.health import CollectorHealth
 from collector.http_receiver import build_http_app
 from collector.ingest import Ingestor
-from collector.store.client import StoreTarget, connect, insert_columns
+from plumbing.metrics_registry import ProcessMetrics
+from plumbing.store.client import StoreTarget, connect, insert_columns
 from collector.store.last_record import last_record_by_org
 from collector.tables import TABLE_COLUMNS
-from collector.tls import TlsFiles
+from plumbing.tls import TlsFiles
 from collector.write_ahead_log import Position, WriteAheadLog
 from collector.writer import BatchWriter
 from exporters import admin_api, metrics_endpoint, users_csv
@@ -58,7 +59,8 @@ async def serve(settings: Settings) -> None:
         migrate(write_client, settings)
         read_client = connect(target, use_database=True)
         running.callback(read_client.close)
-        health = CollectorHealth()
+        metrics = ProcessMetrics()
+        health = CollectorHealth(metrics)
         health.seen_before(last_record_by_org(read_client, settings.database))
 
         queue = WriteAheadLog(settings.queue_path, settings.queue_max_bytes, sync=settings.queue_sync)
@@ -84,8 +86,8 @@ async def serve(settings: Settings) -> None:
         running.push_async_callback(writer.close, SHUTDOWN_GRACE_SECONDS)
 
         rollup = rollup_for(settings, connect(target, use_database=True), running)
-        usage = usage_exposition(target, settings, rollup, health, running)
-        refresher = Refresher(rollup, on_failure=health.store_errors.labels("rollup").inc,
+        usage = usage_exposition(target, settings, rollup, metrics, running)
+        refresher = Refresher(rollup, on_failure=metrics.store_errors.labels("rollup").inc,
                               after_run=usage.refresh if usage else None)
         if settings.aggregate_interval:
             await _start_refreshing(running, refresher, settings.aggregate_interval)
@@ -93,7 +95,7 @@ async def serve(settings: Settings) -> None:
         api.middlewares.append(reads_after_queued_writes(writer))
         readiness.add_route(api, queue, writer, lambda: write_client.command("SELECT 1"))
         purge_command.add_route(api, target, settings, rollup, running)
-        metrics_endpoint.add_routes(api, health, usage, refresher if settings.aggregate_interval else None)
+        metrics_endpoint.add_routes(api, metrics, usage, refresher if settings.aggregate_interval else None)
         api_port = await _start_site(running, api, settings.host, settings.api_port, "API")
         grpc_server = build_grpc_server(ingestor, settings.max_request_bytes, tokens)
         running.push_async_callback(grpc_server.stop, SHUTDOWN_GRACE_SECONDS)
@@ -150,7 +152,7 @@ def build_read_api(client, settings: Settings, refresher: Refresher | None,
     return app
 
 
-def usage_exposition(target: StoreTarget, settings: Settings, rollup: Rollup, health: CollectorHealth,
+def usage_exposition(target: StoreTarget, settings: Settings, rollup: Rollup, metrics: ProcessMetrics,
                      running: contextlib.AsyncExitStack) -> metrics_endpoint.UsageExposition | None:
     if not settings.usage_metrics:
         return None
@@ -159,7 +161,7 @@ def usage_exposition(target: StoreTarget, settings: Settings, rollup: Rollup, he
     running.callback(client.close)
     return metrics_endpoint.UsageExposition(
         Snapshots(client, settings.database), rollup.today, lambda day: rollup.day_bounds_ns(day)[0] / 1e9,
-        settings.max_user_series, settings.hash_user_labels, health)
+        settings.max_user_series, settings.hash_user_labels, metrics)
 
 
 async def _start_refreshing(running: contextlib.AsyncExitStack, refresher: Refresher, interval: int) -> None:

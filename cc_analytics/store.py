@@ -8,9 +8,9 @@ from typing import Iterator
 from clickhouse_connect.driver.client import Client
 
 from cc_analytics.config import Settings
-from collector.store import migrations
+from plumbing.store import migrations
 from collector.store.retention import apply_raw_retention
-from collector.store.client import StoreTarget, connect
+from plumbing.store.client import StoreTarget, connect
 
 # Every package that owns tables, in the order their migrations apply.
 MIGRATION_GROUPS = (("collector", "collector.migrations"), ("aggregator", "aggregator.migrations"))

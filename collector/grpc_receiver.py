@@ -10,12 +10,12 @@ import logging
 
 import grpc
 
-from collector.auth import TokenTable
+from plumbing.auth import TokenTable
 from collector.decode.payload import MalformedPayload, parse_protobuf
 from collector.ingest import Ingestor
-from collector.log_once import RateLimitedLog
+from plumbing.log_once import RateLimitedLog
 from collector.signals import SIGNALS, Signal
-from collector.tls import TlsFiles
+from plumbing.tls import TlsFiles
 from collector.write_ahead_log import QueueFull
 
 log = logging.getLogger(__name__)

@@ -9,26 +9,23 @@ from __future__ import annotations
 import time
 from typing import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
 from collector.signals import SIGNALS
+from plumbing.metrics_registry import ProcessMetrics
 
 # Inserts of a batch take milliseconds on a healthy store and seconds on a struggling one.
 TRANSPORTS = ("grpc", "http")
-STORE_OPERATIONS = ("insert", "rollup", "read")
 REQUEST_REFUSALS = ("malformed", "too_large", "unsupported", "unavailable", "unauthenticated", "internal")
-
-# The *_created series of prometheus-client say when a counter was made: noise on every dashboard query.
-disable_created_metrics()
 
 INSERT_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class CollectorHealth:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        registry = self.registry
+    def __init__(self, metrics: ProcessMetrics | None = None) -> None:
+        self.metrics = metrics or ProcessMetrics()
+        registry = self.metrics.registry
         self.records_received = Counter(
             "cc_analytics_collector_records_received", "Records (log records, metric points, spans) stored.",
             ["signal", "transport"], registry=registry)
@@ -52,9 +49,6 @@ class CollectorHealth:
         self.queue_capacity_rows = Gauge(
             "cc_analytics_collector_queue_capacity_rows",
             "The most rows that may wait; past it exports are refused for a retry.", registry=registry)
-        self.store_errors = Counter(
-            "cc_analytics_store_errors", "Failed store operations: insert, rollup, read.", ["operation"],
-            registry=registry)
         # Series that exist from the start, at 0, so rate() and increase() have a baseline before the first event.
         for signal in SIGNALS:
             for transport in TRANSPORTS:
@@ -62,8 +56,6 @@ class CollectorHealth:
                 self.records_rejected.labels(signal.name, transport, "invalid")
                 for reason in REQUEST_REFUSALS:
                     self.requests_rejected.labels(signal.name, transport, reason)
-        for operation in STORE_OPERATIONS:
-            self.store_errors.labels(operation)
         self._last_record: dict[str, float] = {}
         registry.register(_LastRecordByOrg(self._last_record))
 
@@ -96,7 +88,7 @@ class CollectorHealth:
         self.insert_seconds.labels(table).observe(seconds)
 
     def insert_failed(self) -> None:
-        self.store_errors.labels("insert").inc()
+        self.metrics.store_errors.labels("insert").inc()
 
 
 class _LastRecordByOrg:

@@ -14,10 +14,10 @@ from aiohttp import web
 from google.protobuf.json_format import MessageToDict
 from google.rpc import code_pb2, status_pb2
 
-from collector.auth import TokenTable
+from plumbing.auth import TokenTable
 from collector.decode.payload import MalformedPayload, PayloadTooLarge, gunzip, parse_json, parse_protobuf
 from collector.ingest import Ingestor
-from collector.log_once import RateLimitedLog
+from plumbing.log_once import RateLimitedLog
 from collector.signals import SIGNALS, Signal
 from collector.write_ahead_log import QueueFull
 

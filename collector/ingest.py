@@ -15,7 +15,7 @@ from collector.decode import DecodeContext, DecodedBatch, Limits
 from collector.decode.payload import parse_protobuf
 from collector.decode.privacy import PrivacyPolicy
 from collector.health import CollectorHealth
-from collector.log_once import RateLimitedLog
+from plumbing.log_once import RateLimitedLog
 from collector.queued_request import QueuedRequest, decode_entry
 from collector.signals import Signal
 from collector.tables import TABLE_COLUMNS

@@ -20,8 +20,8 @@ from prometheus_client.core import GaugeMetricFamily
 from aggregator.api import in_query_thread
 from aggregator.refresh import Refresher
 from aggregator.snapshot import Snapshots
-from collector.health import CollectorHealth
-from collector.log_once import RateLimitedLog
+from plumbing.log_once import RateLimitedLog
+from plumbing.metrics_registry import ProcessMetrics
 from exporters import text_format
 from exporters.prometheus import PREFIX, usage_families
 
@@ -44,13 +44,13 @@ class UsageExposition:
     """
 
     def __init__(self, snapshots: Snapshots, today: Callable[[], date], day_start: Callable[[date], float],
-                 max_user_series: int, hash_user_labels: bool, health: CollectorHealth):
+                 max_user_series: int, hash_user_labels: bool, metrics: ProcessMetrics):
         self._snapshots = snapshots
         self._today = today
         self._day_start = day_start
         self._max_user_series = max_user_series
         self._hash_user_labels = hash_user_labels
-        self._health = health
+        self._metrics = metrics
         self._failure_log = RateLimitedLog(log, logging.ERROR)
         self._rendered: _Rendered | None = None  # replaced whole, so a scrape reads text and state of one render
         # Held while the store is read and the text rendered: one render at a time, and a scrape that finds it
@@ -94,7 +94,7 @@ class UsageExposition:
         self._rendered = _Rendered(state, text)
 
     def _read_failed(self, error: Exception) -> None:
-        self._health.store_errors.labels("read").inc()
+        self._metrics.store_errors.labels("read").inc()
         self._failure_log.log(type(error).__name__, "cannot read the rollups for /metrics: %s", error)
 
 
@@ -120,13 +120,13 @@ class RollupHealthCollector:
         yield duration
 
 
-def add_routes(app: web.Application, health: CollectorHealth, usage: UsageExposition | None,
+def add_routes(app: web.Application, metrics: ProcessMetrics, usage: UsageExposition | None,
                refresher: Refresher | None) -> None:
     if refresher is not None:
-        health.registry.register(RollupHealthCollector(refresher))
+        metrics.registry.register(RollupHealthCollector(refresher))
 
     def exposition() -> bytes:
-        return generate_latest(health.registry) + (usage.render() if usage else b"")
+        return generate_latest(metrics.registry) + (usage.render() if usage else b"")
 
     async def metrics(request: web.Request) -> web.Response:
         body = await in_query_thread(request, exposition)

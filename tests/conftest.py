@@ -1,19 +1,8 @@
-"""Shared test fixtures: a real chDB engine in this process, and real `cc-analytics serve` processes."""
+"""Fixtures: a real chDB engine in this process, a fresh database on it, and real `cc-analytics serve` processes.
+Helpers live in tests/support/."""
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
-import signal
-import subprocess
-import sys
-import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -21,14 +10,9 @@ import pytest
 
 from cc_analytics.config import Settings
 from cc_analytics.store import migrate
-from collector.store.client import StoreTarget, connect
-
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-FIXTURES = SHARED / "fixtures" / "claude-code-2.1.197"
-HARNESS = SHARED / "claude-code-harness" / "run-claude.sh"
-
-_READY = re.compile(r"OTLP/gRPC on (\S+):(\d+), OTLP/HTTP on \S+:(\d+), API on \S+:(\d+)")
+from plumbing.store.client import StoreTarget, connect
+from tests.support.serve_process import ServeProcess
+from tests.support.store_handle import StoreHandle
 
 
 @pytest.fixture(scope="session")
@@ -48,113 +32,6 @@ def store(chdb_client):
     chdb_client.command(f"DROP DATABASE IF EXISTS `{database}`")
 
 
-class StoreHandle:
-    def __init__(self, client, database: str):
-        self.client = client
-        self.database = database
-
-    def rows(self, sql: str, parameters: dict | None = None) -> list[tuple]:
-        return self.client.query(sql.replace("{db}", f"`{self.database}`"), parameters=parameters).result_rows
-
-
-class ServeProcess:
-    """A real `python -m cc_analytics serve` on loopback with ephemeral ports and its own data dir."""
-
-    def __init__(self, data_dir: Path, extra_args: tuple[str, ...] = (), env: dict | None = None):
-        self.data_dir = data_dir
-        self.extra_args = extra_args
-        self.env = env or {}
-        self.process: subprocess.Popen | None = None
-        self.log_lines: list[str] = []
-
-    def start(self, timeout: float = 60) -> "ServeProcess":
-        command = [sys.executable, "-m", "cc_analytics", "serve", "--data-dir", str(self.data_dir),
-                   "--grpc-port", "0", "--http-port", "0", "--api-port", "0", *self.extra_args]
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("CC_ANALYTICS_")}
-        environment.update(self.env)
-        self.process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, text=True)
-        self.log_lines = []
-        ready = threading.Event()
-
-        def read_log():
-            for line in self.process.stderr:
-                self.log_lines.append(line)
-                match = _READY.search(line)
-                if match:
-                    self.host = match.group(1)
-                    self.grpc_port, self.http_port, self.api_port = map(int, match.groups()[1:])
-                    ready.set()
-
-        threading.Thread(target=read_log, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while not ready.wait(0.1):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("serve did not start:\n" + "".join(self.log_lines))
-        return self
-
-    @property
-    def grpc_endpoint(self) -> str:
-        return f"{self.host}:{self.grpc_port}"
-
-    @property
-    def http_url(self) -> str:
-        return f"http://{self.host}:{self.http_port}"
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def query(self, sql: str) -> list[dict]:
-        """Rows of a read-only query through the running serve's API, as dicts (64-bit integers as numbers)."""
-        request = urllib.request.Request(f"http://{self.host}:{self.api_port}/api/v1/query?format=JSONEachRow",
-                                         data=sql.encode())
-        try:
-            with urllib.request.urlopen(request, timeout=30) as reply:
-                return [json.loads(line) for line in reply.read().decode().splitlines() if line]
-        except urllib.error.HTTPError as error:
-            raise AssertionError(f"query failed: {error.read().decode()}") from None
-
-    def api(self, method: str, path: str, **parameters) -> bytes:
-        """The body of a successful read-API call (None parameters left out); any error status fails the test."""
-        query = urllib.parse.urlencode({k: v for k, v in parameters.items() if v is not None})
-        url = f"http://{self.host}:{self.api_port}{path}?{query}"
-        request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
-        try:
-            with urllib.request.urlopen(request, timeout=120) as reply:
-                assert reply.status == 200, f"{method} {url}: {reply.status}"
-                return reply.read()
-        except urllib.error.HTTPError as error:
-            raise AssertionError(f"{method} {url}: {error.code} {error.read().decode(errors='replace')}") from None
-
-    def readiness(self) -> tuple[int, dict]:
-        """/readyz: its status and its JSON body (503 is an answer here, not an error)."""
-        try:
-            with urllib.request.urlopen(f"http://{self.host}:{self.api_port}/readyz", timeout=10) as reply:
-                return reply.status, json.loads(reply.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
-
-    def scalar(self, sql: str):
-        rows = self.query(sql)
-        return next(iter(rows[0].values()))
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-    def log_text(self) -> str:
-        return "".join(self.log_lines)
-
-
 @pytest.fixture
 def serve_factory(tmp_path):
     started: list[ServeProcess] = []
@@ -172,26 +49,3 @@ def serve_factory(tmp_path):
 @pytest.fixture
 def serve(serve_factory) -> ServeProcess:
     return serve_factory()
-
-
-def fixture_files() -> list[Path]:
-    return sorted(FIXTURES.glob("*.json")) if FIXTURES.is_dir() else []
-
-
-def require_tool(name: str, how: str) -> str:
-    """The tool on PATH or beside this Python (the virtual environment's bin, where pip puts console scripts);
-    missing, the test fails with how to install it (CI installs every tool, so nothing is skipped)."""
-    path = shutil.which(name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    if path is None:
-        pytest.fail(f"{name} is not installed; {how}")
-    return path
-
-
-def wait_until(condition, timeout: float = 20, interval: float = 0.2):
-    """Poll until condition() is truthy; returns its value or fails with the last one."""
-    deadline = time.monotonic() + timeout
-    value = condition()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = condition()
-    return value

@@ -1,1 +1,1 @@
-"""Storage: the ClickHouse client and the migration runner, shared by the collector and the aggregator."""
+"""The collector's own store reads and schema upkeep: raw-table retention and each org's last record."""

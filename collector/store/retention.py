@@ -11,7 +11,7 @@ import re
 
 from clickhouse_connect.driver.client import Client
 
-from collector.store.migrations import SchemaParams
+from plumbing.store.migrations import SchemaParams
 
 log = logging.getLogger(__name__)
 

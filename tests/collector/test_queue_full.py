@@ -1,0 +1,49 @@
+"""A full write-ahead queue refuses with a retry signal on both transports, says so on /readyz, and takes exports
+again once the writer has drained it."""
+
+from __future__ import annotations
+
+import signal
+import urllib.error
+import urllib.request
+
+import grpc
+
+from tests.support.retrying_clients import LOGS_METHOD, RetryingClients, address_of, stored
+
+
+def http_export(serve, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{serve.http_url}/v1/logs", data=body,
+                                     headers={"Content-Type": "application/x-protobuf"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, dict(reply.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
+
+
+def test_a_full_queue_refuses_with_retry_signals_then_drains(serve_factory, tmp_path):
+    # nothing is inserted while the batch waits for company, so the queue only fills
+    serve = serve_factory("--queue-max-bytes", "20000", "--batch-max-delay-ms", "600000", "--aggregate-interval", "0",
+                          data_dir=tmp_path / "data")
+    factory = RetryingClients(address_of(serve), exports=0).factory
+    statuses = [http_export(serve, factory.body("logs", number)) for number in range(40)]
+    accepted = sum(status == 200 for status, _ in statuses)
+    refused = [headers for status, headers in statuses if status == 503]
+    assert 0 < accepted < 40 and len(refused) == 40 - accepted
+    assert all(headers.get("Retry-After") == "5" for headers in refused)
+    with grpc.insecure_channel(serve.grpc_endpoint) as channel:
+        try:
+            channel.unary_unary(LOGS_METHOD)(factory.body("logs", 99), timeout=10)
+            code = grpc.StatusCode.OK
+        except grpc.RpcError as error:
+            code, details = error.code(), error.details()
+    assert code == grpc.StatusCode.UNAVAILABLE and "write-ahead queue" in details
+    status, body = serve.readiness()
+    assert status == 503 and any("the write-ahead queue" in problem for problem in body["problems"]), body
+
+    # SIGTERM inserts what was queued; the next start takes exports again
+    assert serve.stop(signal.SIGTERM) == 0
+    again = serve_factory("--aggregate-interval", "0", data_dir=tmp_path / "data")
+    assert stored(again)[0] == accepted * 10
+    assert http_export(again, factory.body("logs", 100))[0] == 200 and again.readiness()[0] == 200

@@ -1,0 +1,324 @@
+"""The write-ahead queue and the batch writer against chDB: acknowledged once queued, inserted in bulk, retried
+through store failures, read back from disk when not kept in memory, and replayed after a stop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+
+import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from collector import writer as writer_module
+from collector.decode import Limits
+from collector.health import CollectorHealth
+from collector.ingest import Ingestor
+from collector.signals import LOGS, TRACES
+from plumbing.store.client import insert_columns
+from collector.tables import TABLE_COLUMNS
+from collector.write_ahead_log import QueueFull, QueueUnavailable, WriteAheadLog
+from collector.writer import BatchWriter
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    monkeypatch.setattr(writer_module, "RETRY_FIRST_SECONDS", 0.05)
+
+
+def log_request(tag: str, count: int) -> ExportLogsServiceRequest:
+    """`count` log records whose attribute `tag` lets a query find them."""
+    now_ns = time.time_ns()
+    request = ExportLogsServiceRequest()
+    scope = request.resource_logs.add().scope_logs.add()
+    for n in range(count):
+        record = scope.log_records.add(time_unix_nano=now_ns + n)
+        record.attributes.extend([KeyValue(key="tag", value=AnyValue(string_value=tag)),
+                                  KeyValue(key="n", value=AnyValue(int_value=n))])
+    return request
+
+
+def span_request(tag: str, count: int) -> ExportTraceServiceRequest:
+    request = ExportTraceServiceRequest()
+    scope = request.resource_spans.add().scope_spans.add()
+    for n in range(count):
+        scope.spans.add(name=tag, trace_id=bytes(range(16)), span_id=bytes([n + 1] * 8),
+                        start_time_unix_nano=time.time_ns())
+    return request
+
+
+def stored(store, tag: str) -> int:
+    ((count,),) = store.rows("SELECT count() FROM {db}.events FINAL WHERE attributes['tag'] = {tag:String}",
+                             {"tag": tag})
+    return count
+
+
+class RecordingInsert:
+    """insert_columns into the test database, counting calls; can hold an insert back or fail it."""
+
+    def __init__(self, store, failures: int = 0, hold: bool = False):
+        self.store = store
+        self.calls: list[tuple[str, int]] = []
+        self.failures = failures
+        self.started = threading.Event()
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
+
+    def __call__(self, table, column_names, columns) -> None:
+        self.started.set()
+        self.release.wait(10)
+        rows = len(columns[0]) if columns else 0
+        self.calls.append((table, rows))
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("disk full")
+        insert_columns(self.store.client, table, column_names, columns, self.store.database)
+
+
+class Pipeline:
+    """Queue, writer and ingestor wired as serve wires them, on a queue directory and the test database."""
+
+    def __init__(self, queue_dir, insert: RecordingInsert, max_rows: int = 1000, max_delay_seconds: float = 0.05,
+                 max_memory_rows: int = 10_000, max_bytes: int = 64 * 1024 * 1024):
+        self.queue = WriteAheadLog(str(queue_dir), max_bytes)
+        self.unconfirmed = self.queue.open()
+        self.writer = BatchWriter(insert, TABLE_COLUMNS, max_rows, max_delay_seconds, max_memory_rows,
+                                  read_back=lambda position: self.ingestor.read_back(position),
+                                  confirm=self.queue.confirm)
+        self.ingestor = Ingestor(self.queue, self.writer, Limits(), "org", 0, CollectorHealth())
+
+    def start(self) -> "Pipeline":
+        self.queue.start()
+        self.writer.replay(self.unconfirmed)
+        self.writer.start()
+        return self
+
+    async def export(self, request, signal=LOGS):
+        return await self.ingestor.export(signal, request, "test", "grpc")
+
+    async def close(self, grace_seconds: float = 10) -> None:
+        await self.writer.close(grace_seconds)
+        await self.queue.close()
+
+
+def test_concurrent_exports_share_one_insert(store, tmp_path):
+    insert = RecordingInsert(store)
+
+    async def scenario():
+        pipeline = Pipeline(tmp_path, insert).start()
+        await asyncio.gather(*(pipeline.export(log_request(f"client-{n}", 2)) for n in range(5)))
+        await pipeline.close()
+        return pipeline.writer.stats
+
+    stats = asyncio.run(scenario())
+
+    assert insert.calls == [("events", 10)]
+    assert (stats.batches, stats.rows, stats.failures) == (1, 10, 0)
+    assert [stored(store, f"client-{n}") for n in range(5)] == [2] * 5
+
+
+def test_each_table_gets_its_own_insert_in_the_same_batch(store, tmp_path):
+    insert = RecordingInsert(store)
+
+    async def scenario():
+        pipeline = Pipeline(tmp_path, insert).start()
+        await asyncio.gather(pipeline.export(log_request("mixed", 2)), pipeline.export(span_request("mixed", 3), TRACES),
+                             pipeline.export(log_request("mixed", 1)))
+        await pipeline.close()
+
+    asyncio.run(scenario())
+
+    assert sorted(insert.calls) == [("events", 3), ("spans", 3)]
+    assert stored(store, "mixed") == 3
+    assert store.rows("SELECT count() FROM {db}.spans FINAL WHERE span_name = 'mixed'") == [(3,)]
+
+
+def test_export_is_answered_once_queued_and_settled_waits_for_the_insert(store, tmp_path):
+    insert = RecordingInsert(store, hold=True)
+
+    async def scenario():
+        pipeline = Pipeline(tmp_path, insert, max_delay_seconds=0).start()
+        await pipeline.export(log_request("held", 3))  # answered while the insert is held back
+        assert await asyncio.to_thread(insert.started.wait, 10)
+        count_when_answered = stored(store, "held")
+        assert not await pipeline.writer.settled(0.2)
+        insert.release.set()
+        assert await pipeline.writer.settled(10)
+        count_when_settled = stored(store, "held")
+        await pipeline.close()
+        return count_when_answered, count_when_settled, pipeline.queue.used_bytes
+
+    answered, settled, used_bytes = asyncio.run(scenario())
+
+    assert (answered, settled) == (0, 3)
+    assert open(tmp_path / "checkpoint").read() == "1"  # the one entry is confirmed
+
+
+def test_failed_inserts_are_retried_until_the_store_takes_the_rows(store, tmp_path):
+    insert = RecordingInsert(store, failures=2)
+
+    async def scenario():
+        pipeline = Pipeline(tmp_path, insert).start()
+        await asyncio.gather(pipeline.export(log_request("retried-1", 2)), pipeline.export(log_request("retried-2", 1)))
+        assert await pipeline.writer.settled(10)
+        await pipeline.close()
+        return pipeline.writer.stats
+
+    stats = asyncio.run(scenario())
+
+    assert insert.calls == [("events", 3)] * 3
+    assert (stats.failures, stats.batches, stats.rows) == (2, 1, 3)
+    assert (stored(store, "retried-1"), stored(store, "retried-2")) == (2, 1)
+
+
+def test_rows_beyond_memory_are_read_back_from_the_queue(store, tmp_path):
+    insert = RecordingInsert(store, hold=True)
+
+    async def scenario():
+        pipeline = Pipeline(tmp_path, insert, max_memory_rows=5, max_delay_seconds=0).start()
+        await pipeline.export(log_request("in-memory", 4))
+        await pipeline.export(log_request("spilled", 3))  # 4 + 3 > 5: kept on disk only
+        assert pipeline.writer.memory_rows == 4
+        insert.release.set()
+        await pipeline.close()
+
+    asyncio.run(scenario())
+
+    assert (stored(store, "in-memory"), stored(store, "spilled")) == (4, 3)
+    rows = store.rows("SELECT attributes['tag'], attributes['n'], org_id FROM {db}.events ORDER BY 1, 2")
+    assert rows == [("in-memory", str(n), "org") for n in range(4)] + [("spilled", str(n), "org") for n in range(3)]
+
+
+def test_a_full_queue_refuses_and_takes_requests_again_once_drained(store, tmp_path):
+    insert = RecordingInsert(store, hold=True)
+
+    async def scenario():
+        pipeline = Pipeline(tmp_path, insert, max_bytes=4096, max_delay_seconds=0).start()
+        accepted = 0
+        with pytest.raises(QueueFull, match="limit is 4096"):
+            for n in range(100):
+                await pipeline.export(log_request(f"fill-{n}", 1))
+                accepted += 1
+        insert.release.set()
+        assert await pipeline.writer.settled(10)
+        await pipeline.export(log_request("after", 1))
+        await pipeline.close()
+        return accepted
+
+    accepted = asyncio.run(scenario())
+
+    assert 0 < accepted < 100
+    assert sum(stored(store, f"fill-{n}") for n in range(accepted + 1)) == accepted
+    assert stored(store, "after") == 1
+
+
+def test_a_stop_with_the_store_down_leaves_the_rows_queued_for_the_next_start(store, tmp_path):
+    down = RecordingInsert(store, failures=1000)
+
+    async def first_run():
+        pipeline = Pipeline(tmp_path, down).start()
+        await pipeline.export(log_request("outage", 3))
+        await pipeline.export(log_request("outage-2", 2))
+        await pipeline.close(grace_seconds=0.3)
+
+    asyncio.run(first_run())
+    assert (stored(store, "outage"), stored(store, "outage-2")) == (0, 0)
+
+    up = RecordingInsert(store)
+
+    async def second_run():
+        pipeline = Pipeline(tmp_path, up)
+        assert [position.sequence for position in pipeline.unconfirmed] == [1, 2]
+        pipeline.start()
+        await pipeline.close()
+
+    asyncio.run(second_run())
+
+    assert (stored(store, "outage"), stored(store, "outage-2")) == (3, 2)
+    assert up.calls == [("events", 5)]
+    assert WriteAheadLog(str(tmp_path / "fresh"), 1 << 20).open() == []
+    reopened = WriteAheadLog(str(tmp_path), 1 << 20)
+    assert reopened.open() == []  # everything confirmed: nothing to replay a third time
+    asyncio.run(reopened.close())
+
+
+def test_close_inserts_queued_rows_without_waiting_for_the_delay(store, tmp_path):
+    insert = RecordingInsert(store)
+
+    async def scenario():
+        pipeline = Pipeline(tmp_path, insert, max_rows=100, max_delay_seconds=30).start()
+        await pipeline.export(log_request("pending", 3))
+        started = time.monotonic()
+        await pipeline.close()
+        return time.monotonic() - started
+
+    assert asyncio.run(scenario()) < 10
+    assert stored(store, "pending") == 3
+
+
+def test_a_full_batch_is_inserted_without_waiting_for_the_delay(store, tmp_path):
+    insert = RecordingInsert(store)
+
+    async def scenario():
+        pipeline = Pipeline(tmp_path, insert, max_rows=4, max_delay_seconds=30).start()
+        started = time.monotonic()
+        await pipeline.export(log_request("full", 4))
+        assert await pipeline.writer.settled(10)
+        elapsed = time.monotonic() - started
+        await pipeline.close()
+        return elapsed
+
+    assert asyncio.run(scenario()) < 10
+    assert stored(store, "full") == 4
+
+
+def test_a_torn_entry_at_the_end_is_cut_and_the_whole_ones_replayed(tmp_path):
+    async def write_two():
+        queue = WriteAheadLog(str(tmp_path), 1 << 20)
+        queue.open()
+        queue.start()
+        await queue.append(b"first")
+        await queue.append(b"second")
+        await queue.close()
+
+    asyncio.run(write_two())
+    (segment,) = [name for name in os.listdir(tmp_path) if name.endswith(".wal")]
+    with open(tmp_path / segment, "ab") as file:
+        file.write(b"\x20\x00\x00\x00partial")  # a crash in the middle of a third entry
+    queue = WriteAheadLog(str(tmp_path), 1 << 20)
+    positions = queue.open()
+
+    assert [queue.read(position) for position in positions] == [b"first", b"second"]
+    assert os.path.getsize(tmp_path / segment) == sum(position.size for position in positions)
+    asyncio.run(queue.close())
+
+
+def test_one_process_per_queue_directory(tmp_path):
+    first = WriteAheadLog(str(tmp_path), 1 << 20)
+    first.open()
+    with pytest.raises(QueueUnavailable, match="in use by another process"):
+        WriteAheadLog(str(tmp_path), 1 << 20).open()
+    asyncio.run(first.close())
+
+
+def test_confirmed_segments_are_deleted(tmp_path):
+    async def scenario():
+        queue = WriteAheadLog(str(tmp_path), 1 << 20, segment_bytes=100)
+        queue.open()
+        queue.start()
+        positions = [await queue.append(b"x" * 60) for _ in range(5)]
+        segments_before = len([name for name in os.listdir(tmp_path) if name.endswith(".wal")])
+        queue.confirm(positions[3].sequence)
+        segments_after = sorted(name for name in os.listdir(tmp_path) if name.endswith(".wal"))
+        await queue.close()
+        return segments_before, segments_after, queue.used_bytes
+
+    before, after, used = asyncio.run(scenario())
+
+    assert before == 5  # one 60-byte entry per 100-byte segment
+    assert after == [f"{5:020d}.wal"]  # entries 1-4 confirmed; 5 still waits
+    assert used == 60 + 16
