@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 import random
 import time
@@ -79,7 +80,7 @@ class BatchWriter:
         self._settle_waiters: list[tuple[int, asyncio.Future]] = []
         self._wakeup = asyncio.Event()
         self._full = asyncio.Event()
-        self._closing = False
+        self._closing = asyncio.Event()
         self._give_up_at = float("inf")
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._flusher: asyncio.Task | None = None
@@ -135,8 +136,8 @@ class BatchWriter:
 
     async def close(self, grace_seconds: float) -> None:
         """Insert everything queued; if the store will not take it within the grace, leave it in the queue."""
-        self._closing = True
         self._give_up_at = time.monotonic() + grace_seconds
+        self._closing.set()
         self._wakeup.set()
         self._full.set()
         if self._flusher:
@@ -146,10 +147,10 @@ class BatchWriter:
     async def _flush_forever(self) -> None:
         while True:
             if not self._entries:
-                if self._closing:
+                if self._closing.is_set():
                     return
                 await self._wakeup.wait()
-            if self._max_delay and not self._closing and self._memory_rows < self._batch_rows:
+            if self._max_delay and not self._closing.is_set() and self._memory_rows < self._batch_rows:
                 try:
                     await asyncio.wait_for(self._full.wait(), self._max_delay)
                 except asyncio.TimeoutError:
@@ -185,10 +186,9 @@ class BatchWriter:
                                            self._table_columns[table], table_columns)
             except Exception as error:  # the driver raises many kinds; each means "these rows are not stored"
                 self._failed(table, rows, error, delay)
-                if time.monotonic() + delay > self._give_up_at:
+                if not await self._wait_to_retry(delay * random.uniform(0.8, 1.2)):
                     self._entries.extendleft(reversed(batch))
                     return False
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
             del columns[table]
@@ -197,6 +197,17 @@ class BatchWriter:
         self._inserted_sequence = batch[-1].position.sequence
         self._confirm(self._inserted_sequence)
         self._wake_settled()
+        return True
+
+    async def _wait_to_retry(self, backoff_seconds: float) -> bool:
+        """Wait out a retry backoff; False as soon as a close's grace ends before the retry would."""
+        retry_at = time.monotonic() + backoff_seconds
+        # On the closing event, not a sleep: a close during a long backoff is answered within its grace.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), backoff_seconds)
+        if retry_at > self._give_up_at:
+            return False
+        await asyncio.sleep(max(0.0, retry_at - time.monotonic()))
         return True
 
     def _columns_by_table(self, batch: list[_Entry]) -> dict[str, list]:
