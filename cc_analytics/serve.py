@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import ssl
@@ -28,13 +29,12 @@ from collector.decode import Limits
 from collector.grpc_receiver import bind, build_grpc_server
 from collector.health import CollectorHealth
 from collector.http_receiver import build_http_app
-from collector.ingest import Ingestor
+from collector.pipeline import BatchSettings, QueueSettings, build_pipeline
+from collector.request_decoder import RequestDecoder
 from plumbing.metrics_registry import ProcessMetrics
 from plumbing.store.client import StoreTarget, connect, insert_columns
 from collector.store.last_record import last_record_by_org
-from collector.tables import TABLE_COLUMNS
 from plumbing.tls import TlsFiles
-from collector.write_ahead_log import Position, WriteAheadLog
 from collector.writer import BatchWriter
 from exporters import admin_api, metrics_endpoint, users_csv
 
@@ -63,27 +63,17 @@ async def serve(settings: Settings) -> None:
         health = CollectorHealth(metrics)
         health.seen_before(last_record_by_org(read_client, settings.database))
 
-        queue = WriteAheadLog(settings.queue_path, settings.queue_max_bytes, sync=settings.queue_sync)
-        unconfirmed = queue.open()
-        queue.start()
-        running.push_async_callback(queue.close)
-        limits = Limits(settings.max_attribute_value_length, settings.max_attributes_per_record)
-        writer = BatchWriter(
-            lambda table, names, columns: insert_columns(write_client, table, names, columns, settings.database),
-            TABLE_COLUMNS,
-            max_rows=settings.batch_max_rows,
-            max_delay_seconds=settings.batch_max_delay_ms / 1000,
-            max_memory_rows=settings.queue_memory_rows,
-            read_back=lambda position: ingestor.read_back(position),
-            confirm=queue.confirm,
-            observer=health,
-        )
-        ingestor = Ingestor(queue, writer, limits, settings.default_org_id, settings.raw_ttl_days, health,
-                            settings.privacy)
-        replay(writer, unconfirmed, queue)
-        health.watch_queue(lambda: writer.memory_rows, writer.max_memory_rows)
-        writer.start()
-        running.push_async_callback(writer.close, SHUTDOWN_GRACE_SECONDS)
+        pipeline = build_pipeline(
+            queue=QueueSettings(settings.queue_path, settings.queue_max_bytes, settings.queue_sync),
+            batches=BatchSettings(settings.batch_max_rows, settings.batch_max_delay_ms / 1000,
+                                  settings.queue_memory_rows),
+            insert_columns=functools.partial(insert_columns, write_client, database=settings.database),
+            decoder=RequestDecoder(Limits(settings.max_attribute_value_length, settings.max_attributes_per_record),
+                                   settings.default_org_id, settings.raw_ttl_days, settings.privacy),
+            health=health)
+        running.push_async_callback(pipeline.close, SHUTDOWN_GRACE_SECONDS)
+        pipeline.start()
+        writer, queue, ingestor = pipeline.writer, pipeline.queue, pipeline.ingestor
 
         rollup = rollup_for(settings, connect(target, use_database=True), running)
         usage = usage_exposition(target, settings, rollup, metrics, running)
@@ -111,13 +101,6 @@ async def serve(settings: Settings) -> None:
         await _wait_for_stop_signal()
         log.info("stopping: finishing requests in flight and flushing the write batch")
     log.info("stopped; %d rows stored in %d batches", writer.stats.rows, writer.stats.batches)
-
-
-def replay(writer: BatchWriter, unconfirmed: list[Position], queue: WriteAheadLog) -> None:
-    """Requests acknowledged before a stop or crash but not yet stored go first, in the order they arrived."""
-    writer.replay(unconfirmed)
-    if unconfirmed:
-        log.info("replaying %d acknowledged requests from the write-ahead queue %s", len(unconfirmed), queue.directory)
 
 
 def _access_description(tokens: TokenTable | None, tls: TlsFiles | None) -> str:

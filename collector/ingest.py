@@ -11,33 +11,23 @@ import time
 
 from google.protobuf.message import Message
 
-from collector.decode import DecodeContext, DecodedBatch, Limits
-from collector.decode.payload import parse_protobuf
-from collector.decode.privacy import PrivacyPolicy
 from collector.health import CollectorHealth
-from plumbing.log_once import RateLimitedLog
-from collector.queued_request import QueuedRequest, decode_entry
+from collector.queued_request import QueuedRequest
+from collector.request_decoder import ORG_COLUMN, RequestDecoder
 from collector.signals import Signal
-from collector.tables import TABLE_COLUMNS
-from collector.write_ahead_log import Position, QueueFull, WriteAheadLog
+from collector.write_ahead_log import QueueFull, WriteAheadLog
 from collector.writer import BatchWriter
+from plumbing.log_once import RateLimitedLog
 
 log = logging.getLogger(__name__)
 
-# Where each table's rows carry the organization, for the health metrics' last record per org.
-_ORG_COLUMN = {table: columns.index("org_id") for table, columns in TABLE_COLUMNS.items()}
-
 
 class Ingestor:
-    def __init__(self, queue: WriteAheadLog, writer: BatchWriter, limits: Limits, default_org_id: str,
-                 retention_days: int, health: CollectorHealth, privacy: PrivacyPolicy = PrivacyPolicy()):
+    def __init__(self, queue: WriteAheadLog, writer: BatchWriter, decoder: RequestDecoder, health: CollectorHealth):
         self._queue = queue
         self._writer = writer
+        self._decoder = decoder
         self.health = health
-        self._limits = limits
-        self._default_org_id = default_org_id
-        self._retention_days = retention_days
-        self._privacy = privacy  # part of the context, so a replay from the queue stores what the first decode did
         self._partial_log = RateLimitedLog(log, logging.WARNING)
 
     async def export(self, signal: Signal, request: Message, peer: str, transport: str,
@@ -49,8 +39,7 @@ class Ingestor:
         write-ahead queue cannot take the request, so the client retries.
         """
         received_at_ns = time.time_ns()
-        batch = signal.decode(request, self._context(received_at_ns))
-        _store_under(org_id, batch)
+        batch = self._decoder.decode(signal, request, received_at_ns, org_id)
         if batch.rows:
             entry = QueuedRequest(signal, received_at_ns, org_id,
                                   body if body is not None else request.SerializeToString())
@@ -60,30 +49,12 @@ class Ingestor:
                 self.health.request_refused(signal.name, transport, "unavailable", len(batch.rows) + batch.rejected)
                 raise
             self._writer.enqueue(position, batch.table, batch.rows)
-            org_column = _ORG_COLUMN[batch.table]
+            org_column = ORG_COLUMN[batch.table]
             self.health.stored(signal.name, transport, len(batch.rows), {row[org_column] for row in batch.rows})
         if batch.rejected:
             self.health.invalid_records(signal.name, transport, batch.rejected)
-        message = batch.summary(self._limits)
+        message = batch.summary(self._decoder.limits)
         if message:
             self._partial_log.log(f"{signal.name}:{message}", "%s export from %s: %d stored; %s",
                                   signal.name, peer, len(batch.rows), message)
         return signal.response(batch.rejected, message)
-
-    def read_back(self, position: Position) -> tuple[str, list]:
-        """The table and rows of a queued request, decoded again exactly as when it was acknowledged."""
-        entry = decode_entry(self._queue.read(position))
-        request = parse_protobuf(entry.body, entry.signal.request_type)
-        batch = entry.signal.decode(request, self._context(entry.received_at_ns))
-        _store_under(entry.org_id, batch)
-        return batch.table, batch.rows
-
-    def _context(self, received_at_ns: int) -> DecodeContext:
-        return DecodeContext(self._limits, self._default_org_id, received_at_ns, self._retention_days, self._privacy)
-
-
-def _store_under(org_id: str, batch: DecodedBatch) -> None:
-    """Rows of an authenticated client belong to its token's org, whatever organization.id they carry."""
-    if org_id and batch.rows:
-        column = _ORG_COLUMN[batch.table]
-        batch.rows = [(*row[:column], org_id, *row[column + 1:]) for row in batch.rows]

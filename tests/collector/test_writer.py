@@ -14,14 +14,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from collector import writer as writer_module
-from collector.decode import Limits
 from collector.health import CollectorHealth
-from collector.ingest import Ingestor
+from collector.pipeline import BatchSettings, CollectorPipeline, QueueSettings, build_pipeline
+from collector.request_decoder import RequestDecoder
 from collector.signals import LOGS, TRACES
 from plumbing.store.client import insert_columns
-from collector.tables import TABLE_COLUMNS
 from collector.write_ahead_log import QueueFull, QueueUnavailable, WriteAheadLog
-from collector.writer import BatchWriter
 
 
 @pytest.fixture(autouse=True)
@@ -79,38 +77,29 @@ class RecordingInsert:
         insert_columns(self.store.client, table, column_names, columns, self.store.database)
 
 
-class Pipeline:
-    """Queue, writer and ingestor wired as serve wires them, on a queue directory and the test database."""
+def pipeline_on(queue_dir, insert: RecordingInsert, max_rows: int = 1000, max_delay_seconds: float = 0.05,
+                max_memory_rows: int = 10_000, max_bytes: int = 64 * 1024 * 1024) -> CollectorPipeline:
+    """The pipeline serve builds, on a queue directory and the test database."""
+    return build_pipeline(queue=QueueSettings(str(queue_dir), max_bytes),
+                          batches=BatchSettings(max_rows, max_delay_seconds, max_memory_rows),
+                          insert_columns=insert, decoder=RequestDecoder(default_org_id="org"), health=CollectorHealth())
 
-    def __init__(self, queue_dir, insert: RecordingInsert, max_rows: int = 1000, max_delay_seconds: float = 0.05,
-                 max_memory_rows: int = 10_000, max_bytes: int = 64 * 1024 * 1024):
-        self.queue = WriteAheadLog(str(queue_dir), max_bytes)
-        self.unconfirmed = self.queue.open()
-        self.writer = BatchWriter(insert, TABLE_COLUMNS, max_rows, max_delay_seconds, max_memory_rows,
-                                  read_back=lambda position: self.ingestor.read_back(position),
-                                  confirm=self.queue.confirm)
-        self.ingestor = Ingestor(self.queue, self.writer, Limits(), "org", 0, CollectorHealth())
 
-    def start(self) -> "Pipeline":
-        self.queue.start()
-        self.writer.replay(self.unconfirmed)
-        self.writer.start()
-        return self
+async def export(pipeline: CollectorPipeline, request, signal=LOGS):
+    return await pipeline.ingestor.export(signal, request, "test", "grpc")
 
-    async def export(self, request, signal=LOGS):
-        return await self.ingestor.export(signal, request, "test", "grpc")
 
-    async def close(self, grace_seconds: float = 10) -> None:
-        await self.writer.close(grace_seconds)
-        await self.queue.close()
+def running(pipeline: CollectorPipeline) -> CollectorPipeline:
+    pipeline.start()
+    return pipeline
 
 
 def test_concurrent_exports_share_one_insert(store, tmp_path):
     insert = RecordingInsert(store)
 
     async def scenario():
-        pipeline = Pipeline(tmp_path, insert).start()
-        await asyncio.gather(*(pipeline.export(log_request(f"client-{n}", 2)) for n in range(5)))
+        pipeline = running(pipeline_on(tmp_path, insert))
+        await asyncio.gather(*(export(pipeline, log_request(f"client-{n}", 2)) for n in range(5)))
         await pipeline.close()
         return pipeline.writer.stats
 
@@ -125,9 +114,9 @@ def test_each_table_gets_its_own_insert_in_the_same_batch(store, tmp_path):
     insert = RecordingInsert(store)
 
     async def scenario():
-        pipeline = Pipeline(tmp_path, insert).start()
-        await asyncio.gather(pipeline.export(log_request("mixed", 2)), pipeline.export(span_request("mixed", 3), TRACES),
-                             pipeline.export(log_request("mixed", 1)))
+        pipeline = running(pipeline_on(tmp_path, insert))
+        await asyncio.gather(export(pipeline, log_request("mixed", 2)), export(pipeline, span_request("mixed", 3), TRACES),
+                             export(pipeline, log_request("mixed", 1)))
         await pipeline.close()
 
     asyncio.run(scenario())
@@ -141,8 +130,8 @@ def test_export_is_answered_once_queued_and_settled_waits_for_the_insert(store, 
     insert = RecordingInsert(store, hold=True)
 
     async def scenario():
-        pipeline = Pipeline(tmp_path, insert, max_delay_seconds=0).start()
-        await pipeline.export(log_request("held", 3))  # answered while the insert is held back
+        pipeline = running(pipeline_on(tmp_path, insert, max_delay_seconds=0))
+        await export(pipeline, log_request("held", 3))  # answered while the insert is held back
         assert await asyncio.to_thread(insert.started.wait, 10)
         count_when_answered = stored(store, "held")
         assert not await pipeline.writer.settled(0.2)
@@ -162,8 +151,8 @@ def test_failed_inserts_are_retried_until_the_store_takes_the_rows(store, tmp_pa
     insert = RecordingInsert(store, failures=2)
 
     async def scenario():
-        pipeline = Pipeline(tmp_path, insert).start()
-        await asyncio.gather(pipeline.export(log_request("retried-1", 2)), pipeline.export(log_request("retried-2", 1)))
+        pipeline = running(pipeline_on(tmp_path, insert))
+        await asyncio.gather(export(pipeline, log_request("retried-1", 2)), export(pipeline, log_request("retried-2", 1)))
         assert await pipeline.writer.settled(10)
         await pipeline.close()
         return pipeline.writer.stats
@@ -179,9 +168,9 @@ def test_rows_beyond_memory_are_read_back_from_the_queue(store, tmp_path):
     insert = RecordingInsert(store, hold=True)
 
     async def scenario():
-        pipeline = Pipeline(tmp_path, insert, max_memory_rows=5, max_delay_seconds=0).start()
-        await pipeline.export(log_request("in-memory", 4))
-        await pipeline.export(log_request("spilled", 3))  # 4 + 3 > 5: kept on disk only
+        pipeline = running(pipeline_on(tmp_path, insert, max_memory_rows=5, max_delay_seconds=0))
+        await export(pipeline, log_request("in-memory", 4))
+        await export(pipeline, log_request("spilled", 3))  # 4 + 3 > 5: kept on disk only
         assert pipeline.writer.memory_rows == 4
         insert.release.set()
         await pipeline.close()
@@ -197,15 +186,15 @@ def test_a_full_queue_refuses_and_takes_requests_again_once_drained(store, tmp_p
     insert = RecordingInsert(store, hold=True)
 
     async def scenario():
-        pipeline = Pipeline(tmp_path, insert, max_bytes=4096, max_delay_seconds=0).start()
+        pipeline = running(pipeline_on(tmp_path, insert, max_bytes=4096, max_delay_seconds=0))
         accepted = 0
         with pytest.raises(QueueFull, match="limit is 4096"):
             for n in range(100):
-                await pipeline.export(log_request(f"fill-{n}", 1))
+                await export(pipeline, log_request(f"fill-{n}", 1))
                 accepted += 1
         insert.release.set()
         assert await pipeline.writer.settled(10)
-        await pipeline.export(log_request("after", 1))
+        await export(pipeline, log_request("after", 1))
         await pipeline.close()
         return accepted
 
@@ -220,9 +209,9 @@ def test_a_stop_with_the_store_down_leaves_the_rows_queued_for_the_next_start(st
     down = RecordingInsert(store, failures=1000)
 
     async def first_run():
-        pipeline = Pipeline(tmp_path, down).start()
-        await pipeline.export(log_request("outage", 3))
-        await pipeline.export(log_request("outage-2", 2))
+        pipeline = running(pipeline_on(tmp_path, down))
+        await export(pipeline, log_request("outage", 3))
+        await export(pipeline, log_request("outage-2", 2))
         await pipeline.close(grace_seconds=0.3)
 
     asyncio.run(first_run())
@@ -231,7 +220,7 @@ def test_a_stop_with_the_store_down_leaves_the_rows_queued_for_the_next_start(st
     up = RecordingInsert(store)
 
     async def second_run():
-        pipeline = Pipeline(tmp_path, up)
+        pipeline = pipeline_on(tmp_path, up)
         assert [position.sequence for position in pipeline.unconfirmed] == [1, 2]
         pipeline.start()
         await pipeline.close()
@@ -250,8 +239,8 @@ def test_close_inserts_queued_rows_without_waiting_for_the_delay(store, tmp_path
     insert = RecordingInsert(store)
 
     async def scenario():
-        pipeline = Pipeline(tmp_path, insert, max_rows=100, max_delay_seconds=30).start()
-        await pipeline.export(log_request("pending", 3))
+        pipeline = running(pipeline_on(tmp_path, insert, max_rows=100, max_delay_seconds=30))
+        await export(pipeline, log_request("pending", 3))
         started = time.monotonic()
         await pipeline.close()
         return time.monotonic() - started
@@ -264,9 +253,9 @@ def test_a_full_batch_is_inserted_without_waiting_for_the_delay(store, tmp_path)
     insert = RecordingInsert(store)
 
     async def scenario():
-        pipeline = Pipeline(tmp_path, insert, max_rows=4, max_delay_seconds=30).start()
+        pipeline = running(pipeline_on(tmp_path, insert, max_rows=4, max_delay_seconds=30))
         started = time.monotonic()
-        await pipeline.export(log_request("full", 4))
+        await export(pipeline, log_request("full", 4))
         assert await pipeline.writer.settled(10)
         elapsed = time.monotonic() - started
         await pipeline.close()
@@ -322,3 +311,23 @@ def test_confirmed_segments_are_deleted(tmp_path):
     assert before == 5  # one 60-byte entry per 100-byte segment
     assert after == [f"{5:020d}.wal"]  # entries 1-4 confirmed; 5 still waits
     assert used == 60 + 16
+
+
+def test_close_during_a_retry_backoff_keeps_to_its_grace(store, tmp_path, monkeypatch):
+    """A SIGTERM during a store outage must end within the grace (Kubernetes kills the pod after 30 s), not after
+    the backoff in progress, and must not try another insert after its grace."""
+    monkeypatch.setattr(writer_module, "RETRY_FIRST_SECONDS", 3.0)
+    down = RecordingInsert(store, failures=1000)
+
+    async def scenario():
+        pipeline = running(pipeline_on(tmp_path, down, max_delay_seconds=0))
+        await export(pipeline, log_request("outage", 2))
+        while not down.calls:
+            await asyncio.sleep(0.01)
+        started_closing = time.monotonic()
+        await pipeline.close(grace_seconds=0.1)
+        return time.monotonic() - started_closing
+
+    assert asyncio.run(scenario()) < 1.0
+    assert down.calls == [("events", 2)]
+    assert stored(store, "outage") == 0
