@@ -8,7 +8,6 @@ import io
 import json
 import subprocess
 import sys
-import urllib.error
 
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -17,7 +16,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from tests.support.claude_records import DAY, MODEL, NEXT_DAY, at, event, identity, lines, point
 from tests.support.paths import REPO
 from tests.support.otlp_messages import export_request
-from tests.support.read_api import api, ok, post_otlp
+from tests.support.exports import assert_stored
+from tests.support.read_api import api, ok
 
 pytestmark = pytest.mark.slow
 
@@ -46,12 +46,11 @@ def feed_fleet(serve) -> dict[tuple[str, str], int]:
             metrics.append(point("cost.usage", 0.25, at(DAY, 9), at(DAY, 8), **identity(**who), model=MODEL))
             events.append(event("user_prompt", at(DAY, 9), **identity(**who)))
         team = {"team": "payments" if org == "org-a" else "search"}
-        post_otlp(serve, export_request(ExportMetricsServiceRequest, metrics, team), "/v1/metrics")
-        post_otlp(serve, export_request(ExportLogsServiceRequest, events, team), "/v1/logs")
+        assert_stored(serve, export_request(ExportMetricsServiceRequest, metrics, team))
+        assert_stored(serve, export_request(ExportLogsServiceRequest, events, team))
     # an API-key user (no email, no account): listed under its install id
-    post_otlp(serve, export_request(ExportLogsServiceRequest,
-                                    [event("user_prompt", at(NEXT_DAY, 3), **identity("", "k-1", "org-a"))]),
-              "/v1/logs")
+    assert_stored(serve, export_request(ExportLogsServiceRequest,
+                                        [event("user_prompt", at(NEXT_DAY, 3), **identity("", "k-1", "org-a"))]))
     return expected
 
 
@@ -248,7 +247,7 @@ def test_report_and_aggregate_commands_through_a_running_serve(fed_serve):
 def test_report_and_aggregate_commands_open_the_store_when_no_serve_runs(tmp_path, serve_factory):
     data_dir = tmp_path / "own"
     serve = serve_factory("--aggregate-interval", "0", data_dir=data_dir)
-    post_otlp(serve, export_request(ExportMetricsServiceRequest, [lines(42, at(DAY, 9), at(DAY, 8))]), "/v1/metrics")
+    assert_stored(serve, export_request(ExportMetricsServiceRequest, [lines(42, at(DAY, 9), at(DAY, 8))]))
     serve.stop()
     store = ("--data-dir", str(data_dir), "--api-port", "1")  # nothing listens on port 1
     aggregated = cc_analytics("aggregate", "--from", str(DAY), "--to", str(DAY), *store)

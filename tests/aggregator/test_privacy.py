@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import urllib.request
 
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -16,6 +15,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from aggregator.purge import PURGED_TABLES
 from collector.decode.privacy import email_pseudonym
 from tests.support.claude_records import DAY, MODEL, at, event, identity, lines, point
+from tests.support.exports import assert_stored
 from tests.support.otlp_messages import export_request, key_values
 from tests.support.command_line import run
 
@@ -28,25 +28,18 @@ RAW_TABLES = ("events", "metric_points", "spans")
 MEMBER_COLUMNS = ("lines_accepted", "edits_accepted", "sessions", "prompts", "cost_usd", "days_active")
 
 
-def post(serve, path: str, request) -> None:
-    http = urllib.request.Request(f"{serve.http_url}{path}", data=request.SerializeToString(),
-                                  headers={"Content-Type": "application/x-protobuf"})
-    with urllib.request.urlopen(http, timeout=30) as reply:
-        assert reply.status == 200
-
-
 def seed(serve, email: str, session: str, accepted: int, hour: int = 9) -> None:
     """One session of one person: metric points, a prompt and a response with their text, and a span."""
     who = identity(email, session)
-    post(serve, "/v1/metrics", export_request(ExportMetricsServiceRequest, [
+    assert_stored(serve, export_request(ExportMetricsServiceRequest, [
         lines(accepted, at(DAY, hour), at(DAY, hour - 1), email=email, session=session),
         point("code_edit_tool.decision", 2, at(DAY, hour), at(DAY, hour - 1), **who, tool_name="Edit",
               decision="accept", source="config", language="Python"),
         point("cost.usage", 0.5, at(DAY, hour), at(DAY, hour - 1), **who, model=MODEL)], {"team": "core"}))
-    post(serve, "/v1/logs", export_request(ExportLogsServiceRequest, [
+    assert_stored(serve, export_request(ExportLogsServiceRequest, [
         event("user_prompt", at(DAY, hour, 1), **who, prompt=PROMPT, prompt_length=str(len(PROMPT))),
         event("assistant_response", at(DAY, hour, 2), **who, response=RESPONSE, model=MODEL)], {"team": "core"}))
-    post(serve, "/v1/traces", export_request(ExportTraceServiceRequest, [Span(
+    assert_stored(serve, export_request(ExportTraceServiceRequest, [Span(
         name="claude_code.interaction", trace_id=hashlib.md5(session.encode()).digest(), span_id=b"\x01" * 8,
         start_time_unix_nano=at(DAY, hour, 1), end_time_unix_nano=at(DAY, hour, 3),
         attributes=key_values({**who, "user_prompt": PROMPT}))], {"service.name": "claude-code"}))

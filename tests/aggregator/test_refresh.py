@@ -14,7 +14,8 @@ from tests.support.claude_records import at, event, identity
 from tests.support.paths import REPO
 from tests.support.polling import wait_until
 from tests.support.otlp_messages import export_request
-from tests.support.read_api import ok, post_otlp
+from tests.support.exports import assert_stored
+from tests.support.read_api import ok
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +28,7 @@ def prompts_on(serve, day: date, **filters) -> int | None:
 def send_prompts(serve, day: date, count: int, hour: int = 12, resource: dict | None = None) -> None:
     records = [event("user_prompt", at(day, hour, minute), **identity(session=f"s-{day}-{minute}"))
                for minute in range(count)]
-    post_otlp(serve, export_request(ExportLogsServiceRequest, records, resource), "/v1/logs")
+    assert_stored(serve, export_request(ExportLogsServiceRequest, records, resource))
 
 
 def test_today_and_late_data_for_an_earlier_day_are_rolled_up_without_asking(serve_factory):

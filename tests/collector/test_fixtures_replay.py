@@ -3,16 +3,14 @@ every record lands, with its attributes, nothing lost and nothing counted twice.
 
 from __future__ import annotations
 
-import gzip
 import json
-import urllib.request
 
-import grpc
 import pytest
 from google.protobuf.json_format import ParseDict
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 
+from tests.support.exports import JSON, SIGNAL_OF_REQUEST, assert_stored
 from tests.support.paths import fixture_files
 
 FILES = fixture_files()
@@ -70,26 +68,18 @@ def stored_points(serve) -> list[tuple]:
 
 
 def send(serve, path, document: dict, protocol: str) -> None:
+    """A recorded export as the CLI sent it: gRPC, gzip'd HTTP protobuf, or the recorded OTLP JSON file itself."""
     is_logs = "resourceLogs" in document
-    request_type = (logs_service_pb2.ExportLogsServiceRequest if is_logs
-                    else metrics_service_pb2.ExportMetricsServiceRequest)
-    request = ParseDict(document, request_type())
+    request = ParseDict(document, (logs_service_pb2.ExportLogsServiceRequest if is_logs
+                                   else metrics_service_pb2.ExportMetricsServiceRequest)())
     if protocol == "grpc":
-        with grpc.insecure_channel(serve.grpc_endpoint) as channel:
-            stub = (logs_service_pb2_grpc.LogsServiceStub(channel) if is_logs
-                    else metrics_service_pb2_grpc.MetricsServiceStub(channel))
-            response = stub.Export(request, timeout=30)
-            assert not response.HasField("partial_success")
-        return
-    if protocol == "http/protobuf":
-        body, content_type = gzip.compress(request.SerializeToString()), "application/x-protobuf"
-        headers = {"Content-Encoding": "gzip"}
+        answer = assert_stored(serve, request, "grpc")
+        response_type = SIGNAL_OF_REQUEST[type(request)].response_type
+        assert not response_type.FromString(answer.body).HasField("partial_success")
+    elif protocol == "http/protobuf":
+        assert_stored(serve, request, gzipped=True)
     else:
-        body, content_type, headers = path.read_bytes(), "application/json", {}
-    http_request = urllib.request.Request(f"{serve.http_url}/v1/{'logs' if is_logs else 'metrics'}", data=body,
-                                          headers={"Content-Type": content_type, **headers})
-    with urllib.request.urlopen(http_request, timeout=30) as reply:
-        assert reply.status == 200
+        assert_stored(serve, path.read_bytes(), signal="logs" if is_logs else "metrics", content_type=JSON)
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf", "http/json"])

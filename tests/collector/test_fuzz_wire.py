@@ -6,11 +6,8 @@ CC_ANALYTICS_FUZZ_EXAMPLES=5000 makes it a long run (the default keeps the suite
 
 from __future__ import annotations
 
-import gzip
 import json
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import grpc
@@ -22,14 +19,13 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from google.rpc import status_pb2
 
-from collector.signals import SIGNALS
+from tests.support.exports import JSON, PROTOBUF, SIGNAL_OF_REQUEST, post_export
 from tests.support.serve_process import ServeProcess
 from tests.support.hostile_messages import FUZZ_SETTINGS, JSON_VALUES, LOG_RECORDS, MUTATIONS, RECORDED, mutated
 
 WIRE_SETTINGS = settings(FUZZ_SETTINGS, suppress_health_check=[HealthCheck.too_slow,
                                                                HealthCheck.function_scoped_fixture])
 TRANSPORTS = st.sampled_from(["grpc", "http", "http-gzip"])
-PATHS = {signal.request_type: (signal.http_path, f"/{signal.grpc_service}/Export") for signal in SIGNALS}
 
 
 @pytest.fixture(scope="module")
@@ -42,31 +38,17 @@ def live(tmp_path_factory):
     assert serve.stop() == 0
 
 
-def send(serve, request_type, body: bytes, transport: str, content_type: str = "application/x-protobuf"):
+def send(serve, request_type, body: bytes, transport: str, content_type: str = PROTOBUF):
     """('ok', response bytes) or ('refused', reason); anything else fails the test."""
-    http_path, grpc_method = PATHS[request_type]
-    if transport == "grpc":
-        with grpc.insecure_channel(serve.grpc_endpoint) as channel:
-            try:
-                return "ok", channel.unary_unary(grpc_method)(body, timeout=30)
-            except grpc.RpcError as error:
-                assert error.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED), error
-                assert error.details()
-                return "refused", error.details()
-    headers = {"Content-Type": content_type}
-    if transport == "http-gzip":
-        body, headers["Content-Encoding"] = gzip.compress(body), "gzip"
-    request = urllib.request.Request(serve.http_url + http_path, data=body, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as reply:
-            return "ok", reply.read()
-    except urllib.error.HTTPError as error:
-        assert error.code in (400, 413), (error.code, error.read())
-        answer = error.read()
-        message = (json.loads(answer)["message"] if content_type == "application/json"
-                   else status_pb2.Status.FromString(answer).message)
-        assert message
-        return "refused", message
+    answer = post_export(serve, body, "grpc" if transport == "grpc" else "http",
+                         signal=SIGNAL_OF_REQUEST[request_type].name, content_type=content_type,
+                         gzipped=transport == "http-gzip")
+    if answer.ok:
+        return "ok", answer.body
+    assert answer.status in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED, 400, 413), answer
+    message = answer.details or status_pb2.Status.FromString(answer.body).message
+    assert message
+    return "refused", message
 
 
 @WIRE_SETTINGS
@@ -77,9 +59,9 @@ def test_mutated_claude_code_exports_get_a_clear_answer(live, recorded, mutation
 
 
 @WIRE_SETTINGS
-@given(document=JSON_VALUES, request_type=st.sampled_from(list(PATHS)))
+@given(document=JSON_VALUES, request_type=st.sampled_from(list(SIGNAL_OF_REQUEST)))
 def test_any_json_body_gets_a_clear_answer(live, document, request_type):
-    send(live, request_type, json.dumps(document).encode(), "http", "application/json")
+    send(live, request_type, json.dumps(document).encode(), "http", JSON)
 
 
 def good_record(marker: str) -> LogRecord:

@@ -15,6 +15,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from tests.support.claude_records import event, identity, lines
+from tests.support.exports import assert_stored
 from tests.support.paths import REPO
 from tests.support.polling import wait_until
 from tests.support.otlp_messages import export_request
@@ -34,11 +35,7 @@ def feed_today(serve) -> None:
         for request in (export_request(ExportMetricsServiceRequest, [lines(3 + number, now, now - 60 * 10**9, **who)],
                                        {"team": "payments"}),
                         export_request(ExportLogsServiceRequest, [event("user_prompt", now, **identity(**who))])):
-            path = "/v1/metrics" if isinstance(request, ExportMetricsServiceRequest) else "/v1/logs"
-            post = urllib.request.Request(f"{serve.http_url}{path}", data=request.SerializeToString(),
-                                          headers={"Content-Type": "application/x-protobuf"})
-            with urllib.request.urlopen(post, timeout=30) as reply:
-                assert reply.status == 200
+            assert_stored(serve, request)
     today = f"{datetime.now(timezone.utc).date()}"
     serve.api("POST", "/api/v1/aggregate", **{"from": today, "to": today})
 

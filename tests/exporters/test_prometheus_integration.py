@@ -10,8 +10,6 @@ import re
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 
@@ -23,6 +21,7 @@ from tests.support.polling import wait_until
 from tests.support.serve_process import ServeProcess
 from tests.support.dashboard_queries import FAMILIES, all_panels, substitute
 from tests.support.fleet import Fleet
+from tests.support.exports import post_export
 from tests.support.fleet_truth import SentRecord
 from tests.support.prometheus_server import PrometheusServer
 
@@ -94,11 +93,7 @@ def send_bad_requests(serve) -> None:
     for body, content_type, status in ((b"\xff\x00garbage", "application/x-protobuf", 400),
                                        (b"{not json", "application/json", 400),
                                        (b"text", "text/plain", 415)):
-        request = urllib.request.Request(f"{serve.http_url}/v1/logs", data=body,
-                                         headers={"Content-Type": content_type})
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=10)
-        assert refused.value.code == status
+        assert post_export(serve, body, signal="logs", content_type=content_type).status == status
 
 
 # Ground truth: what the fleet sent, summed as the metric families define it.

@@ -8,13 +8,6 @@ import urllib.parse
 import urllib.request
 
 
-def post_otlp(serve, request, path: str) -> None:
-    http = urllib.request.Request(f"{serve.http_url}{path}", data=request.SerializeToString(),
-                                  headers={"Content-Type": "application/x-protobuf"})
-    with urllib.request.urlopen(http, timeout=30) as reply:
-        assert reply.status == 200
-
-
 def api(serve, path: str, method: str = "GET", **parameters) -> tuple[int, dict | bytes, dict]:
     url = f"http://{serve.host}:{serve.api_port}{path}?{urllib.parse.urlencode(parameters)}"
     try:
