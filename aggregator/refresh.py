@@ -16,6 +16,7 @@ from typing import Callable, Iterable
 
 from aggregator.rollup import DayRebuilt, Rollup, runs_of_days
 from plumbing.log_once import RateLimitedLog
+from plumbing.supervisor import TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -69,17 +70,22 @@ class Refresher:
         self.last_run_seconds = (time.time_ns() - started_ns) / 1e9
         return rebuilt
 
-    async def run_every(self, interval_seconds: float, run_in_thread) -> None:
-        """Refresh now and then every interval until cancelled; a failed run is logged and retried next time."""
+    async def run_every(self, interval_seconds: float, run_in_thread, status: TaskStatus | None = None) -> None:
+        """Refresh now and then every interval until cancelled; a failed run is logged, reported to status (so
+        /readyz shows it) and retried next time."""
         while True:
             try:
                 rebuilt = await run_in_thread(self.refresh)
                 if self._after_run:
                     await run_in_thread(self._after_run)
                 _log_run(rebuilt, routine={self.rollup.today(), self.rollup.today() - timedelta(days=1)})
+                if status:
+                    status.progressed()
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the store may be down for a while: keep serving, try again later
+                if status:
+                    status.failed(error)
                 if self._on_failure:
                     self._on_failure()
                 self._failure_log.log(type(error).__name__, "aggregation failed, retrying in %s s: %s",

@@ -32,6 +32,7 @@ from collector.http_receiver import build_http_app
 from collector.pipeline import BatchSettings, QueueSettings, build_pipeline
 from collector.request_decoder import RequestDecoder
 from plumbing.metrics_registry import ProcessMetrics
+from plumbing.supervisor import Supervisor, TaskStatus
 from plumbing.store.client import StoreTarget, connect, insert_columns
 from collector.store.last_record import last_record_by_org
 from plumbing.tls import TlsFiles
@@ -60,6 +61,7 @@ async def serve(settings: Settings) -> None:
         read_client = connect(target, use_database=True)
         running.callback(read_client.close)
         metrics = ProcessMetrics()
+        supervisor = Supervisor()
         health = CollectorHealth(metrics)
         health.seen_before(last_record_by_org(read_client, settings.database))
 
@@ -72,15 +74,15 @@ async def serve(settings: Settings) -> None:
                                    settings.default_org_id, settings.raw_ttl_days, settings.privacy),
             health=health)
         running.push_async_callback(pipeline.close, SHUTDOWN_GRACE_SECONDS)
-        pipeline.start()
+        pipeline.start(supervisor)
         writer, queue, ingestor = pipeline.writer, pipeline.queue, pipeline.ingestor
 
         rollup = rollup_for(settings, connect(target, use_database=True), running)
-        usage = usage_exposition(target, settings, rollup, metrics, running)
+        usage = usage_exposition(target, settings, rollup, metrics, running, supervisor.status("metrics render"))
         refresher = Refresher(rollup, on_failure=metrics.store_errors.labels("rollup").inc,
                               after_run=usage.refresh if usage else None)
         if settings.aggregate_interval:
-            await _start_refreshing(running, refresher, settings.aggregate_interval)
+            await _start_refreshing(running, refresher, settings.aggregate_interval, supervisor)
         api = build_read_api(read_client, settings, refresher, tokens)
         api.middlewares.append(reads_after_queued_writes(writer))
         readiness.add_route(api, queue, writer, lambda: write_client.command("SELECT 1"))
@@ -136,7 +138,7 @@ def build_read_api(client, settings: Settings, refresher: Refresher | None,
 
 
 def usage_exposition(target: StoreTarget, settings: Settings, rollup: Rollup, metrics: ProcessMetrics,
-                     running: contextlib.AsyncExitStack) -> metrics_endpoint.UsageExposition | None:
+                     running: contextlib.AsyncExitStack, status: TaskStatus) -> metrics_endpoint.UsageExposition | None:
     if not settings.usage_metrics:
         return None
     # Its own client: the rollup timer renders it too, and a render never holds up API reads.
@@ -144,15 +146,18 @@ def usage_exposition(target: StoreTarget, settings: Settings, rollup: Rollup, me
     running.callback(client.close)
     return metrics_endpoint.UsageExposition(
         Snapshots(client, settings.database), rollup.today, lambda day: rollup.day_bounds_ns(day)[0] / 1e9,
-        settings.max_user_series, settings.hash_user_labels, metrics)
+        settings.max_user_series, settings.hash_user_labels, metrics, status)
 
 
-async def _start_refreshing(running: contextlib.AsyncExitStack, refresher: Refresher, interval: int) -> None:
-    """Refresh the rollups on a timer until the stack unwinds; a run in progress finishes first."""
+async def _start_refreshing(running: contextlib.AsyncExitStack, refresher: Refresher, interval: int,
+                            supervisor: Supervisor) -> None:
+    """Refresh the rollups on a timer, under the supervisor, until the stack unwinds; a run in progress finishes
+    first."""
     thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aggregate")
     running.callback(thread.shutdown, wait=True)
     loop = asyncio.get_running_loop()
-    task = asyncio.create_task(refresher.run_every(interval, lambda work: loop.run_in_executor(thread, work)))
+    task = supervisor.spawn("rollup timer", lambda status: refresher.run_every(
+        interval, lambda work: loop.run_in_executor(thread, work), status))
 
     async def stop() -> None:
         task.cancel()

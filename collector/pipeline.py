@@ -17,6 +17,7 @@ from collector.request_decoder import RequestDecoder
 from collector.tables import TABLE_COLUMNS
 from collector.write_ahead_log import Position, WriteAheadLog
 from collector.writer import BatchWriter, InsertColumns
+from plumbing.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,16 @@ class CollectorPipeline:
         self.health = health
         self.unconfirmed = unconfirmed  # acknowledged before a stop or crash, not yet stored
 
-    def start(self) -> None:
-        """Start syncing the log and inserting; what was acknowledged before a stop or crash goes first, in order."""
+    def start(self, supervisor: Supervisor | None = None) -> None:
+        """Start syncing the log and inserting (the writer under the supervisor); what was acknowledged before a
+        stop or crash goes first, in order."""
         self.queue.start()
         self.writer.replay(self.unconfirmed)
         if self.unconfirmed:
             log.info("replaying %d acknowledged requests from the write-ahead queue %s", len(self.unconfirmed),
                      self.queue.directory)
         self.health.watch_queue(lambda: self.writer.memory_rows, self.writer.max_memory_rows)
-        self.writer.start()
+        self.writer.start(supervisor)
 
     async def close(self, grace_seconds: float = 10) -> None:
         """Insert what was accepted (what the store does not take within the grace stays queued), then close the log."""

@@ -136,13 +136,13 @@ class WriteAheadLog:
         """Every entry up to sequence is in the store: record it, and delete the segments it empties."""
         if sequence <= self._confirmed:
             return
-        self._confirmed = sequence
         temporary = os.path.join(self.directory, _CHECKPOINT + ".tmp")
         with open(temporary, "w") as file:
             file.write(str(sequence))
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, os.path.join(self.directory, _CHECKPOINT))
+        self._confirmed = sequence  # only once recorded: a failed write is tried again by the next confirm
         self._drop_confirmed_segments()
 
     async def close(self) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 from collector.write_ahead_log import Position
+from plumbing.supervisor import Supervisor, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ ReadBack = Callable[[Position], tuple[str, list]]
 
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 30.0
+# How long close() waits past its grace for the batch being inserted before it leaves it to the queue.
+CLOSE_SLACK_SECONDS = 5.0
 
 
 class InsertObserver(Protocol):
@@ -77,6 +80,7 @@ class BatchWriter:
         self._memory_rows = 0
         self._queued_sequence = 0
         self._inserted_sequence = 0
+        self._confirmed_sequence = 0
         self._settle_waiters: list[tuple[int, asyncio.Future]] = []
         self._wakeup = asyncio.Event()
         self._full = asyncio.Event()
@@ -100,8 +104,9 @@ class BatchWriter:
     def waiting_entries(self) -> int:
         return len(self._entries)
 
-    def start(self) -> None:
-        self._flusher = asyncio.get_running_loop().create_task(self._flush_forever(), name="batch-writer")
+    def start(self, supervisor: Supervisor | None = None) -> None:
+        """Insert in the background, under the supervisor: a failure is shown on /readyz and the writer restarted."""
+        self._flusher = (supervisor or Supervisor()).spawn("batch writer", self._flush_forever)
 
     def enqueue(self, position: Position, table: str, rows: list | None) -> None:
         """Rows of a request now in the queue at position; None (or no room in memory) reads them back later."""
@@ -141,11 +146,18 @@ class BatchWriter:
         self._wakeup.set()
         self._full.set()
         if self._flusher:
-            await self._flusher
+            # A writer failing over and over is restarted with backoff: past the grace, stop waiting for it.
+            wait = max(0.0, self._give_up_at - time.monotonic()) + CLOSE_SLACK_SECONDS
+            done, _ = await asyncio.wait({self._flusher}, timeout=wait)
+            if not done:
+                self._flusher.cancel()
+                log.warning("stopping with %d requests not yet in the store; they stay in the write-ahead queue "
+                            "and are inserted on the next start", len(self._entries))
         self._executor.shutdown(wait=True)
 
-    async def _flush_forever(self) -> None:
+    async def _flush_forever(self, status: TaskStatus) -> None:
         while True:
+            self._confirm_stored()  # stored rows whose confirm failed last time (the queue's disk was full)
             if not self._entries:
                 if self._closing.is_set():
                     return
@@ -159,7 +171,9 @@ class BatchWriter:
             self._full.clear()
             if not self._entries:
                 continue
-            if not await self._insert(self._take_batch()):
+            if await self._insert(self._take_batch()):
+                status.progressed()
+            else:
                 log.warning("stopping with %d requests not yet in the store; they stay in the write-ahead queue "
                             "and are inserted on the next start", len(self._entries))
                 return
@@ -173,7 +187,23 @@ class BatchWriter:
         return batch
 
     async def _insert(self, batch: list[_Entry]) -> bool:
-        """Insert the batch, retrying until it is stored (True) or the closing grace ran out (False)."""
+        """Insert the batch, retrying until it is stored (True) or the closing grace ran out (False, the batch back
+        at the head of the line); then confirm its entries in the queue."""
+        try:
+            stored = await self._store(batch)
+        except BaseException:  # not an insert error (those are retried): the batch waits for the restarted writer
+            self._entries.extendleft(reversed(batch))
+            raise
+        if not stored:
+            self._entries.extendleft(reversed(batch))
+            return False
+        self._memory_rows -= sum(len(entry.rows) for entry in batch if entry.rows is not None)
+        self._inserted_sequence = batch[-1].position.sequence
+        self._wake_settled()
+        self._confirm_stored()
+        return True
+
+    async def _store(self, batch: list[_Entry]) -> bool:
         loop = asyncio.get_running_loop()
         columns = await loop.run_in_executor(self._executor, self._columns_by_table, batch)
         delay = RETRY_FIRST_SECONDS
@@ -187,17 +217,18 @@ class BatchWriter:
             except Exception as error:  # the driver raises many kinds; each means "these rows are not stored"
                 self._failed(table, rows, error, delay)
                 if not await self._wait_to_retry(delay * random.uniform(0.8, 1.2)):
-                    self._entries.extendleft(reversed(batch))
                     return False
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
             del columns[table]
             self._inserted(table, rows, time.perf_counter() - started)
-        self._memory_rows -= sum(len(entry.rows) for entry in batch if entry.rows is not None)
-        self._inserted_sequence = batch[-1].position.sequence
-        self._confirm(self._inserted_sequence)
-        self._wake_settled()
         return True
+
+    def _confirm_stored(self) -> None:
+        """Tell the queue the stored entries may go; raises if it cannot (the rows are in the store either way)."""
+        if self._confirmed_sequence < self._inserted_sequence:
+            self._confirm(self._inserted_sequence)
+            self._confirmed_sequence = self._inserted_sequence
 
     async def _wait_to_retry(self, backoff_seconds: float) -> bool:
         """Wait out a retry backoff; False as soon as a close's grace ends before the retry would."""

@@ -22,6 +22,7 @@ from aggregator.refresh import Refresher
 from aggregator.snapshot import Snapshots
 from plumbing.log_once import RateLimitedLog
 from plumbing.metrics_registry import ProcessMetrics
+from plumbing.supervisor import TaskStatus
 from exporters import text_format
 from exporters.prometheus import PREFIX, usage_families
 
@@ -44,13 +45,15 @@ class UsageExposition:
     """
 
     def __init__(self, snapshots: Snapshots, today: Callable[[], date], day_start: Callable[[date], float],
-                 max_user_series: int, hash_user_labels: bool, metrics: ProcessMetrics):
+                 max_user_series: int, hash_user_labels: bool, metrics: ProcessMetrics,
+                 status: TaskStatus | None = None):
         self._snapshots = snapshots
         self._today = today
         self._day_start = day_start
         self._max_user_series = max_user_series
         self._hash_user_labels = hash_user_labels
         self._metrics = metrics
+        self._status = status  # a failing render is shown on /readyz until one succeeds
         self._failure_log = RateLimitedLog(log, logging.ERROR)
         self._rendered: _Rendered | None = None  # replaced whole, so a scrape reads text and state of one render
         # Held while the store is read and the text rendered: one render at a time, and a scrape that finds it
@@ -68,6 +71,8 @@ class UsageExposition:
                 self._render(state)
             elif state != self._rendered.state:
                 threading.Thread(target=self.refresh, name="metrics-render", daemon=True).start()
+            elif self._status:
+                self._status.progressed()  # the store answers and the text is current
         except Exception as error:  # the store may be down: publish health, which tells so, and no usage
             self._read_failed(error)
             return b""
@@ -92,9 +97,13 @@ class UsageExposition:
         snapshot = self._snapshots.as_of(state[0], self._max_user_series)
         text = text_format.render(usage_families(snapshot, self._hash_user_labels, self._day_start))
         self._rendered = _Rendered(state, text)
+        if self._status:
+            self._status.progressed()
 
     def _read_failed(self, error: Exception) -> None:
         self._metrics.store_errors.labels("read").inc()
+        if self._status:
+            self._status.failed(error)
         self._failure_log.log(type(error).__name__, "cannot read the rollups for /metrics: %s", error)
 
 

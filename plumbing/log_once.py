@@ -14,7 +14,7 @@ class RateLimitedLog:
         self._max_keys = max_keys
         self._last: dict[str, tuple[float, int]] = {}
 
-    def log(self, key: str, message: str, *args: object) -> None:
+    def log(self, key: str, message: str, *args: object, exc_info: BaseException | None = None) -> None:
         now = time.monotonic()
         last_time, suppressed = self._last.get(key, (float("-inf"), 0))
         if now - last_time < self._interval:
@@ -26,4 +26,4 @@ class RateLimitedLog:
         if suppressed:
             message += " (and %d more like it since the last report)"
             args = (*args, suppressed)
-        self._logger.log(self._level, message, *args)
+        self._logger.log(self._level, message, *args, exc_info=exc_info)

@@ -20,6 +20,8 @@ from collector.request_decoder import RequestDecoder
 from collector.signals import LOGS, TRACES
 from plumbing.store.client import insert_columns
 from collector.write_ahead_log import QueueFull, QueueUnavailable, WriteAheadLog
+from plumbing import supervisor as supervisor_module
+from plumbing.supervisor import Supervisor
 
 
 @pytest.fixture(autouse=True)
@@ -89,8 +91,15 @@ async def export(pipeline: CollectorPipeline, request, signal=LOGS):
     return await pipeline.ingestor.export(signal, request, "test", "grpc")
 
 
-def running(pipeline: CollectorPipeline) -> CollectorPipeline:
-    pipeline.start()
+async def eventually(condition, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    return condition()
+
+
+def running(pipeline: CollectorPipeline, supervisor: Supervisor | None = None) -> CollectorPipeline:
+    pipeline.start(supervisor)
     return pipeline
 
 
@@ -331,3 +340,34 @@ def test_close_during_a_retry_backoff_keeps_to_its_grace(store, tmp_path, monkey
     assert asyncio.run(scenario()) < 1.0
     assert down.calls == [("events", 2)]
     assert stored(store, "outage") == 0
+
+
+def test_a_writer_that_cannot_confirm_says_why_and_recovers_without_a_restart(store, tmp_path, monkeypatch, caplog):
+    """The queue's checkpoint cannot be written (here a directory stands where its temporary file goes; in life the
+    queue's disk is full as an insert is confirmed): the writer fails, is shown failing with the reason, and once
+    the checkpoint can be written again it is restarted and confirms, with no restart of the process."""
+    monkeypatch.setattr(supervisor_module, "RESTART_FIRST_SECONDS", 0.1)
+    supervisor = Supervisor()
+    blocker = tmp_path / "checkpoint.tmp"
+    blocker.mkdir()
+
+    async def scenario():
+        pipeline = running(pipeline_on(tmp_path, RecordingInsert(store), max_delay_seconds=0), supervisor)
+        await export(pipeline, log_request("first", 2))
+        assert await eventually(lambda: "batch writer" in supervisor.failing)
+        reason = supervisor.failing["batch writer"]
+        blocker.rmdir()
+        await export(pipeline, log_request("second", 1))
+        assert await pipeline.writer.settled(10)
+        assert await eventually(lambda: not supervisor.failing)
+        await pipeline.close()
+        return reason
+
+    reason = asyncio.run(scenario())
+
+    assert reason.startswith("IsADirectoryError") and "checkpoint.tmp" in reason
+    assert "batch writer failed, restarting it" in caplog.text
+    assert (stored(store, "first"), stored(store, "second")) == (2, 1)
+    reopened = WriteAheadLog(str(tmp_path), 1 << 20)
+    assert reopened.open() == []  # both confirmed: nothing replays
+    asyncio.run(reopened.close())
