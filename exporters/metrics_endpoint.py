@@ -120,13 +120,13 @@ class RollupHealthCollector:
         yield duration
 
 
-def add_routes(app: web.Application, metrics: ProcessMetrics, usage: UsageExposition | None,
+def add_routes(app: web.Application, process_metrics: ProcessMetrics, usage: UsageExposition | None,
                refresher: Refresher | None) -> None:
     if refresher is not None:
-        metrics.registry.register(RollupHealthCollector(refresher))
+        process_metrics.registry.register(RollupHealthCollector(refresher))
 
     def exposition() -> bytes:
-        return generate_latest(metrics.registry) + (usage.render() if usage else b"")
+        return generate_latest(process_metrics.registry) + (usage.render() if usage else b"")
 
     async def metrics(request: web.Request) -> web.Response:
         body = await in_query_thread(request, exposition)
