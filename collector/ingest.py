@@ -16,6 +16,7 @@ from collector.decode.payload import parse_protobuf
 from collector.decode.privacy import PrivacyPolicy
 from collector.health import CollectorHealth
 from plumbing.log_once import RateLimitedLog
+from collector.refusals import Refusal
 from collector.queued_request import QueuedRequest, decode_entry
 from collector.signals import Signal
 from collector.tables import TABLE_COLUMNS
@@ -45,8 +46,8 @@ class Ingestor:
         """Queue the request's good records and answer with the count and reasons of the others.
 
         body is the request's protobuf bytes when the transport has them; org_id, when set (the org of the
-        client's token), replaces whatever organization the records name. Raises QueueFull when the
-        write-ahead queue cannot take the request, so the client retries.
+        client's token), replaces whatever organization the records name. Raises an "unavailable"
+        Refusal when the write-ahead queue cannot take the request, so the client retries.
         """
         received_at_ns = time.time_ns()
         batch = signal.decode(request, self._context(received_at_ns))
@@ -56,9 +57,8 @@ class Ingestor:
                                   body if body is not None else request.SerializeToString())
             try:
                 position = await self._queue.append(entry.encode())
-            except QueueFull:
-                self.health.request_refused(signal.name, transport, "unavailable", len(batch.rows) + batch.rejected)
-                raise
+            except QueueFull as error:
+                raise Refusal("unavailable", f"{error}; retry later", len(batch.rows) + batch.rejected) from None
             self._writer.enqueue(position, batch.table, batch.rows)
             org_column = _ORG_COLUMN[batch.table]
             self.health.stored(signal.name, transport, len(batch.rows), {row[org_column] for row in batch.rows})

@@ -17,10 +17,11 @@ from collector import writer as writer_module
 from collector.decode import Limits
 from collector.health import CollectorHealth
 from collector.ingest import Ingestor
+from collector.refusals import Refusal
 from collector.signals import LOGS, TRACES
 from plumbing.store.client import insert_columns
 from collector.tables import TABLE_COLUMNS
-from collector.write_ahead_log import QueueFull, QueueUnavailable, WriteAheadLog
+from collector.write_ahead_log import QueueUnavailable, WriteAheadLog
 from collector.writer import BatchWriter
 
 
@@ -199,7 +200,7 @@ def test_a_full_queue_refuses_and_takes_requests_again_once_drained(store, tmp_p
     async def scenario():
         pipeline = Pipeline(tmp_path, insert, max_bytes=4096, max_delay_seconds=0).start()
         accepted = 0
-        with pytest.raises(QueueFull, match="limit is 4096"):
+        with pytest.raises(Refusal, match="limit is 4096"):
             for n in range(100):
                 await pipeline.export(log_request(f"fill-{n}", 1))
                 accepted += 1
