@@ -1,35 +1,39 @@
-"""The OTLP/gRPC front door: Logs, Metrics and Trace services on one asyncio gRPC server.
+"""The OTLP/gRPC receiver: Logs, Metrics and Trace services on one asyncio gRPC server, an adapter to the front door.
 
-Requests arrive as raw bytes and are parsed here, so a malformed message gets INVALID_ARGUMENT with a reason
-instead of gRPC's generic deserialization error.
+Requests arrive as raw bytes and are parsed by the front door, so a malformed message gets INVALID_ARGUMENT with
+a reason instead of gRPC's generic deserialization error. A retryable refusal carries its retry delay as a
+google.rpc.RetryInfo twice in the trailing metadata: packed in the google.rpc.Status of grpc-status-details-bin
+(what the Go exporters and grpc-status clients read) and alone under google.rpc.retryinfo-bin (what the Python
+exporter reads).
 """
 
 from __future__ import annotations
 
-import logging
-
 import grpc
+from google.protobuf.duration_pb2 import Duration
+from google.rpc import error_details_pb2, status_pb2
 
-from plumbing.auth import TokenTable
-from collector.decode.payload import MalformedPayload, parse_protobuf
+from collector.front_door import GRPC, FrontDoor
 from collector.ingest import Ingestor
-from plumbing.log_once import RateLimitedLog
+from collector.refusals import Refusal
 from collector.signals import SIGNALS, Signal
+from plumbing.auth import TokenTable
 from plumbing.tls import TlsFiles
-from collector.write_ahead_log import QueueFull
 
-log = logging.getLogger(__name__)
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
 
 
 def build_grpc_server(ingestor: Ingestor, max_request_bytes: int, tokens: TokenTable | None = None) -> grpc.aio.Server:
+    # A message past the limit is refused by gRPC itself with RESOURCE_EXHAUSTED, the table's "too_large" code.
     server = grpc.aio.server(options=[
         ("grpc.max_receive_message_length", max_request_bytes),
         ("grpc.so_reuseport", 0),
     ])
-    rejected_log = RateLimitedLog(log, logging.WARNING)
+    front_door = FrontDoor(ingestor, tokens)
     for signal in SIGNALS:
         handler = grpc.unary_unary_rpc_method_handler(
-            _export_handler(signal, ingestor, rejected_log, tokens),
+            _export_handler(signal, front_door),
             request_deserializer=None,
             response_serializer=signal.response_type.SerializeToString,
         )
@@ -50,35 +54,27 @@ def bind(server: grpc.aio.Server, host: str, port: int, tls: TlsFiles | None = N
     return bound
 
 
-def _export_handler(signal: Signal, ingestor: Ingestor, rejected_log: RateLimitedLog, tokens: TokenTable | None):
+def refusal_metadata(refusal: Refusal) -> tuple[tuple[str, bytes], ...]:
+    """The trailing metadata of a refusal: the retry delay of a retryable one, in both forms; else nothing."""
+    answer = refusal.answer
+    if not answer.retryable:
+        return ()
+    retry_info = error_details_pb2.RetryInfo(retry_delay=Duration(seconds=answer.retry_delay_seconds))
+    status = status_pb2.Status(code=answer.rpc_code, message=refusal.message)
+    status.details.add().Pack(retry_info)
+    return ((STATUS_DETAILS_KEY, status.SerializeToString()), (RETRY_INFO_KEY, retry_info.SerializeToString()))
+
+
+def _export_handler(signal: Signal, front_door: FrontDoor):
     async def export(body: bytes, context: grpc.aio.ServicerContext):
-        peer = context.peer()
-        org_id = ""
-        if tokens:
-            caller = tokens.caller(_metadata(context, "authorization"))
-            if caller is None:
-                ingestor.health.request_refused(signal.name, "grpc", "unauthenticated")
-                rejected_log.log(f"grpc:{signal.name}:unauthenticated", "refused gRPC %s export from %s: no valid "
-                                 "bearer token", signal.name, peer)
-                await context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                                    "a valid token is required: send the metadata authorization: Bearer TOKEN")
-            org_id = caller.org_id or ""
+        async def read_body() -> bytes:
+            return body
+
         try:
-            request = parse_protobuf(body, signal.request_type)
-            return await ingestor.export(signal, request, peer, "grpc", body, org_id)
-        except MalformedPayload as error:
-            ingestor.health.request_refused(signal.name, "grpc", "malformed")
-            rejected_log.log(f"grpc:{signal.name}:malformed", "rejected gRPC %s export from %s: %s",
-                             signal.name, peer, error)
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        except QueueFull as error:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{error}; retry later")
-        except grpc.aio.AbortError:
-            raise
-        except Exception:
-            log.exception("unexpected error while handling a gRPC %s export from %s", signal.name, peer)
-            ingestor.health.request_refused(signal.name, "grpc", "internal")
-            await context.abort(grpc.StatusCode.INTERNAL, "internal error while storing the export; see the collector log")
+            return await front_door.export(signal, GRPC, peer=context.peer(),
+                                           authorization=_metadata(context, "authorization"), read_body=read_body)
+        except Refusal as refusal:
+            await context.abort(refusal.answer.grpc_code, refusal.message, refusal_metadata(refusal))
 
     return export
 

@@ -12,12 +12,13 @@ from typing import Callable, Iterable
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from collector.refusals import REFUSALS
 from collector.signals import SIGNALS
 from plumbing.metrics_registry import ProcessMetrics
 
 # Inserts of a batch take milliseconds on a healthy store and seconds on a struggling one.
 TRANSPORTS = ("grpc", "http")
-REQUEST_REFUSALS = ("malformed", "too_large", "unsupported", "unavailable", "unauthenticated", "internal")
+REQUEST_REFUSALS = tuple(REFUSALS)
 
 INSERT_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 

@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 
 from collector.health import CollectorHealth
 from collector.queued_request import QueuedRequest
+from collector.refusals import Refusal
 from collector.request_decoder import ORG_COLUMN, RequestDecoder
 from collector.signals import Signal
 from collector.write_ahead_log import QueueFull, WriteAheadLog
@@ -35,8 +36,8 @@ class Ingestor:
         """Queue the request's good records and answer with the count and reasons of the others.
 
         body is the request's protobuf bytes when the transport has them; org_id, when set (the org of the
-        client's token), replaces whatever organization the records name. Raises QueueFull when the
-        write-ahead queue cannot take the request, so the client retries.
+        client's token), replaces whatever organization the records name. Raises an "unavailable"
+        Refusal when the write-ahead queue cannot take the request, so the client retries.
         """
         received_at_ns = time.time_ns()
         batch = self._decoder.decode(signal, request, received_at_ns, org_id)
@@ -45,9 +46,8 @@ class Ingestor:
                                   body if body is not None else request.SerializeToString())
             try:
                 position = await self._queue.append(entry.encode())
-            except QueueFull:
-                self.health.request_refused(signal.name, transport, "unavailable", len(batch.rows) + batch.rejected)
-                raise
+            except QueueFull as error:
+                raise Refusal("unavailable", f"{error}; retry later", len(batch.rows) + batch.rejected) from None
             self._writer.enqueue(position, batch.table, batch.rows)
             org_column = ORG_COLUMN[batch.table]
             self.health.stored(signal.name, transport, len(batch.rows), {row[org_column] for row in batch.rows})

@@ -16,10 +16,11 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from collector import writer as writer_module
 from collector.health import CollectorHealth
 from collector.pipeline import BatchSettings, CollectorPipeline, QueueSettings, build_pipeline
+from collector.refusals import Refusal
 from collector.request_decoder import RequestDecoder
 from collector.signals import LOGS, TRACES
 from plumbing.store.client import insert_columns
-from collector.write_ahead_log import QueueFull, QueueUnavailable, WriteAheadLog
+from collector.write_ahead_log import QueueUnavailable, WriteAheadLog
 from plumbing import supervisor as supervisor_module
 from plumbing.supervisor import Supervisor
 
@@ -197,7 +198,7 @@ def test_a_full_queue_refuses_and_takes_requests_again_once_drained(store, tmp_p
     async def scenario():
         pipeline = running(pipeline_on(tmp_path, insert, max_bytes=4096, max_delay_seconds=0))
         accepted = 0
-        with pytest.raises(QueueFull, match="limit is 4096"):
+        with pytest.raises(Refusal, match="limit is 4096"):
             for n in range(100):
                 await export(pipeline, log_request(f"fill-{n}", 1))
                 accepted += 1

@@ -1,0 +1,81 @@
+"""The one front door of the OTLP receivers: who is calling, parsing, ingest, and the accounting of every refusal.
+
+The gRPC and HTTP receivers are adapters: each reads its transport's bytes and credentials, calls
+FrontDoor.export, and turns a Refusal into its transport's answer with the REFUSALS table. So authentication,
+the refused-request counters, the rate-limited log line (one per transport, signal and reason) and the catch-all
+for unexpected errors exist once, and both transports refuse the same input for the same reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from google.protobuf.message import Message
+
+from collector.decode.payload import MalformedPayload, PayloadTooLarge, parse_json, parse_protobuf
+from collector.ingest import Ingestor
+from collector.refusals import Refusal
+from collector.signals import Signal
+from plumbing.auth import TokenTable
+from plumbing.log_once import RateLimitedLog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Transport:
+    name: str  # the transport label of the health metrics
+    title: str  # how log lines name it
+    token_carrier: str  # where a client puts its bearer token, for the refusal's message
+
+
+GRPC = Transport("grpc", "gRPC", "the metadata authorization")
+HTTP = Transport("http", "HTTP", "the header Authorization")
+
+
+class FrontDoor:
+    def __init__(self, ingestor: Ingestor, tokens: TokenTable | None = None):
+        self._ingestor = ingestor
+        self._tokens = tokens
+        self._refusal_log = RateLimitedLog(log, logging.WARNING)
+
+    async def export(self, signal: Signal, transport: Transport, *, peer: str, authorization: str | None,
+                     read_body: Callable[[], Awaitable[bytes]], json_body: bool = False) -> Message:
+        """The export response for a request, or a Refusal, counted and logged, saying why not.
+
+        read_body is called once the caller is known; it returns the (decompressed) body, or raises a Refusal
+        for what only the transport can tell (an unsupported content type, a body past its limit).
+        """
+        try:
+            org_id = self._org_of(transport, authorization)
+            body = await read_body()
+            request = (parse_json if json_body else parse_protobuf)(body, signal.request_type)
+            return await self._ingestor.export(signal, request, peer, transport.name,
+                                               None if json_body else body, org_id)
+        except Refusal as error:
+            refusal = error
+        except PayloadTooLarge as error:
+            refusal = Refusal("too_large", str(error))
+        except MalformedPayload as error:
+            refusal = Refusal("malformed", str(error))
+        except Exception:
+            log.exception("unexpected error while handling a %s %s export from %s", transport.title, signal.name, peer)
+            refusal = Refusal("internal", "internal error while storing the export; see the collector log")
+        self._ingestor.health.request_refused(signal.name, transport.name, refusal.reason, refusal.records)
+        if refusal.reason != "internal":  # its stack is logged above
+            self._refusal_log.log(f"{transport.name}:{signal.name}:{refusal.reason}",
+                                  "rejected %s %s export from %s (%s): %s", transport.title, signal.name, peer,
+                                  refusal.answer.meaning, refusal.message)
+        raise refusal
+
+    def _org_of(self, transport: Transport, authorization: str | None) -> str:
+        """The org the caller's token gives its records; "" (the records' own) without tokens or for an admin."""
+        if not self._tokens:
+            return ""
+        caller = self._tokens.caller(authorization)
+        if caller is None:
+            raise Refusal("unauthenticated",
+                          f"a valid token is required: send {transport.token_carrier}: Bearer TOKEN")
+        return caller.org_id or ""
