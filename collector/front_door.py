@@ -40,6 +40,7 @@ class FrontDoor:
         self._ingestor = ingestor
         self._tokens = tokens
         self._refusal_log = RateLimitedLog(log, logging.WARNING)
+        self._internal_log = RateLimitedLog(log, logging.ERROR)
 
     async def export(self, signal: Signal, transport: Transport, *, peer: str, authorization: str | None,
                      read_body: Callable[[], Awaitable[bytes]], json_body: bool = False) -> Message:
@@ -60,8 +61,10 @@ class FrontDoor:
             refusal = Refusal("too_large", str(error))
         except MalformedPayload as error:
             refusal = Refusal("malformed", str(error))
-        except Exception:
-            log.exception("unexpected error while handling a %s %s export from %s", transport.title, signal.name, peer)
+        except Exception as error:  # once per kind with its stack: a fault hit by every request must not flood the log
+            self._internal_log.log(f"{transport.name}:{signal.name}:{type(error).__name__}",
+                                   "unexpected error while handling a %s %s export from %s", transport.title,
+                                   signal.name, peer, exc_info=error)
             refusal = Refusal("internal", "internal error while storing the export; see the collector log")
         self._ingestor.health.request_refused(signal.name, transport.name, refusal.reason, refusal.records)
         if refusal.reason != "internal":  # its stack is logged above
