@@ -3,28 +3,32 @@
 Entries are appended to numbered segment files and made durable by one fdatasync shared by every append that
 arrived meanwhile (group commit). The writer confirms entries once their rows are inserted; a checkpoint file
 records the last confirmed sequence number and segments wholly before it are deleted. On start, every entry after
-the checkpoint is handed back for replay, in order; a torn entry at the tail (a crash mid-write, never
-acknowledged) is cut off. The total size is bounded: past it, appends are refused so the clients retry later.
+the checkpoint is handed back for replay, in order (collector/write_ahead_segments.py reads the segments back:
+a torn tail is cut, a damaged entry quarantined). The total size is bounded: past it, appends are refused so the
+clients retry later.
 
-Entry layout: length (uint32), crc32 of the payload (uint32), sequence number (uint64), then the payload.
+A checkpoint that cannot be written or read costs replays (the raw tables store a replayed record once), never
+entries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import fcntl
 import logging
 import os
-import struct
 import time
-import zlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Iterator
+
+from collector.write_ahead_segments import ENTRY_HEADER, Position, encode_entry, recover_segment
+from plumbing.log_once import RateLimitedLog
+
+__all__ = ["Position", "QueueFull", "QueueUnavailable", "WriteAheadLog"]
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct("<IIQ")
 _SEGMENT_SUFFIX = ".wal"
 _CHECKPOINT = "checkpoint"
 _LOCK = "lock"
@@ -36,20 +40,6 @@ class QueueFull(RuntimeError):
 
 class QueueUnavailable(RuntimeError):
     """The queue's directory cannot be used; the message says why."""
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where one entry lives: its sequence number, its segment (by first sequence number) and byte range."""
-
-    sequence: int
-    segment: int
-    offset: int
-    length: int
-
-    @property
-    def size(self) -> int:
-        return _HEADER.size + self.length
 
 
 class WriteAheadLog:
@@ -64,20 +54,21 @@ class WriteAheadLog:
         self._fd = -1
         self._current = 0
         self._unsynced_fds: list[int] = []
-        self._synced = 0
         self._sync_waiters: list[tuple[int, asyncio.Future]] = []
         self._sync_wanted: asyncio.Event | None = None
         self._syncer: asyncio.Task | None = None
         self._sync_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="queue-sync")
         self._lock_fd = -1
+        self._disk_log = RateLimitedLog(log, logging.WARNING)
         self.last_refused = float("-inf")  # time.monotonic() of the last append refused for want of room
+        self.quarantined_entries = 0  # damaged entries moved aside on open
 
     @property
     def used_bytes(self) -> int:
         return sum(self._segments.values())
 
     def open(self) -> list[Position]:
-        """Lock the directory, cut a torn tail, and return the entries not yet confirmed, oldest first."""
+        """Lock the directory, recover the segments, and return the entries not yet confirmed, oldest first."""
         try:
             os.makedirs(self.directory, exist_ok=True)
             self._lock_fd = os.open(os.path.join(self.directory, _LOCK), os.O_RDWR | os.O_CREAT, 0o600)
@@ -87,18 +78,19 @@ class WriteAheadLog:
                                    "each collector needs its own --queue-dir") from None
         except OSError as error:
             raise QueueUnavailable(f"cannot use the write-ahead queue directory {self.directory}: {error}") from None
-        self._confirmed = self._read_checkpoint()
-        pending: list[Position] = []
+        entries: list[Position] = []
+        last_sequence = 0
         for first in sorted(self._segment_numbers()):
-            positions = list(self._scan(first))
+            positions, quarantined = recover_segment(self._segment_path(first), first)
+            self.quarantined_entries += quarantined
             self._segments[first] = positions[-1].offset + positions[-1].length if positions else 0
-            pending.extend(position for position in positions if position.sequence > self._confirmed)
-            if positions:
-                self._next_sequence = positions[-1].sequence + 1
-        self._next_sequence = max(self._next_sequence, self._confirmed + 1)
+            entries.extend(positions)
+            last_sequence = max(last_sequence, first - 1, *(position.sequence for position in positions[-1:]))
+        self._confirmed = self._read_checkpoint(last_sequence)
+        self._next_sequence = max(last_sequence, self._confirmed) + 1
         self._drop_confirmed_segments()
         self._open_segment()
-        return pending
+        return [position for position in entries if position.sequence > self._confirmed]
 
     def start(self) -> None:
         self._sync_wanted = asyncio.Event()
@@ -106,7 +98,7 @@ class WriteAheadLog:
 
     async def append(self, payload: bytes) -> Position:
         """Write one entry; returns once it is on disk (fdatasync), so it survives a crash of this process."""
-        size = _HEADER.size + len(payload)
+        size = ENTRY_HEADER.size + len(payload)
         if self.used_bytes + size > self.max_bytes:
             self.last_refused = time.monotonic()
             raise QueueFull(f"the write-ahead queue holds {self.used_bytes} bytes, its limit is {self.max_bytes}")
@@ -116,9 +108,9 @@ class WriteAheadLog:
         sequence = self._next_sequence
         self._next_sequence += 1
         offset = self._segments[self._current]
-        os.write(self._fd, _HEADER.pack(len(payload), zlib.crc32(payload), sequence) + payload)
+        os.write(self._fd, encode_entry(sequence, payload))
         self._segments[self._current] = offset + size
-        position = Position(sequence, self._current, offset + _HEADER.size, len(payload))
+        position = Position(sequence, self._current, offset + ENTRY_HEADER.size, len(payload))
         if self._sync:
             waiter = asyncio.get_running_loop().create_future()
             self._sync_waiters.append((sequence, waiter))
@@ -137,12 +129,7 @@ class WriteAheadLog:
         if sequence <= self._confirmed:
             return
         self._confirmed = sequence
-        temporary = os.path.join(self.directory, _CHECKPOINT + ".tmp")
-        with open(temporary, "w") as file:
-            file.write(str(sequence))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, os.path.join(self.directory, _CHECKPOINT))
+        self._write_checkpoint(sequence)
         self._drop_confirmed_segments()
 
     async def close(self) -> None:
@@ -167,7 +154,6 @@ class WriteAheadLog:
             upto = self._next_sequence - 1
             closing, self._unsynced_fds = self._unsynced_fds, []
             await loop.run_in_executor(self._sync_thread, _sync_files, closing, self._fd)
-            self._synced = upto
             waiting, self._sync_waiters = self._sync_waiters, []
             for sequence, waiter in waiting:
                 if sequence <= upto:
@@ -177,6 +163,7 @@ class WriteAheadLog:
                     self._sync_waiters.append((sequence, waiter))
             if self._sync_waiters:
                 self._sync_wanted.set()
+
 
     def _open_segment(self) -> None:
         self._current = self._next_sequence
@@ -188,26 +175,14 @@ class WriteAheadLog:
         numbers = sorted(self._segments)
         for first, following in zip(numbers, numbers[1:]):
             if following <= self._confirmed + 1 and first != self._current:
-                os.remove(self._segment_path(first))
+                try:
+                    os.remove(self._segment_path(first))
+                except OSError as error:
+                    self._disk_log.log("remove", "write-ahead queue %s: cannot delete the confirmed segment %s "
+                                       "(%s); it is tried again at the next confirm", self.directory,
+                                       self._segment_path(first), error)
+                    continue
                 del self._segments[first]
-
-    def _scan(self, first: int) -> Iterator[Position]:
-        """The whole entries of a segment; a torn or corrupt tail is cut off (it was never acknowledged)."""
-        path = self._segment_path(first)
-        with open(path, "rb") as segment:
-            data = segment.read()
-        offset = 0
-        while offset + _HEADER.size <= len(data):
-            length, checksum, sequence = _HEADER.unpack_from(data, offset)
-            payload = data[offset + _HEADER.size: offset + _HEADER.size + length]
-            if len(payload) < length or zlib.crc32(payload) != checksum:
-                break
-            yield Position(sequence, first, offset + _HEADER.size, length)
-            offset += _HEADER.size + length
-        if offset < len(data):
-            log.warning("write-ahead queue segment %s: cut %d bytes of a torn entry at its end (written when the "
-                        "process died, never acknowledged)", path, len(data) - offset)
-            os.truncate(path, offset)
 
     def _segment_numbers(self) -> list[int]:
         return [int(name[:-len(_SEGMENT_SUFFIX)]) for name in os.listdir(self.directory)
@@ -216,12 +191,48 @@ class WriteAheadLog:
     def _segment_path(self, first: int) -> str:
         return os.path.join(self.directory, f"{first:020d}{_SEGMENT_SUFFIX}")
 
-    def _read_checkpoint(self) -> int:
+    def _read_checkpoint(self, last_sequence: int) -> int:
+        """The last confirmed sequence number; a checkpoint that cannot be right is rebuilt from the segments."""
+        path = os.path.join(self.directory, _CHECKPOINT)
         try:
-            with open(os.path.join(self.directory, _CHECKPOINT)) as file:
-                return int(file.read().strip() or 0)
+            with open(path, "rb") as file:
+                text = file.read().strip()
         except FileNotFoundError:
             return 0
+        if text.isdigit() and int(text) <= last_sequence:
+            return int(text)
+        rebuilt = min(self._segments, default=last_sequence + 1) - 1
+        log.warning("write-ahead queue checkpoint %s is damaged (it reads %r, the segments end at sequence %d); "
+                    "rebuilt from the segments: every entry still in them is replayed, and a record already "
+                    "stored is stored once", path, text[:40], last_sequence)
+        self._write_checkpoint(rebuilt)
+        return rebuilt
+
+    def _write_checkpoint(self, sequence: int) -> None:
+        temporary = os.path.join(self.directory, _CHECKPOINT + ".tmp")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                _write_all(fd, str(sequence).encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temporary, os.path.join(self.directory, _CHECKPOINT))
+        except OSError as error:
+            self._disk_log.log("checkpoint", "write-ahead queue %s: cannot record the checkpoint (%s); the entries "
+                               "it confirms are replayed after a restart (and stored once)", self.directory, error)
+            with contextlib.suppress(OSError):
+                os.remove(temporary)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written: a short write is retried, and on a full disk the retry raises."""
+    remaining = memoryview(data)
+    while remaining:
+        written = os.write(fd, remaining)
+        if not written:
+            raise OSError(errno.EIO, "the disk took none of the bytes")
+        remaining = remaining[written:]
 
 
 def _sync_files(closing: list[int], current: int) -> None:
