@@ -7,8 +7,11 @@ the checkpoint is handed back for replay, in order (collector/write_ahead_segmen
 a torn tail is cut, a damaged entry quarantined). The total size is bounded: past it, appends are refused so the
 clients retry later.
 
-A checkpoint that cannot be written or read costs replays (the raw tables store a replayed record once), never
-entries.
+An append is acknowledged only once every byte of its entry is written and synced. When the disk refuses (full,
+failing, over quota), the entry is cut off again and the append raises QueueDiskRefused, a QueueFull, so the
+client gets the same retry signal; if a shared fdatasync fails, every append waiting on it is refused and the log
+is cut back to the end of the last synced entry. A checkpoint that cannot be written or read costs replays (the
+raw tables store a replayed record once), never entries.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collector.write_ahead_segments import ENTRY_HEADER, Position, encode_entry, recover_segment
 from plumbing.log_once import RateLimitedLog
 
-__all__ = ["Position", "QueueFull", "QueueUnavailable", "WriteAheadLog"]
+__all__ = ["Position", "QueueDiskRefused", "QueueFull", "QueueUnavailable", "WriteAheadLog"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,10 @@ _LOCK = "lock"
 
 class QueueFull(RuntimeError):
     """The queue holds its maximum size; the client should retry later."""
+
+
+class QueueDiskRefused(QueueFull):
+    """The queue's disk refused to write or sync an entry; it is not kept and the client should retry later."""
 
 
 class QueueUnavailable(RuntimeError):
@@ -53,7 +60,10 @@ class WriteAheadLog:
         self._confirmed = 0
         self._fd = -1
         self._current = 0
+        self._cut_pending = False  # a failed write left bytes past the current segment's end that must go first
         self._unsynced_fds: list[int] = []
+        self._synced_end = (0, 0)  # (segment, size): every entry before it is on disk
+        self._synced_sequence = 0
         self._sync_waiters: list[tuple[int, asyncio.Future]] = []
         self._sync_wanted: asyncio.Event | None = None
         self._syncer: asyncio.Task | None = None
@@ -89,7 +99,11 @@ class WriteAheadLog:
         self._confirmed = self._read_checkpoint(last_sequence)
         self._next_sequence = max(last_sequence, self._confirmed) + 1
         self._drop_confirmed_segments()
-        self._open_segment()
+        self._current = self._next_sequence
+        self._fd = self._open_segment_file(self._current)
+        self._segments.setdefault(self._current, os.fstat(self._fd).st_size)
+        self._synced_end = (self._current, self._segments[self._current])
+        self._synced_sequence = self._next_sequence - 1
         return [position for position in entries if position.sequence > self._confirmed]
 
     def start(self) -> None:
@@ -97,18 +111,25 @@ class WriteAheadLog:
         self._syncer = asyncio.get_running_loop().create_task(self._sync_forever(), name="queue-sync")
 
     async def append(self, payload: bytes) -> Position:
-        """Write one entry; returns once it is on disk (fdatasync), so it survives a crash of this process."""
+        """Write one entry; returns once it is on disk (fdatasync), so it survives a crash of this process.
+
+        Raises QueueFull when the queue holds its limit, QueueDiskRefused when the disk did not take the entry."""
         size = ENTRY_HEADER.size + len(payload)
         if self.used_bytes + size > self.max_bytes:
             self.last_refused = time.monotonic()
             raise QueueFull(f"the write-ahead queue holds {self.used_bytes} bytes, its limit is {self.max_bytes}")
+        self._repair_current()
         if self._segments[self._current] + size > self._segment_bytes and self._segments[self._current]:
-            self._unsynced_fds.append(self._fd)
-            self._open_segment()
+            self._roll_over()
         sequence = self._next_sequence
-        self._next_sequence += 1
         offset = self._segments[self._current]
-        os.write(self._fd, encode_entry(sequence, payload))
+        try:
+            _write_all(self._fd, encode_entry(sequence, payload))
+        except OSError as error:
+            self._cut_pending = True
+            self._repair_current()
+            raise self._refused("write an entry", error) from None
+        self._next_sequence = sequence + 1
         self._segments[self._current] = offset + size
         position = Position(sequence, self._current, offset + ENTRY_HEADER.size, len(payload))
         if self._sync:
@@ -136,12 +157,16 @@ class WriteAheadLog:
         if self._syncer:
             self._syncer.cancel()
             await asyncio.gather(self._syncer, return_exceptions=True)
+        self._sync_thread.shutdown(wait=True)
         for fd in (*self._unsynced_fds, self._fd):
             if fd >= 0:
-                os.fsync(fd)
-                os.close(fd)
+                try:
+                    os.fsync(fd)
+                except OSError as error:  # acknowledged entries were synced already; only --queue-sync no loses
+                    log.warning("write-ahead queue %s: the last sync on close failed: %s", self.directory, error)
+                finally:
+                    os.close(fd)
         self._unsynced_fds, self._fd = [], -1
-        self._sync_thread.shutdown(wait=True)
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
@@ -151,9 +176,17 @@ class WriteAheadLog:
         while True:
             await self._sync_wanted.wait()
             self._sync_wanted.clear()
+            if not self._sync_waiters:  # the appends that asked were refused by a failed sync meanwhile
+                continue
             upto = self._next_sequence - 1
+            reached = (self._current, self._segments[self._current])
             closing, self._unsynced_fds = self._unsynced_fds, []
-            await loop.run_in_executor(self._sync_thread, _sync_files, closing, self._fd)
+            try:
+                await loop.run_in_executor(self._sync_thread, _sync_files, closing, self._fd)
+            except OSError as error:
+                self._sync_failed(error)
+                continue
+            self._synced_end, self._synced_sequence = reached, upto
             waiting, self._sync_waiters = self._sync_waiters, []
             for sequence, waiter in waiting:
                 if sequence <= upto:
@@ -164,11 +197,61 @@ class WriteAheadLog:
             if self._sync_waiters:
                 self._sync_wanted.set()
 
+    def _sync_failed(self, error: OSError) -> None:
+        """No entry written since the last good sync is acknowledged: refuse them all and cut the log back to it."""
+        refusal = self._refused("sync entries to disk", error)
+        segment, size = self._synced_end
+        if segment not in self._segments:  # confirmed and deleted since: what follows it starts afresh
+            segment, size = self._synced_sequence + 1, 0
+        for fd in (*self._unsynced_fds, self._fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._unsynced_fds, self._fd = [], -1
+        for first in [first for first in self._segments if first > segment]:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._segment_path(first))
+            del self._segments[first]
+        self._current, self._segments[segment] = segment, size
+        self._next_sequence = self._synced_sequence + 1
+        self._cut_pending = True
+        with contextlib.suppress(QueueDiskRefused):  # logged; the next append tries the cut again first
+            self._repair_current()
+        waiting, self._sync_waiters = self._sync_waiters, []
+        for _, waiter in waiting:
+            if not waiter.done():
+                waiter.set_exception(refusal)
 
-    def _open_segment(self) -> None:
-        self._current = self._next_sequence
-        self._fd = os.open(self._segment_path(self._current), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._segments.setdefault(self._current, os.fstat(self._fd).st_size)
+    def _repair_current(self) -> None:
+        """Reopen the current segment and cut what a failed write or sync left past its end, before writing on."""
+        try:
+            if self._fd < 0:
+                self._fd = self._open_segment_file(self._current)
+            if self._cut_pending:
+                os.ftruncate(self._fd, self._segments[self._current])
+                self._cut_pending = False
+        except OSError as error:
+            raise self._refused("cut a failed write off the segment", error) from None
+
+    def _roll_over(self) -> None:
+        try:
+            # nothing acknowledged can be in a segment named by the next sequence number: start it empty
+            fd = self._open_segment_file(self._next_sequence, os.O_TRUNC)
+        except OSError as error:
+            raise self._refused("start a new segment", error) from None
+        self._unsynced_fds.append(self._fd)
+        self._fd, self._current = fd, self._next_sequence
+        self._segments[self._current] = 0
+
+    def _refused(self, action: str, error: OSError) -> QueueDiskRefused:
+        self.last_refused = time.monotonic()
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        kind = errno.errorcode.get(error.errno, type(error).__name__)
+        self._disk_log.log(f"{action}:{kind}", "write-ahead queue %s: could not %s (%s); exports are refused with "
+                           "a retry signal until the disk takes them", self.directory, action, error)
+        return QueueDiskRefused(f"the write-ahead queue's disk refused the write: could not {action}: {reason}")
+
+    def _open_segment_file(self, first: int, flags: int = 0) -> int:
+        return os.open(self._segment_path(first), os.O_WRONLY | os.O_CREAT | os.O_APPEND | flags, 0o600)
 
     def _drop_confirmed_segments(self) -> None:
         """A segment is done when the next one starts at or before the first unconfirmed sequence number."""
@@ -236,7 +319,10 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _sync_files(closing: list[int], current: int) -> None:
-    for fd in closing:
-        os.fdatasync(fd)
-        os.close(fd)
-    os.fdatasync(current)
+    try:
+        for fd in closing:
+            os.fdatasync(fd)
+        os.fdatasync(current)
+    finally:
+        for fd in closing:
+            os.close(fd)
