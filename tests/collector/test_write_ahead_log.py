@@ -12,8 +12,6 @@ import os
 import signal
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -26,7 +24,8 @@ from collector.write_ahead_log import QueueDiskRefused, WriteAheadLog
 from collector.write_ahead_segments import ENTRY_HEADER
 from tests.support.otel_sdk import send_claude_events
 from tests.support.polling import wait_until
-from tests.support.retrying_clients import EVENTS_PER_EXPORT, LOGS_METHOD, RetryingClients, address_of, stored
+from tests.support.retrying_clients import (EVENTS_PER_EXPORT, LOGS_METHOD, RetryingClients, address_of,
+                                            http_export, stored)
 from tests.support.small_disk import PAGE, mounted_tmpfs
 
 MAX_BYTES = 64 * 1024 * 1024
@@ -266,16 +265,6 @@ def test_a_torn_tail_is_still_cut_and_a_damaged_entry_before_it_kept_aside(tmp_p
     assert queue.quarantined_entries == 1
     asyncio.run(queue.close())
     assert segment_sizes(tmp_path)[segment] == sum(position.size for position in replay)
-
-
-def http_export(serve, body: bytes) -> tuple[int, dict]:
-    request = urllib.request.Request(f"{serve.http_url}/v1/logs", data=body,
-                                     headers={"Content-Type": "application/x-protobuf"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return reply.status, dict(reply.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers)
 
 
 def claude_identity(session: str) -> dict:
