@@ -85,7 +85,7 @@ async def serve(settings: Settings) -> None:
             await _start_refreshing(running, refresher, settings.aggregate_interval, supervisor)
         api = build_read_api(read_client, settings, refresher, tokens)
         api.middlewares.append(reads_after_queued_writes(writer))
-        readiness.add_route(api, queue, writer, lambda: write_client.command("SELECT 1"))
+        readiness.add_route(api, queue, writer, lambda: write_client.command("SELECT 1"), supervisor)
         purge_command.add_route(api, target, settings, rollup, running)
         metrics_endpoint.add_routes(api, metrics, usage, refresher if settings.aggregate_interval else None)
         api_port = await _start_site(running, api, settings.host, settings.api_port, "API")

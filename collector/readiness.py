@@ -1,8 +1,9 @@
 """GET /readyz: whether this collector should get new exports now (a load balancer's readiness probe).
 
-Ready means the store answers, the last insert did not fail, and the write-ahead queue is below READY_FILL of
-its limit and has not refused an export lately. /healthz only says the process is alive; a collector that is not ready still keeps what it has
-queued and inserts it once the store is back.
+Ready means the store answers, the last insert did not fail, the write-ahead queue is below READY_FILL of its
+limit, has not refused an export lately and can record its checkpoint, and no background task (writer, rollup
+timer, /metrics render) is failing. /healthz only says the process is alive; a collector that is not ready still
+keeps what it has queued and inserts it once the store is back.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ from aiohttp import web
 
 from collector.write_ahead_log import WriteAheadLog
 from collector.writer import BatchWriter
+from plumbing.supervisor import Supervisor
 
 READY_FILL = 0.9
 REFUSED_RECENTLY_SECONDS = 10
 PING_TIMEOUT_SECONDS = 5
 
 
-def add_route(app: web.Application, queue: WriteAheadLog, writer: BatchWriter, ping_store: Callable[[], None]) -> None:
+def add_route(app: web.Application, queue: WriteAheadLog, writer: BatchWriter, ping_store: Callable[[], None],
+              background: Supervisor | None = None) -> None:
     async def readyz(_: web.Request) -> web.Response:
         problems = []
         try:
@@ -37,6 +40,10 @@ def add_route(app: web.Application, queue: WriteAheadLog, writer: BatchWriter, p
         elif time.monotonic() - queue.last_refused < REFUSED_RECENTLY_SECONDS:
             problems.append("the write-ahead queue refused exports in the last "
                             f"{REFUSED_RECENTLY_SECONDS} s for want of room")
+        if queue.checkpoint_problem:
+            problems.append(f"the write-ahead queue {queue.checkpoint_problem}")
+        failing = background.failing if background else {}
+        problems += [f"{task} is failing and being retried: {reason}" for task, reason in sorted(failing.items())]
         body = {"status": "not ready" if problems else "ready", "problems": problems, "store": store,
                 "inserts_failing_since": writer.failing_since, "queue_bytes": queue.used_bytes,
                 "queue_max_bytes": queue.max_bytes, "queued_requests": writer.waiting_entries}

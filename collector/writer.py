@@ -30,6 +30,8 @@ ReadBack = Callable[[Position], tuple[str, list]]
 
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 30.0
+# How often an idle writer tries again to confirm entries the queue could not record.
+CONFIRM_RETRY_SECONDS = 1.0
 # How long close() waits past its grace for the batch being inserted before it leaves it to the queue.
 CLOSE_SLACK_SECONDS = 5.0
 
@@ -63,7 +65,7 @@ class WriterStats:
 class BatchWriter:
     def __init__(self, insert_columns: InsertColumns, table_columns: dict[str, Sequence[str]], max_rows: int,
                  max_delay_seconds: float, max_memory_rows: int, read_back: ReadBack,
-                 confirm: Callable[[int], None], observer: InsertObserver | None = None):
+                 confirm: Callable[[int], bool], observer: InsertObserver | None = None):
         self._insert_columns = insert_columns
         self._table_columns = table_columns
         # The writer stamps received_at as rows reach the store, so the aggregator's "received since its last run"
@@ -161,7 +163,11 @@ class BatchWriter:
             if not self._entries:
                 if self._closing.is_set():
                     return
-                await self._wakeup.wait()
+                if self._confirmed_sequence < self._inserted_sequence:  # try the confirm again even when idle
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._wakeup.wait(), CONFIRM_RETRY_SECONDS)
+                else:
+                    await self._wakeup.wait()
             if self._max_delay and not self._closing.is_set() and self._memory_rows < self._batch_rows:
                 try:
                     await asyncio.wait_for(self._full.wait(), self._max_delay)
@@ -225,9 +231,8 @@ class BatchWriter:
         return True
 
     def _confirm_stored(self) -> None:
-        """Tell the queue the stored entries may go; raises if it cannot (the rows are in the store either way)."""
-        if self._confirmed_sequence < self._inserted_sequence:
-            self._confirm(self._inserted_sequence)
+        """Tell the queue the stored entries may go; tried again while the queue cannot record it."""
+        if self._confirmed_sequence < self._inserted_sequence and self._confirm(self._inserted_sequence):
             self._confirmed_sequence = self._inserted_sequence
 
     async def _wait_to_retry(self, backoff_seconds: float) -> bool:

@@ -4,22 +4,10 @@ again once the writer has drained it."""
 from __future__ import annotations
 
 import signal
-import urllib.error
-import urllib.request
 
 import grpc
 
-from tests.support.retrying_clients import LOGS_METHOD, RetryingClients, address_of, stored
-
-
-def http_export(serve, body: bytes) -> tuple[int, dict]:
-    request = urllib.request.Request(f"{serve.http_url}/v1/logs", data=body,
-                                     headers={"Content-Type": "application/x-protobuf"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return reply.status, dict(reply.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers)
+from tests.support.retrying_clients import LOGS_METHOD, RetryingClients, address_of, http_export, stored
 
 
 def test_a_full_queue_refuses_with_retry_signals_then_drains(serve_factory, tmp_path):

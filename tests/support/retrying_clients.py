@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -79,6 +80,17 @@ class RetryingClients:
         logs = sum(1 for kind, _ in self.acknowledged if kind == "logs")
         metrics = len(self.acknowledged) - logs
         return logs * EVENTS_PER_EXPORT, metrics * 11, metrics * LINES_ADDED_PER_METRIC_EXPORT
+
+
+def http_export(serve, body: bytes) -> tuple[int, dict]:
+    """One OTLP/HTTP protobuf logs export, sent once: the status and headers of the answer."""
+    request = urllib.request.Request(f"{serve.http_url}/v1/logs", data=body,
+                                     headers={"Content-Type": "application/x-protobuf"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return reply.status, dict(reply.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
 
 
 def address_of(serve) -> dict:
