@@ -11,6 +11,7 @@ import logging
 import grpc
 
 from plumbing.auth import TokenTable
+from plumbing.connection_limits import ConnectionLimits
 from collector.decode.payload import MalformedPayload, parse_protobuf
 from collector.ingest import Ingestor
 from plumbing.log_once import RateLimitedLog
@@ -20,11 +21,21 @@ from collector.write_ahead_log import QueueFull
 
 log = logging.getLogger(__name__)
 
+# Like Go's and nginx's HTTP/2 defaults (250, 128): one connection cannot open calls without bound.
+MAX_CALLS_PER_CONNECTION = 128
 
-def build_grpc_server(ingestor: Ingestor, max_request_bytes: int, tokens: TokenTable | None = None) -> grpc.aio.Server:
+
+def build_grpc_server(ingestor: Ingestor, max_request_bytes: int, tokens: TokenTable | None = None, *,
+                      connections: ConnectionLimits) -> grpc.aio.Server:
     server = grpc.aio.server(options=[
         ("grpc.max_receive_message_length", max_request_bytes),
         ("grpc.so_reuseport", 0),
+        # A connection past the cap is closed at once; one that never finishes its handshake (TLS and the HTTP/2
+        # preface) is closed at the header timeout; one with no call in progress at the idle timeout.
+        ("grpc.max_allowed_incoming_connections", connections.max_connections),
+        ("grpc.server_handshake_timeout_ms", int(connections.header_timeout_seconds * 1000)),
+        ("grpc.max_connection_idle_ms", int(connections.idle_timeout_seconds * 1000)),
+        ("grpc.max_concurrent_streams", MAX_CALLS_PER_CONNECTION),
     ])
     rejected_log = RateLimitedLog(log, logging.WARNING)
     for signal in SIGNALS:
