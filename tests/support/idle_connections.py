@@ -28,8 +28,9 @@ def closed_by_server(connections: list[socket.socket], within: float) -> dict[so
     with selectors.DefaultSelector() as selector:
         for connection in connections:
             selector.register(connection, selectors.EVENT_READ)
-        while len(closed) < len(connections) and time.monotonic() - started < within:
-            for key, _ in selector.select(timeout=0.2):
+        while True:  # looks until nothing is left to read, so connections closed already count with no time left
+            ready = selector.select(timeout=0.2 if time.monotonic() - started < within else 0)
+            for key, _ in ready:
                 try:
                     data = key.fileobj.recv(65536)
                 except BlockingIOError:
@@ -39,6 +40,8 @@ def closed_by_server(connections: list[socket.socket], within: float) -> dict[so
                 if not data:
                     closed[key.fileobj] = time.monotonic()
                     selector.unregister(key.fileobj)
+            if len(closed) == len(connections) or (not ready and time.monotonic() - started >= within):
+                break
     return closed
 
 
