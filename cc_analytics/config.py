@@ -42,6 +42,9 @@ class Settings:
     tls_key: str = ""
     tls_client_ca: str = ""
     api_token: str = ""
+    max_connections: int = 0  # 0: a share of the open-file limit, see CONNECTION_OPTIONS
+    header_timeout: int = 20
+    idle_timeout: int = 75
     max_request_bytes: int = 16 * 1024 * 1024
     max_attribute_value_length: int = 65_536
     max_attributes_per_record: int = 512
@@ -158,6 +161,21 @@ NETWORK_OPTIONS = (
     Option("api_port", "Port of the read API (/api/v1/..., /healthz).", _port, "PORT"),
 )
 
+# Like a reverse proxy's limits, so idle and slow clients cannot take the descriptors the store needs.
+CONNECTION_OPTIONS = (
+    Option("max_connections", "Most connections open at once on each of the gRPC, OTLP/HTTP and API ports. At the "
+                              "cap a new HTTP connection closes the one idle longest (or is closed at once when all "
+                              "are in requests); a new gRPC connection is closed at once. 0: half the open-file "
+                              "limit (serve raises it to the hard limit) split between the three ports, the other "
+                              "half kept for the store and the write-ahead queue.", _non_negative, "N"),
+    Option("header_timeout", "Seconds a connection has to send a request's headers complete, from its accept or "
+                             "from the first byte after a response (slowloris); then it is closed. On gRPC, the "
+                             "time to open the HTTP/2 connection.", _positive, "SECONDS"),
+    Option("idle_timeout", "Seconds a connection may wait with no request in progress (HTTP keep-alive, gRPC "
+                           "with no call) before it is closed; clients reconnect when they next export.",
+           _positive, "SECONDS"),
+)
+
 ACCESS_OPTIONS = (
     Option("auth_tokens", "File of `ORG_ID TOKEN` lines. With it, exports need Authorization: Bearer TOKEN (gRPC "
                           "UNAUTHENTICATED, HTTP 401 otherwise) and are stored under the token's org whatever "
@@ -168,6 +186,7 @@ ACCESS_OPTIONS = (
     Option("tls_key", "PEM private key of --tls-cert.", metavar="FILE"),
     Option("tls_client_ca", "PEM CA bundle: with it, mutual TLS: a client must present a certificate this CA "
                             "signed, or its handshake fails.", metavar="FILE"),
+    *CONNECTION_OPTIONS,
 )
 
 CLIENT_OPTIONS = (

@@ -25,6 +25,7 @@ from cc_analytics.config import Settings
 from cc_analytics.store import migrate, store_target
 from collector import readiness
 from plumbing.auth import TokenTable
+from plumbing.connection_limits import ConnectionGuard, ConnectionLimits, connections_per_port, raise_open_file_limit
 from collector.decode import Limits
 from collector.grpc_receiver import bind, build_grpc_server
 from collector.health import CollectorHealth
@@ -44,12 +45,15 @@ log = logging.getLogger("cc_analytics.serve")
 SHUTDOWN_GRACE_SECONDS = 10
 # How long a read waits for the requests acknowledged before it to reach the store (longer only in an outage).
 READ_AFTER_WRITE_SECONDS = 5
+# OTLP/gRPC, OTLP/HTTP and the API share the connections' part of the open-file limit.
+RECEIVING_PORTS = 3
 
 
 async def serve(settings: Settings) -> None:
     # Whatever has started is stopped in reverse order, on a clean stop and on a failed start alike:
     # receivers first, then the writer flushes what they accepted, then the store clients close.
     # Access files first: a bad token or certificate file stops serve before it opens the store.
+    connections = connection_limits(settings, raise_open_file_limit())
     tokens = TokenTable.from_file(settings.auth_tokens) if settings.auth_tokens else None
     tls = settings.tls
     tls_context = tls.ssl_context() if tls else None
@@ -88,14 +92,14 @@ async def serve(settings: Settings) -> None:
         readiness.add_route(api, queue, writer, lambda: write_client.command("SELECT 1"), supervisor)
         purge_command.add_route(api, target, settings, rollup, running)
         metrics_endpoint.add_routes(api, metrics, usage, refresher if settings.aggregate_interval else None)
-        api_port = await _start_site(running, api, settings.host, settings.api_port, "API")
-        grpc_server = build_grpc_server(ingestor, settings.max_request_bytes, tokens)
+        api_port = await _start_site(running, api, settings.host, settings.api_port, "API", limits=connections)
+        grpc_server = build_grpc_server(ingestor, settings.max_request_bytes, tokens, connections=connections)
         running.push_async_callback(grpc_server.stop, SHUTDOWN_GRACE_SECONDS)
         grpc_port = bind(grpc_server, settings.host, settings.grpc_port, tls)
         await grpc_server.start()
         http_port = await _start_site(running, build_http_app(ingestor, settings.max_request_bytes, tokens),
                                       settings.host, settings.http_port, "OTLP/HTTP",
-                                      tls_context)
+                                      tls_context, limits=connections)
         log.info("cc-analytics ready: OTLP/gRPC on %s:%d, OTLP/HTTP on %s:%d, API on %s:%d; %s; %s",
                  settings.host, grpc_port, settings.host, http_port, settings.host, api_port, target.description,
                  _access_description(tokens, tls))
@@ -103,6 +107,16 @@ async def serve(settings: Settings) -> None:
         await _wait_for_stop_signal()
         log.info("stopping: finishing requests in flight and flushing the write batch")
     log.info("stopped; %d rows stored in %d batches", writer.stats.rows, writer.stats.batches)
+
+
+def connection_limits(settings: Settings, open_file_limit: int) -> ConnectionLimits:
+    """The limits of each port: by default the ports share half the open-file limit, the rest is the store's."""
+    limits = ConnectionLimits(settings.max_connections or connections_per_port(open_file_limit, RECEIVING_PORTS),
+                              settings.header_timeout, settings.idle_timeout)
+    log.info("open-file limit %d; at most %d connections on each of the %d ports, request headers within %d s, "
+             "idle connections closed after %d s", open_file_limit, limits.max_connections, RECEIVING_PORTS,
+             settings.header_timeout, settings.idle_timeout)
+    return limits
 
 
 def _access_description(tokens: TokenTable | None, tls: TlsFiles | None) -> str:
@@ -168,14 +182,15 @@ async def _start_refreshing(running: contextlib.AsyncExitStack, refresher: Refre
 
 
 async def _start_site(running: contextlib.AsyncExitStack, app: web.Application, host: str, port: int,
-                      what: str, ssl_context: ssl.SSLContext | None = None) -> int:
-    """Serve app on host:port until the stack unwinds; returns the port bound."""
+                      what: str, ssl_context: ssl.SSLContext | None = None, *, limits: ConnectionLimits) -> int:
+    """Serve app on host:port, within the connection limits, until the stack unwinds; returns the port bound."""
+    guard = ConnectionGuard(limits, what)
     # Bodies are decompressed by the receiver itself, under its size limit.
-    runner = web.AppRunner(app, auto_decompress=False, access_log=None, handle_signals=False)
+    runner = guard.runner(app, auto_decompress=False, access_log=None, handle_signals=False)
     await runner.setup()
     running.push_async_callback(runner.cleanup)
     try:
-        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
+        await guard.site(runner, host, port, ssl_context).start()
     except OSError as error:
         raise OSError(f"cannot listen for {what} on {host}:{port}: {error.strerror or error}") from None
     return runner.addresses[0][1]

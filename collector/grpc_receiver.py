@@ -18,17 +18,28 @@ from collector.ingest import Ingestor
 from collector.refusals import Refusal
 from collector.signals import SIGNALS, Signal
 from plumbing.auth import TokenTable
+from plumbing.connection_limits import ConnectionLimits
 from plumbing.tls import TlsFiles
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
 
+# Like Go's and nginx's HTTP/2 defaults (250, 128): one connection cannot open calls without bound.
+MAX_CALLS_PER_CONNECTION = 128
 
-def build_grpc_server(ingestor: Ingestor, max_request_bytes: int, tokens: TokenTable | None = None) -> grpc.aio.Server:
+
+def build_grpc_server(ingestor: Ingestor, max_request_bytes: int, tokens: TokenTable | None = None, *,
+                      connections: ConnectionLimits) -> grpc.aio.Server:
     # A message past the limit is refused by gRPC itself with RESOURCE_EXHAUSTED, the table's "too_large" code.
     server = grpc.aio.server(options=[
         ("grpc.max_receive_message_length", max_request_bytes),
         ("grpc.so_reuseport", 0),
+        # A connection past the cap is closed at once; one that never finishes its handshake (TLS and the HTTP/2
+        # preface) is closed at the header timeout; one with no call in progress at the idle timeout.
+        ("grpc.max_allowed_incoming_connections", connections.max_connections),
+        ("grpc.server_handshake_timeout_ms", int(connections.header_timeout_seconds * 1000)),
+        ("grpc.max_connection_idle_ms", int(connections.idle_timeout_seconds * 1000)),
+        ("grpc.max_concurrent_streams", MAX_CALLS_PER_CONNECTION),
     ])
     front_door = FrontDoor(ingestor, tokens)
     for signal in SIGNALS:
