@@ -5,13 +5,15 @@ against a real serve and, meanwhile:
 - kills serve with SIGKILL at --kill-at seconds and starts it again on the same ports and data directory (the
   write-ahead queue replays what was acknowledged but not yet inserted);
 - with --outage-at, fills the store's disk (a tmpfs mounted for the run; needs root) for --outage-seconds, so
-  every insert fails with ENOSPC while the queue, on another disk, keeps taking exports.
+  every insert fails with ENOSPC while the queue, on another disk, keeps taking exports;
+- with --queue-full-at, fills the write-ahead queue's own disk (another tmpfs) for --queue-full-seconds, so
+  appends fail with ENOSPC and exports are refused for a retry (503 / UNAVAILABLE), never acknowledged and lost.
 The load workers send every refused or failed-to-connect export again, as the OpenTelemetry exporters do. At the
 end serve stops with SIGTERM and the store is counted with FINAL: records acknowledged but not stored are lost
 (must be 0); duplicates from exports sent again after the kill collapse.
 
     python -m benchmarks.faults [--seconds 60] [--connections 64] [--rate 10000] [--kill-at 15]
-                                [--outage-at 30 --outage-seconds 20]
+                                [--outage-at 30 --outage-seconds 20] [--queue-full-at 45 --queue-full-seconds 8]
 """
 
 from __future__ import annotations
@@ -42,22 +44,29 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--outage-at", type=float, default=30,
                         help="fill the store's disk this many seconds in (0: no outage; needs root for a tmpfs)")
     parser.add_argument("--outage-seconds", type=float, default=20, help="how long the store's disk stays full")
+    parser.add_argument("--queue-full-at", type=float, default=0,
+                        help="fill the write-ahead queue's disk this many seconds in (0: never; needs root)")
+    parser.add_argument("--queue-full-seconds", type=float, default=8, help="how long the queue's disk stays full")
     return parser.parse_args()
 
 
 class Faults:
     """Injects the faults on a timer while the load runs, and notes what happened when."""
 
-    def __init__(self, args: argparse.Namespace, collector: CollectorProcess, store_disk: Path | None):
+    def __init__(self, args: argparse.Namespace, collector: CollectorProcess, store_disk: Path | None,
+                 queue_disk: Path | None):
         self.args = args
         self.collector = collector
         self.store_disk = store_disk
+        self.queue_disk = queue_disk
         self.log: list[str] = []
         self.started = time.monotonic()
 
     def run(self) -> None:
         events = sorted([(self.args.kill_at, self._kill_and_restart)] * bool(self.args.kill_at)
-                        + [(self.args.outage_at, self._outage)] * bool(self.args.outage_at and self.store_disk))
+                        + [(self.args.outage_at, self._outage)] * bool(self.args.outage_at and self.store_disk)
+                        + [(self.args.queue_full_at, self._queue_full)]
+                        * bool(self.args.queue_full_at and self.queue_disk))
         for at, fault in events:
             time.sleep(max(0.0, self.started + at - time.monotonic()))
             fault()
@@ -81,16 +90,24 @@ class Faults:
         shutil.rmtree(ballast)
         self._note("the store's disk has room again")
 
+    def _queue_full(self) -> None:
+        ballast = fill_bytes(self.queue_disk)
+        self._note("the write-ahead queue's disk is full: exports are refused for a retry")
+        time.sleep(self.args.queue_full_seconds)
+        ballast.unlink()
+        self._note("the write-ahead queue's disk has room again")
+
 
 def main() -> None:
     args = parse_arguments()
     now_ns = time.time_ns()
     with tempfile.TemporaryDirectory(prefix="cc-analytics-faults-") as work:
-        store_disk = mount_store_disk(Path(work) / "store-disk") if args.outage_at else None
+        store_disk = mount_tmpfs(Path(work) / "store-disk", "size=2g,nr_inodes=200000") if args.outage_at else None
+        queue_disk = mount_tmpfs(Path(work) / "queue-disk", "size=512m") if args.queue_full_at else None
         data_dir = str((store_disk or Path(work)) / "serve")
-        extra = ("--batch-max-rows", str(args.batch_max_rows), "--queue-dir", str(Path(work) / "queue"))
+        extra = ("--batch-max-rows", str(args.batch_max_rows), "--queue-dir", str((queue_disk or Path(work)) / "queue"))
         collector = CollectorProcess(data_dir, extra).start()
-        faults = Faults(args, collector, store_disk)
+        faults = Faults(args, collector, store_disk, queue_disk)
         injecting = threading.Thread(target=faults.run, daemon=True)
         try:
             plans = worker_plans(args, collector, now_ns)
@@ -100,8 +117,9 @@ def main() -> None:
         finally:
             exit_code = faults.collector.stop()
         stored = in_child_process(count_stored, data_dir)
-        if store_disk:
-            subprocess.run(["umount", "-l", str(store_disk)], check=False)
+        for disk in (store_disk, queue_disk):
+            if disk:
+                subprocess.run(["umount", "-l", str(disk)], check=False)
     print_report(args, totals, stored, faults.log, exit_code, faults.collector.peak_rss_bytes)
 
 
@@ -125,12 +143,25 @@ def fill_disk(folder: Path) -> Path:
     return ballast
 
 
-def mount_store_disk(path: Path) -> Path | None:
+def fill_bytes(folder: Path) -> Path:
+    """Write a ballast file until folder's file system has no byte left (ENOSPC); returns it, to delete later."""
+    ballast = folder / "ballast"
+    with open(ballast, "wb", buffering=0) as file:
+        for chunk in (b"\0" * (1 << 20), b"\0" * 4096, b"\0"):
+            try:
+                while True:
+                    file.write(chunk)
+            except OSError:
+                pass
+    return ballast
+
+
+def mount_tmpfs(path: Path, options: str) -> Path | None:
     path.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2g,nr_inodes=200000", "tmpfs", str(path)], capture_output=True,
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True,
                              text=True)
     if mounted.returncode:
-        print(f"no store outage: cannot mount a tmpfs for the store ({mounted.stderr.strip()}); run as root")
+        print(f"no disk fault at {path.name}: cannot mount a tmpfs ({mounted.stderr.strip()}); run as root")
         return None
     return path
 

@@ -1,5 +1,6 @@
-"""The ingest load held through faults: `python -m benchmarks.faults` kills serve with SIGKILL and fills the store's
-disk while the load runs, and must report that nothing acknowledged was lost."""
+"""The ingest load held through faults: `python -m benchmarks.faults` kills serve with SIGKILL, fills the store's
+disk and then the write-ahead queue's own disk while the load runs, and must report that nothing acknowledged was
+lost."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ import sys
 from tests.support.paths import REPO
 
 
-def test_load_through_a_sigkill_and_a_store_outage_loses_nothing():
+def test_load_through_a_sigkill_a_store_outage_and_a_full_queue_disk_loses_nothing():
     run = subprocess.run(
-        [sys.executable, "-m", "benchmarks.faults", "--seconds", "24", "--connections", "32", "--rate", "2000",
-         "--kill-at", "6", "--outage-at", "12", "--outage-seconds", "8"],
+        [sys.executable, "-m", "benchmarks.faults", "--seconds", "26", "--connections", "32", "--rate", "2000",
+         "--kill-at", "6", "--outage-at", "11", "--outage-seconds", "6", "--queue-full-at", "19",
+         "--queue-full-seconds", "4"],
         cwd=REPO, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
     report = run.stdout
     assert "serve killed with SIGKILL" in report and "serve started again on the same ports" in report, report
     assert "the store's disk is full" in report and "the store's disk has room again" in report, report
+    assert "the write-ahead queue's disk is full" in report and "queue's disk has room again" in report, report
     acknowledged = re.search(r"acknowledged: ([\d,]+) events, ([\d,]+) metric points", report)
     stored = re.search(r"stored after SIGTERM \(FINAL\): ([\d,]+) events, ([\d,]+) metric points", report)
     assert acknowledged and stored, report
