@@ -99,15 +99,15 @@ class ServeBackend:
 
     def purge(self, user: str) -> dict[str, int]:
         # the email goes in the body, kept out of URLs and access logs
-        return self._json("POST", "/api/v1/purge", {}, json.dumps({"user": user}).encode())["deleted"]
+        return self._json("POST", "/api/v1/purge", {}, body=json.dumps({"user": user}).encode())["deleted"]
 
     def query(self, sql: str, output_format: str) -> bytes:
-        return self._call("POST", "/api/v1/query", {"format": output_format}, sql.encode(), timeout=60)
+        return self._call("POST", "/api/v1/query", {"format": output_format}, body=sql.encode(), timeout=60)
 
-    def _json(self, method: str, path: str, parameters: dict, body: bytes | None = None) -> dict:
-        return json.loads(self._call(method, path, parameters, body))
+    def _json(self, method: str, path: str, parameters: dict, *, body: bytes | None = None) -> dict:
+        return json.loads(self._call(method, path, parameters, body=body))
 
-    def _call(self, method: str, path: str, parameters: dict, body: bytes | None = None,
+    def _call(self, method: str, path: str, parameters: dict, *, body: bytes | None = None,
               timeout: float = 600) -> bytes:
         try:
             return local_api.call(self.settings, method, path, parameters, body, timeout)
