@@ -28,7 +28,8 @@ class Filters:
         if self.org is not None:
             conditions.append("org_id = {org:String}")
         if self.team is not None:
-            conditions.append("team = {team:String}")
+            # Qualified: in the members report `team` also names an aggregate, which WHERE would read otherwise.
+            conditions.append("daily_user.team = {team:String}")
         if self.search:
             conditions.append("(positionCaseInsensitiveUTF8(user_key, {search:String}) > 0 "
                               "OR positionCaseInsensitiveUTF8(user_email, {search:String}) > 0)")

@@ -8,7 +8,9 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from cc_analytics import claude_env, export_commands, local_api, log_format, purge_command, report_commands
+from aggregator.api import QUERY_FORMATS
+from cc_analytics import claude_env, export_commands, log_format, purge_command, report_commands
+from cc_analytics.backend import Refused, open_backend
 from cc_analytics.config import (
     AGGREGATE_OPTIONS,
     ACCESS_OPTIONS,
@@ -206,28 +208,15 @@ def _run_claude_env(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_query(args: argparse.Namespace, settings: Settings) -> int:
-    from aggregator.api import QUERY_FORMATS, run_readonly_query
-
     if args.output_format not in QUERY_FORMATS:
         print(f"unknown --format {args.output_format!r}; use one of {', '.join(QUERY_FORMATS)}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        sys.stdout.buffer.write(local_api.call(settings, "POST", "/api/v1/query", {"format": args.output_format},
-                                               args.sql.encode(), timeout=60))
-        return 0
-    except local_api.ApiError as error:
+        with open_backend(settings) as backend:
+            sys.stdout.buffer.write(backend.query(args.sql, args.output_format))
+    except Refused as error:
         print(error, file=sys.stderr)
         return 1
-    except local_api.NoServeRunning:
-        pass  # no serve running: read the store directly
-    client = connect(store_target(settings), use_database=True)
-    try:
-        sys.stdout.buffer.write(run_readonly_query(client, args.sql, args.output_format))
-    except ValueError as error:
-        print(error, file=sys.stderr)
-        return 1
-    finally:
-        client.close()
     return 0
 
 

@@ -1,29 +1,22 @@
 """`cc-analytics export openmetrics`: the daily history for Prometheus backfill.
 
-Like `report`, it asks a running serve (whose --timezone applies) for each day's figures, or reads the store
-itself when none runs; the OpenMetrics text is written here.
+Like `report`, it asks the backend, a running serve (whose --timezone applies) or else the store, for each day's
+figures; the OpenMetrics text is written here.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
-import json
 import sys
 import time
-from datetime import date
-from typing import Iterator
-from zoneinfo import ZoneInfo
 
 from aggregator.refresh import days_between
 from aggregator.rollup import day_bounds_ns
-from aggregator.snapshot import Snapshot, Snapshots, snapshot_from_json
-from cc_analytics import local_api
+from cc_analytics.backend import Refused, open_backend
 from cc_analytics.report_commands import EXIT_USAGE, day_range
 from cc_analytics.config import Settings
 from cc_analytics.progress import ProgressBar
-from cc_analytics.store import open_store
 from exporters.openmetrics_history import write_history
 
 def parse_step(text: str) -> int:
@@ -45,16 +38,16 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
     first, last = bounds
     days = days_between(first, last)
     bar = ProgressBar(len(days), "days")
+    history = []
     try:
-        with contextlib.ExitStack() as stack:
-            snapshots, zone = _snapshots(settings, days, stack)
+        with open_backend(settings) as backend:
             now = time.time()
-            history = []
-            for number, snapshot in enumerate(snapshots, 1):
-                start, end = (ns / 1e9 for ns in day_bounds_ns(snapshot.day, zone))
+            for number, day in enumerate(days, 1):
+                snapshot, zone = backend.snapshot(day, settings.max_user_series)
+                start, end = (ns / 1e9 for ns in day_bounds_ns(day, zone))
                 history.append((snapshot, start, min(end, now)))
-                bar.update(number, str(snapshot.day))
-    except local_api.ApiError as error:
+                bar.update(number, str(day))
+    except Refused as error:
         print(f"cc-analytics export: {error}", file=sys.stderr)
         return 1
     with _output(args.output) as out:
@@ -64,23 +57,6 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
     print(f"wrote {samples} samples of {len(days)} days, {first} to {last}, every {args.step} s, to {where}",
           file=sys.stderr)
     return 0
-
-
-def _snapshots(settings: Settings, days: list[date],
-               stack: contextlib.ExitStack) -> tuple[Iterator[Snapshot], ZoneInfo]:
-    """Each day's snapshot (lazily, so the progress bar moves) and the time zone its days are in."""
-    def via_api(day: date) -> dict:
-        return json.loads(local_api.call(settings, "GET", "/api/v1/snapshot",
-                                         {"day": day.isoformat(), "limit": settings.max_user_series}))
-
-    try:
-        first = via_api(days[0])
-    except local_api.NoServeRunning:
-        client = stack.enter_context(open_store(settings))
-        snapshots = Snapshots(client, settings.database)
-        return (snapshots.as_of(day, settings.max_user_series) for day in days), ZoneInfo(settings.timezone)
-    rest = (snapshot_from_json(via_api(day)["snapshot"]) for day in days[1:])
-    return itertools.chain([snapshot_from_json(first["snapshot"])], rest), ZoneInfo(first["time_zone"])
 
 
 @contextlib.contextmanager

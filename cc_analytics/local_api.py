@@ -12,7 +12,7 @@ from cc_analytics.config import Settings
 
 
 class NoServeRunning(ConnectionError):
-    """Nothing answers on the API port: the caller opens the store itself."""
+    """Nothing answers on the API port."""
 
 
 class ApiError(RuntimeError):
@@ -38,3 +38,14 @@ def call(settings: Settings, method: str, path: str, parameters: dict, body: byt
         raise ApiError(text) from None
     except (urllib.error.URLError, ConnectionError) as error:
         raise NoServeRunning(str(error)) from None
+
+
+def serve_answers(settings: Settings) -> bool:
+    """Whether a serve answers on the API port (/healthz needs no token)."""
+    try:
+        call(settings, "GET", "/healthz", {}, timeout=30)
+    except NoServeRunning:
+        return False
+    except ApiError:
+        pass  # something answers there, with an error: it is a serve, and its answer is what the command reports
+    return True

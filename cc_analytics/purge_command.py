@@ -1,19 +1,18 @@
 """`cc-analytics purge --user EMAIL`: erase one person's data, through a running serve or on the store directly.
 
 An embedded store has one owner: when a serve runs, it does the deleting (its --hash-emails and salt apply);
-when none runs, this command opens the store itself and uses its own.
+when none runs, this command opens the store itself and uses its own (see backend.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 
 from aggregator import purge
 from aggregator.rollup import Rollup
-from cc_analytics import local_api
+from cc_analytics.backend import Refused, open_backend, purger
 from cc_analytics.config import (
     CLIENT_OPTIONS,
     EMAIL_OPTIONS,
@@ -23,7 +22,6 @@ from cc_analytics.config import (
     Settings,
     add_options,
 )
-from cc_analytics.store import open_store, store_target
 from plumbing.store.client import StoreTarget, connect
 
 EXIT_USAGE = 2
@@ -55,22 +53,13 @@ def run_purge(args: argparse.Namespace, settings: Settings) -> int:
         print(f"cc-analytics purge: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        reply = local_api.call(settings, "POST", "/api/v1/purge", {}, json.dumps({"user": args.user}).encode())
-        deleted, where = json.loads(reply)["deleted"], "through the running serve"
-    except local_api.ApiError as error:
+        with open_backend(settings) as backend:
+            deleted = backend.purge(args.user)
+    except Refused as error:
         print(f"cc-analytics purge: {error}", file=sys.stderr)
         return 1
-    except local_api.NoServeRunning:
-        with open_store(settings) as client:
-            deleted = purger(client, settings).purge(args.user)
-        where = store_target(settings).description
-    print(report(args.user.strip(), deleted, where), end="")
+    print(report(args.user.strip(), deleted, backend.where), end="")
     return 0
-
-
-def purger(client, settings: Settings, lock=None) -> purge.Purger:
-    pseudonym = settings.privacy.pseudonym if settings.hash_emails else None
-    return purge.Purger(client, settings.database, settings.cluster, pseudonym, lock)
 
 
 def report(user: str, deleted: dict[str, int], where: str) -> str:

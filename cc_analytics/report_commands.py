@@ -1,7 +1,7 @@
-"""`cc-analytics aggregate` and `cc-analytics report`: through a running serve's API, or on the store directly.
+"""`cc-analytics aggregate` and `cc-analytics report`: asked of the backend (a running serve, else the store).
 
 An embedded store has one owner. When a serve runs, these commands ask it (its --timezone and --team-attribute
-apply); when none runs, they open the store themselves.
+apply); when none runs, they open the store themselves (see backend.py).
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ import sys
 from datetime import date
 
 from aggregator.params import BadParameter, parse_month, parse_range
-from aggregator.refresh import Refresher, days_between
-from aggregator.reports import Filters, Reports
-from aggregator.rollup import Rollup
-from cc_analytics import local_api
+from aggregator.refresh import days_between
+from aggregator.reports import Filters
+from cc_analytics.backend import Backend, Refused, open_backend
 from cc_analytics.config import Settings
 from cc_analytics.progress import ProgressBar
-from cc_analytics.store import open_store, store_target
 from exporters import users_csv
 
 EXIT_USAGE = 2
@@ -49,63 +47,53 @@ def run_aggregate(args: argparse.Namespace, settings: Settings) -> int:
     first, last = bounds
     days = days_between(first, last)
     bar = ProgressBar(len(days), "days")
-    records = user_days = 0
+
+    def progress(rebuilt, number, total):
+        bar.update(number, f"{rebuilt.day}: {rebuilt.records} records")
+
     try:
-        for number, day in enumerate(days, 1):
-            reply = json.loads(local_api.call(settings, "POST", "/api/v1/aggregate",
-                                              {"from": day.isoformat(), "to": day.isoformat()}))
-            records, user_days = records + reply["records"], user_days + reply["user_days"]
-            bar.update(number, f"{day}: {reply['records']} records")
-        where = "through the running serve"
-    except local_api.ApiError as error:
+        with open_backend(settings) as backend:
+            rebuilt = backend.aggregate(first, last, progress)
+    except Refused as error:
         print(f"cc-analytics aggregate: {error}", file=sys.stderr)
         return 1
-    except local_api.NoServeRunning:
-        def progress(rebuilt, number, total):
-            bar.update(number, f"{rebuilt.day}: {rebuilt.records} records")
-
-        with open_store(settings) as client:
-            rollup = Rollup(client, settings.database, settings.timezone, settings.team_attribute)
-            rebuilt = Refresher(rollup).rebuild(first, last, progress)
-        records, user_days = sum(d.records for d in rebuilt), sum(d.users for d in rebuilt)
-        where = store_target(settings).description
-    print(f"aggregated {len(days)} days, {first} to {last}: {records} records, {user_days} user-days ({where})")
+    records, user_days = sum(day.records for day in rebuilt), sum(day.users for day in rebuilt)
+    print(f"aggregated {len(days)} days, {first} to {last}: {records} records, {user_days} user-days "
+          f"({backend.where})")
     return 0
 
 
 def run_report(args: argparse.Namespace, settings: Settings) -> int:
-    """The same question asked of a running serve's API, or of the Reports on the store when none runs."""
+    """The rows of `report users` or `report daily`, rendered the same whichever backend answered."""
     try:
         if args.report == "users":
             month = parse_month("--month", args.month or f"{date.today():%Y-%m}")
-            filters = Filters(org=args.org, team=args.team, search=args.search)
-            parameters = {"month": f"{month:%Y-%m}", "q": args.search}
-            path, columns = "/api/v1/users", USER_TABLE
+            filters, columns = _filters(args, search=args.search), USER_TABLE
 
-            def from_store(reports: Reports) -> list[dict]:
-                return reports.users(month, filters)
+            def ask(backend: Backend) -> list[dict]:
+                return backend.users(month, filters)
         else:
             first, last = parse_range(args.first, args.last)
-            filters = Filters(org=args.org, team=args.team)
-            parameters = {"from": first.isoformat(), "to": last.isoformat()}
-            path, columns = "/api/v1/daily", DAILY_TABLE
+            filters, columns = _filters(args), DAILY_TABLE
 
-            def from_store(reports: Reports) -> list[dict]:
-                return reports.daily(first, last, filters)
+            def ask(backend: Backend) -> list[dict]:
+                return backend.daily(first, last, filters)
     except BadParameter as error:
         print(f"cc-analytics report {args.report}: {error}", file=sys.stderr)
         return EXIT_USAGE
-    parameters.update(org=args.org, team=args.team)
     try:
-        rows = json.loads(local_api.call(settings, "GET", path, parameters))["data"]
-    except local_api.ApiError as error:
+        with open_backend(settings) as backend:
+            rows = ask(backend)
+    except Refused as error:
         print(f"cc-analytics report {args.report}: {error}", file=sys.stderr)
         return 1
-    except local_api.NoServeRunning:
-        with open_store(settings) as client:
-            rows = from_store(Reports(client, settings.database))
     sys.stdout.write(render(rows, args.report, args.output_format, columns))
     return 0
+
+
+def _filters(args: argparse.Namespace, search: str | None = None) -> Filters:
+    """--org, --team (and --search); empty ones are no filter, as the API reads them, so both backends agree."""
+    return Filters(org=args.org or None, team=args.team or None, search=search or None)
 
 
 def render(rows: list[dict], report: str, output_format: str, columns) -> str:

@@ -1,0 +1,154 @@
+"""Where the CLI's questions go: a running serve's read API when one answers, else the store directly.
+
+An embedded store has one owner, so while a serve runs the commands ask it (its --timezone, --team-attribute,
+--hash-emails and salt apply); when none answers they open the store and use their own settings. Both backends
+answer every question with the same values, so a command's output does not depend on which one it got; only
+`where` says which. `open_backend` is the one place that picks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import date
+from functools import cached_property
+from typing import Callable, Iterator, Protocol
+from zoneinfo import ZoneInfo
+
+from clickhouse_connect.driver.client import Client
+
+from aggregator import purge
+from aggregator.api import run_readonly_query
+from aggregator.refresh import Refresher, days_between
+from aggregator.reports import Filters, Reports
+from aggregator.rollup import DayRebuilt, Rollup
+from aggregator.snapshot import Snapshot, Snapshots, snapshot_from_json
+from cc_analytics import local_api
+from cc_analytics.config import Settings
+from cc_analytics.store import open_store, store_target
+from plumbing.store.client import connect
+
+# Called after each day is rebuilt: the day, how many days are done, how many there are.
+Progress = Callable[[DayRebuilt, int, int], None]
+
+
+class Refused(RuntimeError):
+    """The question cannot be answered as asked; the message is the serve's or the engine's reason."""
+
+
+class Backend(Protocol):
+    where: str  # for what a command prints: "through the running serve" or the store's description
+
+    def daily(self, first: date, last: date, filters: Filters) -> list[dict]: ...
+
+    def users(self, month: date, filters: Filters) -> list[dict]: ...
+
+    def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]: ...
+
+    def snapshot(self, day: date, max_members: int) -> tuple[Snapshot, ZoneInfo]: ...
+
+    def purge(self, user: str) -> dict[str, int]: ...
+
+    def query(self, sql: str, output_format: str) -> bytes: ...
+
+
+@contextlib.contextmanager
+def open_backend(settings: Settings) -> Iterator[Backend]:
+    """The running serve's API when one answers on --api-port, else the store (closed afterwards)."""
+    if local_api.serve_answers(settings):
+        yield ServeBackend(settings)
+        return
+    with contextlib.ExitStack() as stack:
+        yield StoreBackend(settings, stack)
+
+
+def purger(client: Client, settings: Settings, lock=None) -> purge.Purger:
+    """The Purger of this configuration: with the email's keyed hash when ingest hashes emails."""
+    pseudonym = settings.privacy.pseudonym if settings.hash_emails else None
+    return purge.Purger(client, settings.database, settings.cluster, pseudonym, lock)
+
+
+class ServeBackend:
+    where = "through the running serve"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def daily(self, first: date, last: date, filters: Filters) -> list[dict]:
+        return self._json("GET", "/api/v1/daily", {"from": first.isoformat(), "to": last.isoformat(),
+                                                   "org": filters.org, "team": filters.team})["data"]
+
+    def users(self, month: date, filters: Filters) -> list[dict]:
+        return self._json("GET", "/api/v1/users", {"month": f"{month:%Y-%m}", "org": filters.org,
+                                                   "team": filters.team, "q": filters.search})["data"]
+
+    def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
+        """One day per request, so the progress moves as the serve's does on the store."""
+        days = days_between(first, last)
+        done = []
+        for number, day in enumerate(days, 1):
+            reply = self._json("POST", "/api/v1/aggregate", {"from": day.isoformat(), "to": day.isoformat()})
+            done.append(DayRebuilt(day=day, users=reply["user_days"], records=reply["records"],
+                                   seconds=reply["seconds"]))
+            progress(done[-1], number, len(days))
+        return done
+
+    def snapshot(self, day: date, max_members: int) -> tuple[Snapshot, ZoneInfo]:
+        reply = self._json("GET", "/api/v1/snapshot", {"day": day.isoformat(), "limit": max_members})
+        return snapshot_from_json(reply["snapshot"]), ZoneInfo(reply["time_zone"])
+
+    def purge(self, user: str) -> dict[str, int]:
+        # the email goes in the body, kept out of URLs and access logs
+        return self._json("POST", "/api/v1/purge", {}, body=json.dumps({"user": user}).encode())["deleted"]
+
+    def query(self, sql: str, output_format: str) -> bytes:
+        return self._call("POST", "/api/v1/query", {"format": output_format}, body=sql.encode(), timeout=60)
+
+    def _json(self, method: str, path: str, parameters: dict, *, body: bytes | None = None) -> dict:
+        return json.loads(self._call(method, path, parameters, body=body))
+
+    def _call(self, method: str, path: str, parameters: dict, *, body: bytes | None = None,
+              timeout: float = 600) -> bytes:
+        try:
+            return local_api.call(self.settings, method, path, parameters, body, timeout)
+        except local_api.ApiError as error:
+            raise Refused(str(error)) from None
+
+
+class StoreBackend:
+    """The store opened on the first question that needs it, with its schema brought up to date."""
+
+    def __init__(self, settings: Settings, stack: contextlib.ExitStack):
+        self.settings = settings
+        self.where = store_target(settings).description
+        self._stack = stack
+
+    @cached_property
+    def _client(self) -> Client:
+        return self._stack.enter_context(open_store(self.settings))
+
+    def daily(self, first: date, last: date, filters: Filters) -> list[dict]:
+        return Reports(self._client, self.settings.database).daily(first, last, filters)
+
+    def users(self, month: date, filters: Filters) -> list[dict]:
+        return Reports(self._client, self.settings.database).users(month, filters)
+
+    def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
+        rollup = Rollup(self._client, self.settings.database, self.settings.timezone, self.settings.team_attribute)
+        return Refresher(rollup).rebuild(first, last, progress)
+
+    def snapshot(self, day: date, max_members: int) -> tuple[Snapshot, ZoneInfo]:
+        return (Snapshots(self._client, self.settings.database).as_of(day, max_members),
+                ZoneInfo(self.settings.timezone))
+
+    def purge(self, user: str) -> dict[str, int]:
+        return purger(self._client, self.settings).purge(user)
+
+    def query(self, sql: str, output_format: str) -> bytes:
+        """On a client in the database, so the SQL names tables without it; the schema is left as it is."""
+        client = self._stack.enter_context(contextlib.closing(connect(store_target(self.settings),
+                                                                      use_database=True)))
+        try:
+            return run_readonly_query(client, sql, output_format)
+        except ValueError as error:
+            raise Refused(str(error)) from None
