@@ -13,7 +13,7 @@ from tests.support.claude_records import DAY, MODEL, NEXT_DAY, at, event, identi
 from tests.support.command_line import run
 from tests.support.otlp_messages import export_request
 from tests.support.polling import wait_until
-from tests.support.read_api import post_otlp
+from tests.support.exports import assert_stored
 
 pytestmark = pytest.mark.slow
 
@@ -41,12 +41,11 @@ def feed_two_orgs(serve) -> tuple[int, int]:
                 metrics.append(point("cost.usage", 0.1 * (number + 1), at(day, hour), at(day, hour - 1),
                                      **identity(**who), model=MODEL))
                 events.append(event("user_prompt", at(day, hour), **identity(**who)))
-        post_otlp(serve, export_request(ExportMetricsServiceRequest, metrics, {"team": team}), "/v1/metrics")
-        post_otlp(serve, export_request(ExportLogsServiceRequest, events, {"team": team}), "/v1/logs")
+        assert_stored(serve, export_request(ExportMetricsServiceRequest, metrics, {"team": team}))
+        assert_stored(serve, export_request(ExportLogsServiceRequest, events, {"team": team}))
         sent_events, sent_points = sent_events + len(events), sent_points + len(metrics)
-    post_otlp(serve, export_request(ExportLogsServiceRequest,
-                                    [event("user_prompt", at(NEXT_DAY, 3), **identity("", "k-1", "org-a"))]),
-              "/v1/logs")
+    assert_stored(serve, export_request(ExportLogsServiceRequest,
+                                        [event("user_prompt", at(NEXT_DAY, 3), **identity("", "k-1", "org-a"))]))
     return sent_events + 1, sent_events + 1 + sent_points
 
 
