@@ -7,12 +7,10 @@ when none runs, this command opens the store itself and uses its own.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 
 from aggregator import purge
-from aggregator.rollup import Rollup
 from cc_analytics import local_api
 from cc_analytics.config import (
     CLIENT_OPTIONS,
@@ -24,7 +22,6 @@ from cc_analytics.config import (
     add_options,
 )
 from cc_analytics.store import open_store, store_target
-from plumbing.store.client import StoreTarget, connect
 
 EXIT_USAGE = 2
 
@@ -84,10 +81,3 @@ def report(user: str, deleted: dict[str, int], where: str) -> str:
                  "`cc-analytics aggregate` over those days recomputes them without this person.")
     return "\n".join(lines) + "\n"
 
-
-def add_route(api, target: StoreTarget, settings: Settings, rollup: Rollup,
-              running: contextlib.AsyncExitStack) -> None:
-    """serve's POST /api/v1/purge, on its own store client, holding the rollup's lock while it deletes."""
-    client = connect(target, use_database=True)
-    running.callback(client.close)
-    purge.add_routes(api, purger(client, settings, rollup.lock))

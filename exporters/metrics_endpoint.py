@@ -22,6 +22,7 @@ from aggregator.refresh import Refresher
 from aggregator.snapshot import Snapshots
 from plumbing.log_once import RateLimitedLog
 from plumbing.metrics_registry import ProcessMetrics
+from plumbing.routes import Access, RouteTable
 from exporters import text_format
 from exporters.prometheus import PREFIX, usage_families
 
@@ -120,16 +121,19 @@ class RollupHealthCollector:
         yield duration
 
 
-def add_routes(app: web.Application, metrics: ProcessMetrics, usage: UsageExposition | None,
-               refresher: Refresher | None) -> None:
+def routes(metrics: ProcessMetrics, usage: UsageExposition | None, refresher: Refresher | None) -> RouteTable:
+    """GET /metrics; with a refresher, its health is in the exposition too."""
     if refresher is not None:
         metrics.registry.register(RollupHealthCollector(refresher))
 
     def exposition() -> bytes:
         return generate_latest(metrics.registry) + (usage.render() if usage else b"")
 
-    async def metrics(request: web.Request) -> web.Response:
+    table = RouteTable()
+
+    @table.get("/metrics", Access.ADMIN)
+    async def scrape(request: web.Request) -> web.Response:
         body = await in_query_thread(request, exposition)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
-    app.router.add_get("/metrics", metrics)
+    return table
