@@ -8,9 +8,9 @@ import urllib.parse
 import urllib.request
 
 
-def post_otlp(serve, request, path: str) -> None:
-    http = urllib.request.Request(f"{serve.http_url}{path}", data=request.SerializeToString(),
-                                  headers={"Content-Type": "application/x-protobuf"})
+def post_otlp(serve, request, path: str, token: str | None = None) -> None:
+    headers = {"Content-Type": "application/x-protobuf", **({"Authorization": f"Bearer {token}"} if token else {})}
+    http = urllib.request.Request(f"{serve.http_url}{path}", data=request.SerializeToString(), headers=headers)
     with urllib.request.urlopen(http, timeout=30) as reply:
         assert reply.status == 200
 
