@@ -3,7 +3,8 @@
 The embedded store has one owner, the serve process, so reading it while serve runs goes through here
 (`cc-analytics query` and `cc-analytics report` use it). SQL queries run with readonly=1: no writes, no table
 functions that reach files or the network. Other outputs (CSV, the Admin API shape, Prometheus) are added by
-exporters through `user_formats` and `add_routes`, so imports flow from exporters to the aggregator, never back.
+exporters through `user_formats` and their own route tables, so imports flow from exporters to the aggregator, never
+back; cc_analytics/read_api.py assembles them.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from typing import Callable
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
-from aggregator.access import access_control, requested_org
 from aggregator.params import BadParameter, parse_choice, parse_day, parse_limit, parse_month, parse_range
 from aggregator.refresh import Refresher
 from aggregator.reports import Filters, Reports
 from aggregator.snapshot import Snapshots, snapshot_to_json
-from plumbing.auth import TokenTable
+from plumbing.access import requested_org
+from plumbing.routes import Access, RouteTable
 
 log = logging.getLogger(__name__)
 
@@ -77,19 +78,31 @@ def optional(request: web.Request, name: str) -> str | None:
     return value if value else None
 
 
-def build_api_app(client: Client, database: str, refresher: Refresher | None = None,
-                  user_formats: dict[str, UserFormat] | None = None, tokens: TokenTable | None = None) -> web.Application:
-    """The client must be in the cc-analytics database, so SQL queries can name tables without it. With tokens,
-    every path but the probes needs one, and an org's token reads only its org."""
-    app = web.Application(client_max_size=MAX_QUERY_BYTES,
-                          middlewares=[access_control(tokens)] if tokens else [])
+def new_api_app(client: Client, database: str, middlewares=()) -> web.Application:
+    """The read API's application before any route: its reports, its query thread, its request size limit. The
+    client must be in the cc-analytics database, so SQL queries can name tables without it."""
+    app = web.Application(client_max_size=MAX_QUERY_BYTES, middlewares=list(middlewares))
     app[REPORTS] = Reports(client, database)
     app[QUERY_THREAD] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-query")
+
+    async def close_thread(_: web.Application) -> None:
+        app[QUERY_THREAD].shutdown(wait=True)
+
+    app.on_cleanup.append(close_thread)
+    return app
+
+
+def routes(client: Client, database: str, refresher: Refresher | None = None,
+           user_formats: dict[str, UserFormat] | None = None) -> RouteTable:
+    """Health, read-only SQL, the daily and members reports, re-aggregation and the snapshot."""
+    table = RouteTable()
     user_formats = user_formats or {}
 
+    @table.get("/healthz", Access.OPEN)
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    @table.post("/api/v1/query", Access.ADMIN)
     async def query(request: web.Request) -> web.Response:
         output_format = request.query.get("format", "TabSeparatedWithNames")
         sql = (await request.text()).strip()
@@ -101,15 +114,17 @@ def build_api_app(client: Client, database: str, refresher: Refresher | None = N
             return web.json_response({"error": str(error)}, status=400)
         return web.Response(body=result, headers={"Content-Type": QUERY_FORMATS[output_format]})
 
+    @table.get("/api/v1/daily", Access.ORG)
     async def daily(request: web.Request) -> web.Response:
         try:
             first, last = parse_range(request.query.get("from"), request.query.get("to"))
         except BadParameter as error:
             return bad_request(error)
         filters = Filters(org=requested_org(request), team=optional(request, "team"))
-        rows = await in_query_thread(request, app[REPORTS].daily, first, last, filters)
+        rows = await in_query_thread(request, request.app[REPORTS].daily, first, last, filters)
         return web.json_response({"from": first.isoformat(), "to": last.isoformat(), "data": rows})
 
+    @table.get("/api/v1/users", Access.ORG)
     async def users(request: web.Request) -> web.Response:
         try:
             month = parse_month("month", request.query.get("month"))
@@ -117,7 +132,7 @@ def build_api_app(client: Client, database: str, refresher: Refresher | None = N
         except BadParameter as error:
             return bad_request(error)
         filters = Filters(org=requested_org(request), team=optional(request, "team"), search=optional(request, "q"))
-        rows = await in_query_thread(request, app[REPORTS].users, month, filters)
+        rows = await in_query_thread(request, request.app[REPORTS].users, month, filters)
         if output_format == "json":
             return web.json_response({"month": f"{month:%Y-%m}", "data": rows})
         download = user_formats[output_format]
@@ -125,6 +140,7 @@ def build_api_app(client: Client, database: str, refresher: Refresher | None = N
             "Content-Type": download.content_type,
             "Content-Disposition": f'attachment; filename="{download.file_name(month)}"'})
 
+    @table.post("/api/v1/aggregate", Access.ADMIN)
     async def aggregate(request: web.Request) -> web.Response:
         if refresher is None:
             return web.json_response({"error": "this process does not aggregate"}, status=503)
@@ -138,6 +154,7 @@ def build_api_app(client: Client, database: str, refresher: Refresher | None = N
             "records": sum(day.records for day in rebuilt), "user_days": sum(day.users for day in rebuilt),
             "seconds": round(sum(day.seconds for day in rebuilt), 3)})
 
+    @table.get("/api/v1/snapshot", Access.ADMIN)
     async def snapshot(request: web.Request) -> web.Response:
         """The figures as they stood at the end of a day, for `cc-analytics export openmetrics`."""
         if refresher is None:
@@ -150,14 +167,4 @@ def build_api_app(client: Client, database: str, refresher: Refresher | None = N
         figures = await in_query_thread(request, Snapshots(client, database).as_of, day, members)
         return web.json_response({"time_zone": refresher.rollup.time_zone, "snapshot": snapshot_to_json(figures)})
 
-    async def close_thread(_: web.Application) -> None:
-        app[QUERY_THREAD].shutdown(wait=True)
-
-    app.router.add_get("/healthz", healthz)
-    app.router.add_post("/api/v1/query", query)
-    app.router.add_get("/api/v1/daily", daily)
-    app.router.add_get("/api/v1/users", users)
-    app.router.add_post("/api/v1/aggregate", aggregate)
-    app.router.add_get("/api/v1/snapshot", snapshot)
-    app.on_cleanup.append(close_thread)
-    return app
+    return table

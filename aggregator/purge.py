@@ -21,6 +21,8 @@ from typing import Callable
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
+from plumbing.routes import Access, RouteTable
+
 RAW_TABLES = ("events", "metric_points", "spans")
 # The rollups with a row per member (daily_org has one per organization).
 MEMBER_ROLLUPS = ("daily_user", "daily_model", "daily_edit_tool")
@@ -77,9 +79,12 @@ def _person_filter(table: str) -> str:
     return f"({match})"
 
 
-def add_routes(app: web.Application, purger: Purger) -> None:
+def routes(purger: Purger) -> RouteTable:
     """POST /api/v1/purge with {"user": EMAIL} in the body (kept out of URLs and access logs): the rows deleted."""
 
+    table = RouteTable()
+
+    @table.post("/api/v1/purge", Access.ADMIN)
     async def purge(request: web.Request) -> web.Response:
         try:
             user = json.loads(await request.text() or "{}").get("user", "")
@@ -91,4 +96,4 @@ def add_routes(app: web.Application, purger: Purger) -> None:
             return web.json_response({"error": reason}, status=400)
         return web.json_response({"user": user.strip(), "deleted": deleted})
 
-    app.router.add_post("/api/v1/purge", purge)
+    return table

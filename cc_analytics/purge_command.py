@@ -7,12 +7,10 @@ when none runs, this command opens the store itself and uses its own (see backen
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 
 from aggregator import purge
-from aggregator.rollup import Rollup
-from cc_analytics.backend import Refused, open_backend, purger
+from cc_analytics.backend import Refused, open_backend
 from cc_analytics.config import (
     CLIENT_OPTIONS,
     EMAIL_OPTIONS,
@@ -22,7 +20,6 @@ from cc_analytics.config import (
     Settings,
     add_options,
 )
-from plumbing.store.client import StoreTarget, connect
 
 EXIT_USAGE = 2
 
@@ -73,10 +70,3 @@ def report(user: str, deleted: dict[str, int], where: str) -> str:
                  "`cc-analytics aggregate` over those days recomputes them without this person.")
     return "\n".join(lines) + "\n"
 
-
-def add_route(api, target: StoreTarget, settings: Settings, rollup: Rollup,
-              running: contextlib.AsyncExitStack) -> None:
-    """serve's POST /api/v1/purge, on its own store client, holding the rollup's lock while it deletes."""
-    client = connect(target, use_database=True)
-    running.callback(client.close)
-    purge.add_routes(api, purger(client, settings, rollup.lock))

@@ -16,14 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from aggregator.api import UserFormat, build_api_app
 from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
 from aggregator.snapshot import Snapshots
-from cc_analytics import purge_command
 from cc_analytics.config import Settings
+from cc_analytics.read_api import build_read_api, serve_purger
 from cc_analytics.store import migrate, store_target
-from collector import readiness
 from plumbing.auth import TokenTable
 from plumbing.connection_limits import ConnectionGuard, ConnectionLimits, connections_per_port, raise_open_file_limit
 from collector.decode import Limits
@@ -38,7 +36,7 @@ from plumbing.store.client import StoreTarget, connect, insert_columns
 from collector.store.last_record import last_record_by_org
 from plumbing.tls import TlsFiles
 from collector.writer import BatchWriter
-from exporters import admin_api, metrics_endpoint, users_csv
+from exporters import metrics_endpoint
 
 log = logging.getLogger("cc_analytics.serve")
 
@@ -87,11 +85,10 @@ async def serve(settings: Settings) -> None:
                               after_run=usage.refresh if usage else None)
         if settings.aggregate_interval:
             await _start_refreshing(running, refresher, settings.aggregate_interval, supervisor)
-        api = build_read_api(read_client, settings, refresher, tokens)
+        api = build_read_api(read_client, settings, refresher=refresher, tokens=tokens, queue=queue, writer=writer,
+                             ping_store=lambda: write_client.command("SELECT 1"), background=supervisor,
+                             purger=serve_purger(target, settings, rollup, running), metrics=metrics, usage=usage)
         api.middlewares.append(reads_after_queued_writes(writer))
-        readiness.add_route(api, queue, writer, lambda: write_client.command("SELECT 1"), supervisor)
-        purge_command.add_route(api, target, settings, rollup, running)
-        metrics_endpoint.add_routes(api, metrics, usage, refresher if settings.aggregate_interval else None)
         api_port = await _start_site(running, api, settings.host, settings.api_port, "API", limits=connections)
         grpc_server = build_grpc_server(ingestor, settings.max_request_bytes, tokens, connections=connections)
         running.push_async_callback(grpc_server.stop, SHUTDOWN_GRACE_SECONDS)
@@ -140,15 +137,6 @@ def rollup_for(settings: Settings, client, running: contextlib.AsyncExitStack) -
     # Its own client: a long rebuild never holds up inserts or API reads.
     running.callback(client.close)
     return Rollup(client, settings.database, settings.timezone, settings.team_attribute)
-
-
-def build_read_api(client, settings: Settings, refresher: Refresher | None,
-                   tokens: TokenTable | None = None) -> web.Application:
-    """The read API with every output the exporters add to it."""
-    app = build_api_app(client, settings.database, refresher,
-                        {"csv": UserFormat(users_csv.render, "text/csv; charset=utf-8", users_csv.file_name)}, tokens)
-    admin_api.add_routes(app)
-    return app
 
 
 def usage_exposition(target: StoreTarget, settings: Settings, rollup: Rollup, metrics: ProcessMetrics,

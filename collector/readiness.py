@@ -17,14 +17,18 @@ from aiohttp import web
 from collector.write_ahead_log import WriteAheadLog
 from collector.writer import BatchWriter
 from plumbing.supervisor import Supervisor
+from plumbing.routes import Access, RouteTable
 
 READY_FILL = 0.9
 REFUSED_RECENTLY_SECONDS = 10
 PING_TIMEOUT_SECONDS = 5
 
 
-def add_route(app: web.Application, queue: WriteAheadLog, writer: BatchWriter, ping_store: Callable[[], None],
-              background: Supervisor | None = None) -> None:
+def routes(queue: WriteAheadLog, writer: BatchWriter, ping_store: Callable[[], None],
+           background: Supervisor | None = None) -> RouteTable:
+    table = RouteTable()
+
+    @table.get("/readyz", Access.OPEN)
     async def readyz(_: web.Request) -> web.Response:
         problems = []
         try:
@@ -49,4 +53,4 @@ def add_route(app: web.Application, queue: WriteAheadLog, writer: BatchWriter, p
                 "queue_max_bytes": queue.max_bytes, "queued_requests": writer.waiting_entries}
         return web.json_response(body, status=503 if problems else 200)
 
-    app.router.add_get("/readyz", readyz)
+    return table

@@ -13,11 +13,12 @@ from datetime import date
 
 from aiohttp import web
 
-from aggregator.access import requested_org
 from aggregator.api import REPORTS, bad_request, in_query_thread, optional
 from aggregator.figures import MODEL_FIGURES
 from aggregator.params import BadParameter, parse_day, parse_limit
 from aggregator.reports import Reports
+from plumbing.access import requested_org
+from plumbing.routes import Access, RouteTable
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
@@ -94,9 +95,11 @@ def decode_cursor(page: str, day: date) -> tuple[str, str]:
     return org, key
 
 
-def add_routes(app: web.Application) -> None:
+def routes() -> RouteTable:
     """GET /v1/organizations/usage_report/claude_code?starting_at=YYYY-MM-DD[&limit=N][&page=CURSOR][&org=ID]"""
+    table = RouteTable()
 
+    @table.get("/v1/organizations/usage_report/claude_code", Access.ORG)
     async def usage_report_page(request: web.Request) -> web.Response:
         try:
             day = parse_day("starting_at", request.query.get("starting_at"))
@@ -109,4 +112,4 @@ def add_routes(app: web.Application) -> None:
                                        requested_org(request))
         return web.json_response(report)
 
-    app.router.add_get("/v1/organizations/usage_report/claude_code", usage_report_page)
+    return table

@@ -23,6 +23,7 @@ from aggregator.snapshot import Snapshots
 from plumbing.log_once import RateLimitedLog
 from plumbing.metrics_registry import ProcessMetrics
 from plumbing.supervisor import TaskStatus
+from plumbing.routes import Access, RouteTable
 from exporters import text_format
 from exporters.prometheus import PREFIX, usage_families
 
@@ -129,16 +130,19 @@ class RollupHealthCollector:
         yield duration
 
 
-def add_routes(app: web.Application, process_metrics: ProcessMetrics, usage: UsageExposition | None,
-               refresher: Refresher | None) -> None:
+def routes(process_metrics: ProcessMetrics, usage: UsageExposition | None, refresher: Refresher | None) -> RouteTable:
+    """GET /metrics; with a refresher, its health is in the exposition too."""
     if refresher is not None:
         process_metrics.registry.register(RollupHealthCollector(refresher))
 
     def exposition() -> bytes:
         return generate_latest(process_metrics.registry) + (usage.render() if usage else b"")
 
-    async def metrics(request: web.Request) -> web.Response:
+    table = RouteTable()
+
+    @table.get("/metrics", Access.ADMIN)
+    async def scrape(request: web.Request) -> web.Response:
         body = await in_query_thread(request, exposition)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
-    app.router.add_get("/metrics", metrics)
+    return table

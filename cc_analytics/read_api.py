@@ -1,0 +1,56 @@
+"""The read API on the API port, assembled in one place from the route tables of the modules that answer on it.
+
+Each module declares its routes next to their handlers, with their access level (plumbing/routes.py); this joins
+the aggregator's reports and purge, the collector's readiness probe, and the exporters' Admin-API shape and
+/metrics, behind the token check when serve has --auth-tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable
+
+from aiohttp import web
+
+from aggregator import api, purge
+from aggregator.api import UserFormat
+from aggregator.refresh import Refresher
+from aggregator.rollup import Rollup
+from cc_analytics.backend import purger
+from cc_analytics.config import Settings
+from collector import readiness
+from collector.write_ahead_log import WriteAheadLog
+from collector.writer import BatchWriter
+from exporters import admin_api, metrics_endpoint, users_csv
+from plumbing.access import access_control
+from plumbing.auth import TokenTable
+from plumbing.metrics_registry import ProcessMetrics
+from plumbing.routes import mount
+from plumbing.store.client import StoreTarget, connect
+from plumbing.supervisor import Supervisor
+
+USER_FORMATS = {"csv": UserFormat(users_csv.render, "text/csv; charset=utf-8", users_csv.file_name)}
+
+
+def build_read_api(client, settings: Settings, *, refresher: Refresher | None, tokens: TokenTable | None,
+                   queue: WriteAheadLog, writer: BatchWriter, ping_store: Callable[[], None], background: Supervisor,
+                   purger: purge.Purger,
+                   metrics: ProcessMetrics, usage: metrics_endpoint.UsageExposition | None) -> web.Application:
+    """Every route of the API port; it refuses to start if one was added without an access level."""
+    app = api.new_api_app(client, settings.database, [access_control(tokens)] if tokens else [])
+    mount(app, (
+        api.routes(client, settings.database, refresher, USER_FORMATS),
+        purge.routes(purger),
+        readiness.routes(queue, writer, ping_store, background),
+        admin_api.routes(),
+        metrics_endpoint.routes(metrics, usage, refresher if settings.aggregate_interval else None),
+    ))
+    return app
+
+
+def serve_purger(target: StoreTarget, settings: Settings, rollup: Rollup,
+                 running: contextlib.AsyncExitStack) -> purge.Purger:
+    """serve's purger for POST /api/v1/purge: its own store client, holding the rollup's lock while it deletes."""
+    client = connect(target, use_database=True)
+    running.callback(client.close)
+    return purger(client, settings, rollup.lock)

@@ -1,0 +1,118 @@
+"""Every route of the read API serve builds declares an access level, and each level holds against real serve
+processes: without --auth-tokens nothing asks for a token; with them, open routes stay open, the others need a
+token, admin routes refuse an org token, and org-scoped routes show an org token only its own org."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+from aggregator.refresh import Refresher
+from aggregator.rollup import Rollup
+from cc_analytics.backend import purger
+from cc_analytics.config import Settings
+from cc_analytics.read_api import build_read_api
+from collector.health import CollectorHealth
+from collector.pipeline import BatchSettings, QueueSettings, build_pipeline
+from collector.request_decoder import RequestDecoder
+from plumbing.metrics_registry import ProcessMetrics
+from plumbing.supervisor import Supervisor
+from plumbing.routes import ROUTE_ACCESS, Access, undeclared
+from tests.support.claude_records import DAY, at, event, identity, lines
+from tests.support.otlp_messages import export_request
+from tests.support.exports import assert_stored
+
+pytestmark = pytest.mark.slow
+
+TOKENS = {"org-a": "token-of-org-a-0123456789abcdef", "*": "admin-token-0123456789abcdef0123"}
+# Accepted by every report, ignored by the other routes: each answers with the fed day.
+DAY_PARAMETERS = {"from": DAY.isoformat(), "to": DAY.isoformat(), "month": f"{DAY:%Y-%m}",
+                  "starting_at": DAY.isoformat(), "day": DAY.isoformat()}
+
+
+@pytest.fixture
+def read_api(store, tmp_path):
+    """The app serve builds, from the same function, on real parts (nothing started)."""
+    settings = Settings(database=store.database, aggregate_interval=0)
+    pipeline = build_pipeline(queue=QueueSettings(str(tmp_path / "queue"), 1 << 20),
+                              batches=BatchSettings(10, 1, 10), insert_columns=lambda *_: None,
+                              decoder=RequestDecoder(), health=CollectorHealth())
+    rollup = Rollup(store.client, store.database)
+    return build_read_api(store.client, settings, refresher=Refresher(rollup), tokens=None, queue=pipeline.queue,
+                          writer=pipeline.writer, ping_store=lambda: store.client.command("SELECT 1"),
+                          background=Supervisor(), purger=purger(store.client, settings), metrics=ProcessMetrics(),
+                          usage=None)
+
+
+def declared_routes(app) -> dict[tuple[str, str], Access]:
+    """(method, path) -> level of every route a client calls (HEAD is GET's twin)."""
+    levels = app[ROUTE_ACCESS]
+    return {(route.method, route.resource.canonical): levels[route] for route in app.router.routes()
+            if route.method != "HEAD"}
+
+
+def call(serve, method: str, path: str, token: str | None = None, **parameters) -> tuple[int, bytes]:
+    url = f"http://{serve.host}:{serve.api_port}{path}?{urllib.parse.urlencode({**DAY_PARAMETERS, **parameters})}"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(url, method=method, headers=headers, data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def feed_two_orgs(serve, token: str | None) -> None:
+    for org in ("org-a", "org-b"):
+        who = dict(email=f"dev@{org}.example.com", session=f"{org}-s1", org=org)
+        assert_stored(serve, export_request(ExportMetricsServiceRequest, [lines(40, at(DAY, 9), at(DAY, 8), **who)]),
+                      token=token)
+        assert_stored(serve, export_request(ExportLogsServiceRequest,
+                                            [event("user_prompt", at(DAY, 9), **identity(**who))]), token=token)
+    assert call(serve, "POST", "/api/v1/aggregate", token)[0] == 200
+
+
+def test_every_route_serve_builds_declares_an_access_level(read_api):
+    assert undeclared(read_api) == []
+    routes = declared_routes(read_api)
+    assert routes[("GET", "/healthz")] is Access.OPEN and routes[("GET", "/readyz")] is Access.OPEN
+    assert {path for (_, path), level in routes.items() if level is Access.ORG} == {
+        "/api/v1/daily", "/api/v1/users", "/v1/organizations/usage_report/claude_code"}
+
+
+def test_without_tokens_no_route_asks_for_one(read_api, serve_factory):
+    serve = serve_factory("--aggregate-interval", "0")
+    feed_two_orgs(serve, None)
+    for (method, path), level in declared_routes(read_api).items():
+        status, body = call(serve, method, path)
+        assert status not in (401, 403), (method, path, level, status, body)
+        if level is Access.ORG:
+            assert b"org-a" in body and b"org-b" in body, (path, body)
+
+
+def test_with_tokens_each_level_holds(read_api, serve_factory, tmp_path):
+    tokens_file = tmp_path / "tokens"
+    tokens_file.write_text("".join(f"{org} {token}\n" for org, token in TOKENS.items()))
+    serve = serve_factory("--auth-tokens", str(tokens_file), "--aggregate-interval", "0")
+    feed_two_orgs(serve, TOKENS["*"])
+    org_token, admin_token = TOKENS["org-a"], TOKENS["*"]
+    for (method, path), level in declared_routes(read_api).items():
+        where = (method, path, level)
+        if level in (Access.OPEN, Access.SIGNED):
+            assert call(serve, method, path)[0] not in (401, 403), where
+            continue
+        status, body = call(serve, method, path)
+        assert status == 401 and b"a valid token is required" in body, where
+        assert call(serve, method, path, admin_token)[0] not in (401, 403), where
+        status, body = call(serve, method, path, org_token)
+        if level is Access.ADMIN:
+            assert status == 403 and b"needs an admin token" in body, where
+        else:
+            assert status == 200 and b"org-a" in body and b"org-b" not in body, (where, body)
+            status, body = call(serve, method, path, org_token, org="org-b")
+            assert status == 403 and b"not org-b" in body, where
