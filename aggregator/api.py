@@ -50,6 +50,8 @@ class UserFormat:
 
 REPORTS = web.AppKey("reports", Reports)
 QUERY_THREAD = web.AppKey("query_thread", ThreadPoolExecutor)
+# SQL has a thread and a store client of its own: a slow query cannot hold the reports, the Admin API or /metrics.
+SQL_THREAD = web.AppKey("sql_thread", ThreadPoolExecutor)
 
 
 def run_readonly_query(client: Client, sql: str, output_format: str) -> bytes:
@@ -84,17 +86,20 @@ def new_api_app(client: Client, database: str, middlewares=()) -> web.Applicatio
     app = web.Application(client_max_size=MAX_QUERY_BYTES, middlewares=list(middlewares))
     app[REPORTS] = Reports(client, database)
     app[QUERY_THREAD] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-query")
+    app[SQL_THREAD] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-sql")
 
     async def close_thread(_: web.Application) -> None:
         app[QUERY_THREAD].shutdown(wait=True)
+        app[SQL_THREAD].shutdown(wait=True)
 
     app.on_cleanup.append(close_thread)
     return app
 
 
 def routes(client: Client, database: str, refresher: Refresher | None = None,
-           user_formats: dict[str, UserFormat] | None = None) -> RouteTable:
-    """Health, read-only SQL, the daily and members reports, re-aggregation and the snapshot."""
+           user_formats: dict[str, UserFormat] | None = None, sql_client: Client | None = None) -> RouteTable:
+    """Health, read-only SQL (on sql_client, else client), the daily and members reports, re-aggregation and the
+    snapshot."""
     table = RouteTable()
     user_formats = user_formats or {}
 
@@ -109,7 +114,8 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
         if not sql:
             return web.json_response({"error": "send the SQL query as the request body"}, status=400)
         try:
-            result = await in_query_thread(request, run_readonly_query, client, sql, output_format)
+            result = await asyncio.get_running_loop().run_in_executor(
+                request.app[SQL_THREAD], run_readonly_query, sql_client or client, sql, output_format)
         except ValueError as error:
             return web.json_response({"error": str(error)}, status=400)
         return web.Response(body=result, headers={"Content-Type": QUERY_FORMATS[output_format]})

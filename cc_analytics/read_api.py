@@ -34,12 +34,13 @@ USER_FORMATS = {"csv": UserFormat(users_csv.render, "text/csv; charset=utf-8", u
 
 def build_read_api(client, settings: Settings, *, refresher: Refresher | None, tokens: TokenTable | None,
                    queue: WriteAheadLog, writer: BatchWriter, ping_store: Callable[[], None], background: Supervisor,
-                   purger: purge.Purger,
-                   metrics: ProcessMetrics, usage: metrics_endpoint.UsageExposition | None) -> web.Application:
-    """Every route of the API port; it refuses to start if one was added without an access level."""
+                   purger: purge.Purger, metrics: ProcessMetrics, usage: metrics_endpoint.UsageExposition | None,
+                   sql_client=None) -> web.Application:
+    """Every route of the API port; it refuses to start if one was added without an access level. SQL runs on
+    sql_client when given (serve gives it its own), so a slow query holds no other read."""
     app = api.new_api_app(client, settings.database, [access_control(tokens)] if tokens else [])
     mount(app, (
-        api.routes(client, settings.database, refresher, USER_FORMATS),
+        api.routes(client, settings.database, refresher, USER_FORMATS, sql_client),
         purge.routes(purger),
         readiness.routes(queue, writer, ping_store, background),
         admin_api.routes(),

@@ -85,9 +85,12 @@ async def serve(settings: Settings) -> None:
                               after_run=usage.refresh if usage else None)
         if settings.aggregate_interval:
             await _start_refreshing(running, refresher, settings.aggregate_interval, supervisor)
+        sql_client = connect(target, use_database=True)
+        running.callback(sql_client.close)
         api = build_read_api(read_client, settings, refresher=refresher, tokens=tokens, queue=queue, writer=writer,
                              ping_store=lambda: write_client.command("SELECT 1"), background=supervisor,
-                             purger=serve_purger(target, settings, rollup, running), metrics=metrics, usage=usage)
+                             purger=serve_purger(target, settings, rollup, running), metrics=metrics, usage=usage,
+                             sql_client=sql_client)
         api.middlewares.append(reads_after_queued_writes(writer))
         api_port = await _start_site(running, api, settings.host, settings.api_port, "API", limits=connections)
         grpc_server = build_grpc_server(ingestor, settings.max_request_bytes, tokens, connections=connections)
