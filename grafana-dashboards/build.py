@@ -1,6 +1,6 @@
 """Builds the bundled Grafana dashboards with grafana-foundation-sdk and writes them as JSON beside this file.
 
-Run `.venv/bin/python grafana-dashboards/build.py` after changing a panel; tests/test_dashboards.py checks that the
+Run `.venv/bin/python grafana-dashboards/build.py` after changing a panel; tests/exporters/test_dashboards.py checks that the
 committed JSON is exactly what this produces, so the JSON never drifts from this readable source.
 """
 

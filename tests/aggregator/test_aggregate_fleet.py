@@ -1,4 +1,4 @@
-"""The fleet test: a simulated fleet of Claude Code users (tests/fleet.py), sent through the official OpenTelemetry SDK
+"""The fleet test: a simulated fleet of Claude Code users (tests/support/fleet.py), sent through the official OpenTelemetry SDK
 into a real serve that restarts midway and receives late data, must show in every figure of the daily report, the
 users report (JSON and CSV) and the Admin-API-shaped usage report exactly what the fleet sent; and re-aggregating
 must change nothing.

@@ -15,7 +15,8 @@ from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 
 from collector.refusals import REFUSALS
 from tests.support.refusal_answers import fill_the_queue, http_answer, refused_requests, status_details_retry_delay
-from tests.support.retrying_clients import LOGS_METHOD, RetryingClients, address_of
+from tests.support.exports import post_export
+from tests.support.retrying_clients import RetryingClients, address_of
 from tests.support.serve_process import ServeProcess
 
 SERVER_DELAY = REFUSALS["unavailable"].retry_delay_seconds
@@ -39,16 +40,13 @@ def export_body(serve, number: int) -> bytes:
 
 
 def test_a_refusal_for_a_full_queue_carries_retry_info_in_both_forms(full_queue):
-    with grpc.insecure_channel(full_queue.grpc_endpoint) as channel:
-        with pytest.raises(grpc.RpcError) as refused:
-            channel.unary_unary(LOGS_METHOD)(export_body(full_queue, 2000), timeout=10)
-    error = refused.value
-    trailing = dict(error.trailing_metadata())
+    refused = post_export(full_queue, export_body(full_queue, 2000), "grpc", signal="logs", timeout=10)
+    trailing = refused.metadata
     status = status_pb2.Status.FromString(trailing["grpc-status-details-bin"])
     retry_info = error_details_pb2.RetryInfo.FromString(trailing["google.rpc.retryinfo-bin"])
 
-    assert error.code() == grpc.StatusCode.UNAVAILABLE and "write-ahead queue" in error.details()
-    assert (status.code, status.message) == (error.code().value[0], error.details())
+    assert refused.status == grpc.StatusCode.UNAVAILABLE and "write-ahead queue" in refused.details
+    assert (status.code, status.message) == (refused.status.value[0], refused.details)
     assert status_details_retry_delay(trailing) == retry_info.retry_delay.ToTimedelta().total_seconds() \
         == SERVER_DELAY
     assert http_answer(full_queue, export_body(full_queue, 2001)).retry_delay == SERVER_DELAY

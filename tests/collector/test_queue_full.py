@@ -7,7 +7,8 @@ import signal
 
 import grpc
 
-from tests.support.retrying_clients import LOGS_METHOD, RetryingClients, address_of, http_export, stored
+from tests.support.exports import post_export
+from tests.support.retrying_clients import RetryingClients, address_of, http_export, stored
 
 
 def test_a_full_queue_refuses_with_retry_signals_then_drains(serve_factory, tmp_path):
@@ -20,13 +21,8 @@ def test_a_full_queue_refuses_with_retry_signals_then_drains(serve_factory, tmp_
     refused = [headers for status, headers in statuses if status == 503]
     assert 0 < accepted < 40 and len(refused) == 40 - accepted
     assert all(headers.get("Retry-After") == "5" for headers in refused)
-    with grpc.insecure_channel(serve.grpc_endpoint) as channel:
-        try:
-            channel.unary_unary(LOGS_METHOD)(factory.body("logs", 99), timeout=10)
-            code = grpc.StatusCode.OK
-        except grpc.RpcError as error:
-            code, details = error.code(), error.details()
-    assert code == grpc.StatusCode.UNAVAILABLE and "write-ahead queue" in details
+    answer = post_export(serve, factory.body("logs", 99), "grpc", signal="logs", timeout=10)
+    assert answer.status == grpc.StatusCode.UNAVAILABLE and "write-ahead queue" in answer.details
     status, body = serve.readiness()
     assert status == 503 and any("the write-ahead queue" in problem for problem in body["problems"]), body
 

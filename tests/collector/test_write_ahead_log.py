@@ -24,7 +24,8 @@ from collector.write_ahead_log import QueueDiskRefused, WriteAheadLog
 from collector.write_ahead_segments import ENTRY_HEADER
 from tests.support.otel_sdk import send_claude_events
 from tests.support.polling import wait_until
-from tests.support.retrying_clients import (EVENTS_PER_EXPORT, LOGS_METHOD, RetryingClients, address_of,
+from tests.support.exports import post_export
+from tests.support.retrying_clients import (EVENTS_PER_EXPORT, RetryingClients, address_of,
                                             http_export, stored)
 from tests.support.small_disk import PAGE, mounted_tmpfs
 
@@ -304,11 +305,9 @@ def test_serve_on_a_full_queue_disk_refuses_with_retry_signals_and_loses_nothing
             if len(refusals) >= 5:
                 break
         assert acknowledged > 0 and all(headers.get("Retry-After") == "5" for headers in refusals)
-        with grpc.insecure_channel(serve.grpc_endpoint) as channel:
-            with pytest.raises(grpc.RpcError) as refused:
-                channel.unary_unary(LOGS_METHOD)(factory.body("logs", 999), timeout=10)
-        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert "the write-ahead queue's disk refused the write" in refused.value.details()
+        refused = post_export(serve, factory.body("logs", 999), "grpc", signal="logs", timeout=10)
+        assert refused.status == grpc.StatusCode.UNAVAILABLE
+        assert "the write-ahead queue's disk refused the write" in refused.details
         assert serve.readiness()[0] == 503
 
         # the official exporters, which retry, get their events in once the disk has room again

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -14,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 import grpc
 
 from benchmarks.claude_requests import RequestFactory
+from tests.support.exports import post_export
 
 LOGS_METHOD = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
 METRICS_METHOD = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
@@ -84,13 +84,8 @@ class RetryingClients:
 
 def http_export(serve, body: bytes) -> tuple[int, dict]:
     """One OTLP/HTTP protobuf logs export, sent once: the status and headers of the answer."""
-    request = urllib.request.Request(f"{serve.http_url}/v1/logs", data=body,
-                                     headers={"Content-Type": "application/x-protobuf"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return reply.status, dict(reply.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers)
+    answer = post_export(serve, body, signal="logs", timeout=10)
+    return answer.status, answer.metadata
 
 
 def address_of(serve) -> dict:
