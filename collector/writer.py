@@ -32,7 +32,7 @@ RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 30.0
 # How often an idle writer tries again to confirm entries the queue could not record.
 CONFIRM_RETRY_SECONDS = 1.0
-# How long close() waits past its grace for the batch being inserted before it leaves it to the queue.
+# How long close() waits, past its grace, for a writer that makes no progress before it leaves the rows queued.
 CLOSE_SLACK_SECONDS = 5.0
 
 
@@ -83,6 +83,7 @@ class BatchWriter:
         self._queued_sequence = 0
         self._inserted_sequence = 0
         self._confirmed_sequence = 0
+        self._last_progress = float("-inf")  # time.monotonic() of the last batch stored
         self._settle_waiters: list[tuple[int, asyncio.Future]] = []
         self._wakeup = asyncio.Event()
         self._full = asyncio.Event()
@@ -148,13 +149,17 @@ class BatchWriter:
         self._wakeup.set()
         self._full.set()
         if self._flusher:
-            # A writer failing over and over is restarted with backoff: past the grace, stop waiting for it.
-            wait = max(0.0, self._give_up_at - time.monotonic()) + CLOSE_SLACK_SECONDS
-            done, _ = await asyncio.wait({self._flusher}, timeout=wait)
-            if not done:
-                self._flusher.cancel()
-                log.warning("stopping with %d requests not yet in the store; they stay in the write-ahead queue "
-                            "and are inserted on the next start", len(self._entries))
+            # While batches keep going in, the queue is drained; a writer that made no progress for a while past
+            # the grace (stuck, or restarted over and over) is stopped, its rows left to the next start.
+            closing_since = time.monotonic()
+            while not self._flusher.done():
+                await asyncio.wait({self._flusher}, timeout=0.2)
+                now = time.monotonic()
+                if now > self._give_up_at and now - max(self._last_progress, closing_since) > CLOSE_SLACK_SECONDS:
+                    self._flusher.cancel()
+                    log.warning("stopping with %d requests not yet in the store; they stay in the write-ahead "
+                                "queue and are inserted on the next start", len(self._entries))
+                    break
         self._executor.shutdown(wait=True)
 
     async def _flush_forever(self, status: TaskStatus) -> None:
@@ -205,6 +210,7 @@ class BatchWriter:
             return False
         self._memory_rows -= sum(len(entry.rows) for entry in batch if entry.rows is not None)
         self._inserted_sequence = batch[-1].position.sequence
+        self._last_progress = time.monotonic()
         self._wake_settled()
         self._confirm_stored()
         return True

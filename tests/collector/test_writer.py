@@ -60,8 +60,9 @@ def stored(store, tag: str) -> int:
 class RecordingInsert:
     """insert_columns into the test database, counting calls; can hold an insert back or fail it."""
 
-    def __init__(self, store, failures: int = 0, hold: bool = False):
+    def __init__(self, store, failures: int = 0, hold: bool = False, seconds_per_insert: float = 0):
         self.store = store
+        self.seconds_per_insert = seconds_per_insert
         self.calls: list[tuple[str, int]] = []
         self.failures = failures
         self.started = threading.Event()
@@ -72,6 +73,7 @@ class RecordingInsert:
     def __call__(self, table, column_names, columns) -> None:
         self.started.set()
         self.release.wait(10)
+        time.sleep(self.seconds_per_insert)
         rows = len(columns[0]) if columns else 0
         self.calls.append((table, rows))
         if self.failures:
@@ -403,3 +405,20 @@ def test_a_writer_that_raises_is_shown_failing_and_restarted_with_its_batch(stor
     assert reason == "MemoryError: no memory for the batch"
     assert "batch writer failed, restarting it" in caplog.text
     assert stored(store, "held") == 3
+
+
+def test_close_drains_a_backlog_that_takes_longer_than_its_grace_while_the_store_takes_it(store, tmp_path):
+    """The grace bounds waiting for a store that refuses, not the draining of one that takes every batch: a
+    SIGTERM after an outage inserts the whole backlog (it stays in the queue only if inserts stop going in)."""
+    slow = RecordingInsert(store, seconds_per_insert=0.8)
+
+    async def scenario():
+        pipeline = running(pipeline_on(tmp_path, slow, max_rows=2, max_delay_seconds=30))
+        for number in range(8):
+            await export(pipeline, log_request(f"backlog-{number}", 2))
+        await pipeline.close(grace_seconds=0.1)
+
+    asyncio.run(scenario())
+
+    assert len(slow.calls) == 8  # 6.4 s of inserts, past the grace and any slack
+    assert sum(stored(store, f"backlog-{number}") for number in range(8)) == 16
