@@ -35,8 +35,10 @@ REFUSALS: dict[str, RefusalAnswer] = {
     # Not retryable: the client must change its content type or encoding (HTTP only).
     "unsupported": RefusalAnswer(grpc.StatusCode.INVALID_ARGUMENT, 415, False, None,
                                  "an unsupported content type or encoding"),
-    # Retryable: the write-ahead queue is full now and takes requests again once the writer drains it.
-    "unavailable": RefusalAnswer(grpc.StatusCode.UNAVAILABLE, 503, True, 5, "the write-ahead queue is full"),
+    # Retryable: the write-ahead queue is full, or its disk refused the write; it takes requests again once the
+    # writer drains it or the disk has room.
+    "unavailable": RefusalAnswer(grpc.StatusCode.UNAVAILABLE, 503, True, 5,
+                                 "the write-ahead queue cannot take it now"),
     # Not retryable: the client must send a valid token.
     "unauthenticated": RefusalAnswer(grpc.StatusCode.UNAUTHENTICATED, 401, False, None, "no valid bearer token"),
     # Not retryable: an unexpected error would most likely recur; the collector log has its stack.

@@ -157,8 +157,7 @@ class BatchWriter:
                 now = time.monotonic()
                 if now > self._give_up_at and now - max(self._last_progress, closing_since) > CLOSE_SLACK_SECONDS:
                     self._flusher.cancel()
-                    log.warning("stopping with %d requests not yet in the store; they stay in the write-ahead "
-                                "queue and are inserted on the next start", len(self._entries))
+                    self._leaving_queued()
                     break
         self._executor.shutdown(wait=True)
 
@@ -185,9 +184,12 @@ class BatchWriter:
             if await self._insert(self._take_batch()):
                 status.progressed()
             else:
-                log.warning("stopping with %d requests not yet in the store; they stay in the write-ahead queue "
-                            "and are inserted on the next start", len(self._entries))
+                self._leaving_queued()
                 return
+
+    def _leaving_queued(self) -> None:
+        log.warning("stopping with %d requests not yet in the store; they stay in the write-ahead queue and are "
+                    "inserted on the next start", len(self._entries))
 
     def _take_batch(self) -> list[_Entry]:
         batch, rows = [], 0

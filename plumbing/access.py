@@ -28,8 +28,10 @@ def access_control(tokens: TokenTable):
     async def check_token(request: web.Request, handler):
         level = route_access(request)
         if level is None:
-            undeclared_log.log(request.path, "refused %s %s: its route declares no access level",
-                               request.method, request.path)
+            route = request.match_info.route
+            # keyed by the route, not the path a client chose, so varying paths cannot grow the log's keys
+            undeclared_log.log(f"{route.method} {route.resource.canonical if route.resource else '?'}",
+                               "refused %s %s: its route declares no access level", request.method, request.path)
             return web.json_response({"error": f"{request.method} {request.path} declares no access level, so "
                                                "it is refused; this is a fault of the server"}, status=500)
         if level in _WITHOUT_TOKEN:

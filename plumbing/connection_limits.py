@@ -143,7 +143,6 @@ class _GuardedConnection(asyncio.Protocol):
         self.peer = "unknown"
         self._transport: asyncio.Transport | None = None
         self._in_request = False
-        self._guard.became_idle(self)
         self._deadline: asyncio.TimerHandle | None = None
 
     @property
