@@ -127,7 +127,7 @@ class ConnectionGuard:
 
     def headers_too_slow(self, connection: _GuardedConnection) -> None:
         self.too_slow += 1
-        self._log.log(f"{self.what}:slow", "closed a %s connection from %s: its request headers did not arrive "
+        self._log.log(f"{self.what}:slow", "closed the %s connection from %s: its request headers did not arrive "
                       "within %g s (--header-timeout)", self.what, connection.peer,
                       self.limits.header_timeout_seconds)
         connection.close()
