@@ -142,11 +142,14 @@ def attribute_map(attributes: Sequence[KeyValue], limits: Limits, batch: Decoded
     over = len(attributes) - limits.max_attributes_per_record
     if over > 0:
         batch.dropped_attributes += over
-        attributes = attributes[:limits.max_attributes_per_record]
+        # the keys first in order, not the first sent, so the same record sent in another order keeps the same
+        attributes = sorted(attributes, key=lambda attribute: attribute.key)[:limits.max_attributes_per_record]
     # Nearly every Claude Code attribute is a string: a non-empty string_value is the value (a oneof has one
     # member set), which saves the WhichOneof call; this loop is most of the collector's decoding time.
     result = {attribute.key: attribute.value.string_value or any_value_text(attribute.value)
               for attribute in attributes}
+    if len(result) < len(attributes):
+        result = _one_value_per_key(attributes)
     if privacy is not None and privacy.changes_values:
         privacy.apply(result)  # before truncating: a redacted text's length and hash are of all of it
     max_length = limits.max_attribute_value_length
@@ -155,6 +158,16 @@ def attribute_map(attributes: Sequence[KeyValue], limits: Limits, batch: Decoded
             if len(text) > max_length:
                 result[key] = text[:max_length]
                 batch.truncated_values += 1
+    # sorted: the stored Map, and so the row's hash a retry is deduplicated by, must not depend on the order sent
+    return dict(sorted(result.items()))
+
+
+def _one_value_per_key(attributes: Sequence[KeyValue]) -> dict[str, str]:
+    """A key sent twice keeps its largest value, whichever order the copies came in."""
+    result: dict[str, str] = {}
+    for attribute in attributes:
+        text = attribute.value.string_value or any_value_text(attribute.value)
+        result[attribute.key] = max(result.get(attribute.key, text), text)
     return result
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
@@ -9,6 +11,7 @@ from collector.decode.common import (
     DecodeContext,
     DecodedBatch,
     Origin,
+    RecordRejected,
     any_value_python,
     append_or_reject,
     attribute_map,
@@ -20,6 +23,8 @@ from collector.decode.common import (
     records_with_origin,
 )
 from collector.decode.privacy import EVENT_BODY_PREFIX, as_text
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def decode_logs(request: ExportLogsServiceRequest, context: DecodeContext) -> DecodedBatch:
@@ -34,7 +39,7 @@ def _event_row(record: LogRecord, origin: Origin, context: DecodeContext, batch:
     who = identity_of(attributes, origin.resource, context.default_org_id)
     observed = checked_time(record.observed_time_unix_nano, "observed_time_unix_nano")
     timestamp = checked_record_time(checked_time(record.time_unix_nano, "time_unix_nano")
-                                    or observed or context.received_at_ns, context)
+                                    or observed or _event_timestamp(attributes), context)
     body = _body_value(record)
     event_name = event_name_of(attributes, record, body if isinstance(body, str) else "")
     body = as_text(context.privacy.log_body(body, event_name))
@@ -51,6 +56,25 @@ def _event_row(record: LogRecord, origin: Origin, context: DecodeContext, batch:
         dropped_attribute_count(record.dropped_attributes_count, record.attributes, context.limits),
         context.received_at_ms,
     )
+
+
+def _event_timestamp(attributes: dict[str, str]) -> int:
+    """The event.timestamp attribute (ISO 8601, which Claude Code sends) in ns, for a record without times. Never
+    the receive time: each retry of the export would then be a new event, counted again."""
+    text = attributes.get("event.timestamp", "")
+    if not text:
+        raise RecordRejected("it has no time: time_unix_nano and observed_time_unix_nano are 0 and there is no "
+                             "event.timestamp attribute")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise RecordRejected(f"it has no time but an event.timestamp that is not ISO 8601: {text[:40]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    nanos = (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+    if nanos <= 0:
+        raise RecordRejected(f"its event.timestamp {text[:40]!r} is not after 1970")
+    return nanos
 
 
 def event_name_of(attributes: dict[str, str], record: LogRecord, body: str) -> str:

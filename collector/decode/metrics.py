@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import NamedTuple
 
 from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
@@ -21,12 +22,24 @@ from collector.decode.common import (
     identity_of,
     records_with_origin,
 )
+from collector.decode.point_values import check_finite, check_value
 
 TEMPORALITY = {
     AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA: "delta",
     AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE: "cumulative",
     AggregationTemporality.AGGREGATION_TEMPORALITY_UNSPECIFIED: "unspecified",
 }
+
+
+class MetricHead(NamedTuple):
+    """The columns every point of one metric shares, in table order."""
+
+    name: str
+    unit: str
+    description: str
+    kind: str
+    temporality: str
+    is_monotonic: int
 
 
 def decode_metrics(request: ExportMetricsServiceRequest, context: DecodeContext) -> DecodedBatch:
@@ -45,20 +58,24 @@ def _decode_metric(metric: Metric, origin: Origin, context: DecodeContext, batch
         return
     data = getattr(metric, kind) if kind else None
     temporality = TEMPORALITY.get(getattr(data, "aggregation_temporality", None), "")
-    head = (metric.name, metric.unit, metric.description, kind or "", temporality,
-            int(getattr(data, "is_monotonic", False)))
+    head = MetricHead(metric.name, metric.unit, metric.description, kind or "", temporality,
+                      int(kind == "sum" and data.is_monotonic))
     for point in points:
         append_or_reject(batch, f"metric {metric.name} data point",
                          lambda: _point_row(kind, point, head, origin, context, batch))
 
 
-def _point_row(kind: str, point, head: tuple, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> tuple:
-    attributes = attribute_map(point.attributes, context.limits, batch, context.privacy)
-    who = identity_of(attributes, origin.resource, context.default_org_id)
-    timestamp = checked_record_time(checked_time(point.time_unix_nano, "time_unix_nano")
-                                    or context.received_at_ns, context)
+def _point_row(kind: str, point, head: MetricHead, origin: Origin, context: DecodeContext,
+               batch: DecodedBatch) -> tuple:
+    if not point.time_unix_nano:
+        # the receive time instead would make each retry of the export a new point, counted again
+        raise RecordRejected("its time_unix_nano is 0; OTLP requires the time of every data point")
+    timestamp = checked_record_time(checked_time(point.time_unix_nano, "time_unix_nano"), context)
     start = checked_time(point.start_time_unix_nano, "start_time_unix_nano")
     value, count, minimum, maximum, buckets, bounds, detail = _point_values(kind, point)
+    check_value(head.name, value, monotonic=bool(head.is_monotonic))
+    attributes = attribute_map(point.attributes, context.limits, batch, context.privacy)
+    who = identity_of(attributes, origin.resource, context.default_org_id)
     return (
         who.org_id, timestamp, start, *head, value,
         *who.columns(),
@@ -81,9 +98,11 @@ def _point_values(kind: str, point) -> tuple:
         if which is None:
             raise RecordRejected("it has neither asInt nor asDouble")
         value = float(getattr(point, which))
+        check_finite((("value", value),))
         return value, 0, math.nan, math.nan, [], [], _json(detail)
     minimum = point.min if kind != "summary" and point.HasField("min") else math.nan
     maximum = point.max if kind != "summary" and point.HasField("max") else math.nan
+    check_finite(_stored_numbers(kind, point))
     if kind == "histogram":
         return (point.sum, point.count, minimum, maximum, list(point.bucket_counts), list(point.explicit_bounds),
                 _json(detail))
@@ -94,6 +113,18 @@ def _point_values(kind: str, point) -> tuple:
     # summary
     detail["quantile_values"] = [{"quantile": q.quantile, "value": q.value} for q in point.quantile_values]
     return point.sum, point.count, minimum, maximum, [], [], _json(detail)
+
+
+def _stored_numbers(kind: str, point) -> list[tuple[str, float]]:
+    """The numbers of a histogram or summary point that are stored (an absent min or max is no number)."""
+    numbers = [("sum", point.sum)]
+    if kind == "summary":
+        numbers += [(f"quantile {q.quantile!r}", q.value) for q in point.quantile_values]
+    else:
+        numbers += [(name, getattr(point, name)) for name in ("min", "max") if point.HasField(name)]
+    if kind == "exponential_histogram":
+        numbers.append(("zero_threshold", point.zero_threshold))
+    return numbers
 
 
 def _exponential_buckets(buckets) -> dict:

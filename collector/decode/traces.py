@@ -37,6 +37,8 @@ def _span_row(span: Span, origin: Origin, context: DecodeContext, batch: Decoded
     limits, privacy = context.limits, context.privacy
     attributes = attribute_map(span.attributes, limits, batch, privacy)
     who = identity_of(attributes, origin.resource, context.default_org_id)
+    if not span.start_time_unix_nano:
+        raise RecordRejected("its start_time_unix_nano is 0; OTLP requires the start of every span")
     start = checked_record_time(span.start_time_unix_nano, context)
     end = checked_time(span.end_time_unix_nano, "end_time_unix_nano")
     return (

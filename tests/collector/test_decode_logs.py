@@ -216,17 +216,73 @@ def test_body_is_stored_as_text(body, text):
     assert only_event(logs_request(record))["body"] == text
 
 
+EVENT_TIMESTAMP = "2026-11-25T03:35:45.573Z"  # EVENT_TIME_NS as Claude Code writes its event.timestamp
+
+
 @pytest.mark.parametrize("time_ns, observed_ns, timestamp", [
     pytest.param(EVENT_TIME_NS, EVENT_TIME_NS + 5, EVENT_TIME_NS, id="record-time"),
     pytest.param(0, EVENT_TIME_NS + 5, EVENT_TIME_NS + 5, id="observed-time"),
-    pytest.param(0, 0, RECEIVED_AT_NS, id="receive-time"),
+    pytest.param(0, 0, EVENT_TIME_NS, id="event-timestamp-attribute"),
 ])
-def test_timestamp_falls_back_to_observed_then_receive_time(time_ns, observed_ns, timestamp):
-    event = only_event(logs_request(log_record(time_unix_nano=time_ns, observed_time_unix_nano=observed_ns)))
+def test_timestamp_falls_back_to_observed_then_the_event_timestamp(time_ns, observed_ns, timestamp):
+    record = log_record({"event.timestamp": EVENT_TIMESTAMP}, time_unix_nano=time_ns,
+                        observed_time_unix_nano=observed_ns)
+    event = only_event(logs_request(record))
 
     assert event["timestamp"] == timestamp
     assert event["observed_timestamp"] == observed_ns
     assert event["received_at"] == RECEIVED_AT_NS // 1_000_000
+
+
+@pytest.mark.parametrize("text, timestamp", [
+    pytest.param("2026-11-25T03:35:45.573+00:00", EVENT_TIME_NS, id="offset"),
+    pytest.param("2026-11-25T04:35:45.573+01:00", EVENT_TIME_NS, id="other-zone"),
+    pytest.param("2026-11-25T03:35:45.573", EVENT_TIME_NS, id="no-zone-is-utc"),
+    pytest.param("2026-11-25T03:35:45.573123Z", EVENT_TIME_NS + 123_000, id="microseconds"),
+])
+def test_event_timestamp_forms(text, timestamp):
+    record = log_record({"event.timestamp": text}, time_unix_nano=0)
+
+    assert only_event(logs_request(record))["timestamp"] == timestamp
+
+
+@pytest.mark.parametrize("attributes, reason", [
+    pytest.param({}, "it has no time: time_unix_nano and observed_time_unix_nano are 0 and there is no "
+                 "event.timestamp attribute", id="no-time-at-all"),
+    pytest.param({"event.timestamp": "yesterday"}, "it has no time but an event.timestamp that is not ISO 8601: "
+                 "'yesterday'", id="not-iso-8601"),
+    pytest.param({"event.timestamp": "1970-01-01T00:00:00Z"}, "is not after 1970", id="epoch"),
+    pytest.param({"event.timestamp": "9999-01-01T00:00:00Z"}, "past 2149-06-06", id="past-the-last-day"),
+])
+def test_record_without_a_usable_time_is_rejected_never_given_the_receive_time(attributes, reason):
+    # the receive time would differ on each retry of the export, so each retry would be counted again
+    batch = decode_logs(logs_request(log_record(attributes, time_unix_nano=0), log_record()), CONTEXT)
+
+    assert [event["timestamp"] for event in event_rows(batch)] == [EVENT_TIME_NS]
+    assert batch.rejected == 1
+    assert batch.reasons[0].startswith("log record: ") and reason in batch.reasons[0]
+
+
+def test_a_record_gives_the_same_row_whatever_the_order_of_its_attributes():
+    attributes = {"event.name": "user_prompt", "session.id": "s", "user.email": "a@example.com", "prompt_length": 5}
+    resource = {"service.name": "claude-code", "team": "payments", "os.type": "linux"}
+    scope = {"b": "2", "a": "1"}
+    rows = [only_event(logs_request(log_record(dict(order(attributes.items()))),
+                                    resource=dict(order(resource.items())), scope_attributes=dict(order(scope.items()))))
+            for order in (iter, reversed)]
+
+    assert rows[0] == rows[1]
+    for column in ("attributes", "resource_attributes", "scope_attributes"):
+        assert list(rows[0][column]) == sorted(rows[0][column])
+
+
+def test_a_key_sent_twice_keeps_one_value_whatever_the_order():
+    copies = [KeyValue(key="team", value=AnyValue(string_value=team)) for team in ("payments", "search")]
+    rows = [only_event(logs_request(log_record(key_values({"session.id": "s"}) + order)))
+            for order in (copies, copies[::-1], copies[:1] * 2)]
+
+    assert [row["attributes"] for row in rows] == [{"session.id": "s", "team": "search"}] * 2 + [
+        {"session.id": "s", "team": "payments"}]
 
 
 # --- typed columns ------------------------------------------------------------------------------------------------

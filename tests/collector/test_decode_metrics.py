@@ -20,6 +20,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 
 from collector.decode import DecodeContext, Limits, decode_metrics
 from collector.decode.common import MAX_TIMESTAMP_NS
+from collector.decode.point_values import FIGURE_METRICS, LARGEST_AMOUNT, LARGEST_COUNT
 from tests.support.otlp_messages import export_request, key_values, rows_as_dicts
 from tests.support.paths import FIXTURES
 
@@ -130,11 +131,16 @@ def test_gauge_has_no_temporality_and_is_not_monotonic():
     assert (point["value"], point["start_timestamp"]) == (-3.25, 0)
 
 
-def test_point_without_time_takes_the_receive_time():
-    point = only_point(sum_metric("x", number_point(as_int=1, time_unix_nano=0)))
+def test_point_without_time_is_rejected_not_given_the_receive_time():
+    # the receive time would differ on each retry of the export, so each retry would be counted again
+    metric = sum_metric("claude_code.commit.count", number_point(as_int=1, time_unix_nano=0), number_point(as_int=2))
 
-    assert point["timestamp"] == RECEIVED_AT_NS
-    assert point["received_at"] == RECEIVED_AT_NS // 1_000_000
+    batch = decode_metrics(metrics_request(metric), CONTEXT)
+
+    assert [(point["value"], point["timestamp"]) for point in point_rows(batch)] == [(2.0, TIME_NS)]
+    assert batch.rejected == 1
+    assert batch.reasons == ["metric claude_code.commit.count data point: its time_unix_nano is 0; "
+                             "OTLP requires the time of every data point"]
 
 
 # --- histograms and summaries -------------------------------------------------------------------------------------
@@ -318,6 +324,111 @@ def test_point_past_the_last_storable_time_is_rejected():
 
     assert [point["value"] for point in point_rows(batch)] == [2.0]
     assert batch.rejected == 2
+
+
+def histogram_metric(name: str = "claude_code.api.duration", **fields) -> Metric:
+    metric = Metric(name=name)
+    metric.histogram.aggregation_temporality = DELTA
+    fields = {"time_unix_nano": TIME_NS, "count": 1, "sum": 2.0, **fields}
+    metric.histogram.data_points.extend([HistogramDataPoint(**fields)])
+    return metric
+
+
+def rejected_reasons(*metrics: Metric) -> tuple[list[float], int, list[str]]:
+    """Values kept, how many points were rejected and why, for metrics each followed by a good neighbour."""
+    neighbour = sum_metric("claude_code.session.count", number_point(as_int=1))
+    batch = decode_metrics(metrics_request(*metrics, neighbour), CONTEXT)
+    return [point["value"] for point in point_rows(batch)], batch.rejected, batch.reasons
+
+
+NON_FINITE = [pytest.param(math.nan, id="nan"), pytest.param(math.inf, id="inf"),
+              pytest.param(-math.inf, id="minus-inf")]
+
+
+@pytest.mark.parametrize("number", NON_FINITE)
+@pytest.mark.parametrize("make_metric", [
+    pytest.param(lambda n: sum_metric("claude_code.cost.usage", number_point(as_double=n)), id="sum"),
+    pytest.param(lambda n: sum_metric("x", number_point(as_double=n), monotonic=False), id="non-monotonic-sum"),
+    pytest.param(lambda n: Metric(name="g", gauge={"data_points": [number_point(as_double=n)]}), id="gauge"),
+    pytest.param(lambda n: histogram_metric(sum=n), id="histogram-sum"),
+    pytest.param(lambda n: histogram_metric(min=n), id="histogram-min"),
+    pytest.param(lambda n: histogram_metric(max=n), id="histogram-max"),
+    pytest.param(lambda n: Metric(name="e", exponential_histogram={"data_points": [
+        ExponentialHistogramDataPoint(time_unix_nano=TIME_NS, count=1, sum=n)]}), id="exponential-sum"),
+    pytest.param(lambda n: Metric(name="s", summary={"data_points": [
+        SummaryDataPoint(time_unix_nano=TIME_NS, count=1, sum=n)]}), id="summary-sum"),
+    pytest.param(lambda n: Metric(name="s", summary={"data_points": [SummaryDataPoint(
+        time_unix_nano=TIME_NS, count=1, sum=1.0, quantile_values=[{"quantile": 0.5, "value": n}])]}),
+        id="summary-quantile"),
+])
+def test_non_finite_numbers_are_rejected_in_every_metric_type(make_metric, number):
+    values, rejected, reasons = rejected_reasons(make_metric(number))
+
+    assert (values, rejected) == ([1.0], 1)
+    assert f"is {number!r}; only finite numbers can be stored" in reasons[0]
+
+
+@pytest.mark.parametrize("point, reason", [
+    pytest.param(number_point(as_int=-3), "its value -3.0 is negative", id="negative-int"),
+    pytest.param(number_point(as_double=-0.5), "its value -0.5 is negative", id="negative-double"),
+    pytest.param(number_point(as_int=2**63 - 1), "larger than 1e+11", id="largest-int64"),
+    pytest.param(number_point(as_double=1e300), "its value 1e+300 is larger than 1e+11", id="1e300"),
+    pytest.param(number_point(as_double=LARGEST_COUNT + 1), "larger than 1e+11", id="just-over-the-bound"),
+    pytest.param(number_point(as_double=2.5), "its value 2.5 is not a whole number, and "
+                 "claude_code.lines_of_code.count counts", id="half-a-line"),
+])
+def test_counts_the_figures_cannot_use_are_rejected(point, reason):
+    values, rejected, reasons = rejected_reasons(sum_metric("claude_code.lines_of_code.count", point))
+
+    assert (values, rejected) == ([1.0], 1)
+    assert reason in reasons[0] and reasons[0].startswith("metric claude_code.lines_of_code.count data point: ")
+
+
+def test_the_largest_count_and_amount_are_kept():
+    assert only_point(sum_metric("claude_code.token.usage", number_point(as_double=LARGEST_COUNT)))["value"] \
+        == LARGEST_COUNT
+    assert only_point(sum_metric("claude_code.cost.usage", number_point(as_double=LARGEST_AMOUNT)))["value"] \
+        == LARGEST_AMOUNT
+    values, rejected, _ = rejected_reasons(sum_metric("claude_code.cost.usage",
+                                                      number_point(as_double=LARGEST_AMOUNT * 2)))
+    assert (values, rejected) == ([1.0], 1)
+
+
+def test_amounts_may_be_fractions_and_other_metrics_any_finite_value():
+    assert only_point(sum_metric("claude_code.cost.usage", number_point(as_double=0.0281)))["value"] == 0.0281
+    assert only_point(sum_metric("claude_code.active_time.total", number_point(as_double=1.5)))["value"] == 1.5
+    assert only_point(sum_metric("other.counter", number_point(as_double=1e300)))["value"] == 1e300
+    assert only_point(sum_metric("other.updown", number_point(as_int=-4), monotonic=False))["value"] == -4.0
+    gauge = Metric(name="queue.depth", gauge={"data_points": [number_point(as_double=-2.5)]})
+    assert only_point(gauge)["value"] == -2.5
+
+
+def test_a_figure_metric_sent_as_another_type_is_checked_too():
+    # the rollup adds the value of every non-cumulative point of a figure metric, whatever its type
+    gauge = Metric(name="claude_code.commit.count", gauge={"data_points": [number_point(as_double=-1.0)]})
+    values, rejected, reasons = rejected_reasons(gauge, histogram_metric("claude_code.token.usage", sum=1e300))
+
+    assert (values, rejected) == ([1.0], 2)
+    assert "negative" in reasons[0] and "larger than" in reasons[1]
+
+
+def test_every_whole_number_figure_metric_is_checked_as_a_whole_number():
+    from aggregator import figures  # tests may look across packages: the collector's table must match the figures
+
+    whole = {figures.LINES, figures.EDIT_DECISION, figures.COMMITS, figures.PULL_REQUESTS, figures.TOKENS}
+    assert whole <= {name for name, metric in FIGURE_METRICS.items() if metric.whole}
+    assert {figures.COST, figures.ACTIVE_TIME} <= {name for name, metric in FIGURE_METRICS.items()
+                                                   if not metric.whole}
+
+
+def test_a_point_gives_the_same_row_whatever_the_order_of_its_attributes():
+    attributes = {"user.email": "a@example.com", "session.id": "s", "type": "added", "model": "m"}
+    shuffled = dict(reversed(attributes.items()))
+    rows = [only_point(sum_metric("claude_code.lines_of_code.count", number_point(order, as_int=3)))
+            for order in (attributes, shuffled)]
+
+    assert [list(row["attributes"].items()) for row in rows] == [sorted(attributes.items())] * 2
+    assert rows[0] == rows[1]
 
 
 def test_metric_without_data_yields_nothing():

@@ -179,6 +179,15 @@ def test_times_past_the_last_storable_time_are_rejected(fields):
     assert batch.rejected == 1 and str(MAX_TIMESTAMP_NS + 1) in batch.reasons[0]
 
 
+def test_span_without_a_start_time_is_rejected_and_neighbours_kept():
+    # 0 is no time: OTLP requires it, and no stand-in (the receive time) would stay the same across retries
+    batch = decode_traces(traces_request(make_span(start=0), make_span(span_id=bytes.fromhex(PARENT_HEX))), CONTEXT)
+
+    assert [span["span_id"] for span in span_rows(batch)] == [PARENT_HEX]
+    assert batch.reasons == ["span 'claude_code.interaction': its start_time_unix_nano is 0; "
+                             "OTLP requires the start of every span"]
+
+
 def test_span_event_past_the_last_storable_time_rejects_its_span():
     bad = make_span("bad")
     bad.events.add(time_unix_nano=MAX_TIMESTAMP_NS + 1, name="late")
