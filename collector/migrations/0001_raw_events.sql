@@ -4,7 +4,7 @@
 CREATE TABLE IF NOT EXISTS $database.events $on_cluster
 (
     org_id LowCardinality(String) COMMENT 'organization.id, else the configured default org',
-    timestamp DateTime64(9, 'UTC') COMMENT 'record time; else observed time; else receive time',
+    timestamp DateTime64(9, 'UTC') COMMENT 'record time; else observed time; else the event.timestamp attribute',
     observed_timestamp DateTime64(9, 'UTC'),
     event_name LowCardinality(String) COMMENT 'event.name attribute, else the LogRecord event_name, else the body after claude_code.',
     user_key String COMMENT 'user.email, else user.account_uuid, else user.id',
