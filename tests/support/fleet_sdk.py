@@ -66,12 +66,15 @@ class Collector:
 
 
 def otlp_exporter(signal: str, transport: str, serve):
-    """The official OTLP exporter of one signal ("metrics" or "logs") over one transport, to a running serve."""
+    """The official OTLP exporter of one signal ("metrics" or "logs") over one transport, to a running serve, with
+    the serve's client token if it has one."""
+    token = getattr(serve, "token", None)
+    headers = {"authorization": f"Bearer {token}"} if token else None
     if transport == "grpc":
         exporter = GrpcMetricExporter if signal == "metrics" else GrpcLogExporter
-        return exporter(endpoint=serve.grpc_endpoint, insecure=True)
+        return exporter(endpoint=serve.grpc_endpoint, insecure=True, headers=headers)
     exporter = HttpMetricExporter if signal == "metrics" else HttpLogExporter
-    return exporter(endpoint=f"{serve.http_url}/v1/{signal}")
+    return exporter(endpoint=f"{serve.http_url}/v1/{signal}", headers=headers)
 
 
 def _succeeded(result) -> bool:

@@ -143,5 +143,11 @@ class GroundTruth:
         tallies = self.tally(lambda r: (r.day, r.member.org_id, r.member.user_key))
         return {key[1:]: tally for key, tally in tallies.items() if key[0] == day}
 
+    def of_org(self, org_id: str) -> "GroundTruth":
+        """What the fleet sent for one org: what a client holding that org's token must read."""
+        truth = GroundTruth()
+        truth.records = [record for record in self.records if record.member.org_id == org_id]
+        return truth
+
     def members(self) -> dict[tuple[str, str], Member]:
         return {(r.member.org_id, r.member.user_key): r.member for r in self.records}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -29,6 +30,7 @@ class ServeProcess:
         self.env = env or {}
         self.process: subprocess.Popen | None = None
         self.log_lines: list[str] = []
+        self.token: str | None = None  # sent as a bearer token by api() and query() (and by the fleet's exporters)
 
     def start(self, timeout: float = 60) -> "ServeProcess":
         command = [sys.executable, "-m", "cc_analytics", "serve", "--data-dir", str(self.data_dir),
@@ -68,10 +70,19 @@ class ServeProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def with_token(self, token: str) -> "ServeProcess":
+        """This same serve as a client holding token sees it (with --auth-tokens)."""
+        client = copy.copy(self)
+        client.token = token
+        return client
+
+    def _headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
     def query(self, sql: str) -> list[dict]:
         """Rows of a read-only query through the running serve's API, as dicts (64-bit integers as numbers)."""
         request = urllib.request.Request(f"http://{self.host}:{self.api_port}/api/v1/query?format=JSONEachRow",
-                                         data=sql.encode())
+                                         data=sql.encode(), headers=self._headers())
         try:
             with urllib.request.urlopen(request, timeout=30) as reply:
                 return [json.loads(line) for line in reply.read().decode().splitlines() if line]
@@ -82,7 +93,8 @@ class ServeProcess:
         """The body of a successful read-API call (None parameters left out); any error status fails the test."""
         query = urllib.parse.urlencode({k: v for k, v in parameters.items() if v is not None})
         url = f"http://{self.host}:{self.api_port}{path}?{query}"
-        request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+        request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None,
+                                         headers=self._headers())
         try:
             with urllib.request.urlopen(request, timeout=120) as reply:
                 assert reply.status == 200, f"{method} {url}: {reply.status}"
