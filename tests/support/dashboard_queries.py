@@ -51,6 +51,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "cc_analytics_user_last_active_timestamp_seconds": _MEMBER,
     "cc_analytics_label_values_folded": ("dimension",),
     "cc_analytics_org_last_record_timestamp_seconds": ("org",),
+    "cc_analytics_org_last_record_evicted_total": (),
     "cc_analytics_collector_records_received_total": _SIGNAL,
     "cc_analytics_collector_records_rejected_total": _SIGNAL + ("reason",),
     "cc_analytics_collector_requests_rejected_total": _SIGNAL + ("reason",),
