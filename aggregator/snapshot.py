@@ -24,6 +24,8 @@ WINDOWS = ("today", "yesterday", "7d", "28d", "month")
 # Members published: active this month or in the last MEMBER_DAYS days (so a silent member stays visible a while).
 MEMBER_DAYS = 28
 MEMBER_FIGURES = ("lines_accepted", "edits_accepted", "edits_rejected", "cost_usd")
+# The label value of the members (and, on /metrics, the teams, orgs, models...) left out: their figures summed.
+OTHER = "other"
 
 
 def window_bounds(window: str, day: date) -> tuple[date, date]:
@@ -140,22 +142,33 @@ class Snapshots(RollupReader):
         return org, team
 
     def _members(self, parameters: dict, max_members: int) -> tuple[list[dict], int]:
+        """The top max_members members by lines accepted, and per (org, team) one OTHER member summing the
+        figures of the rest (so the member series add up to the team's); with how many were left out."""
         parameters = {**parameters, "month_start": window_bounds("month", parameters["day"])[0],
                       "member_start": parameters["day"] - timedelta(days=MEMBER_DAYS - 1), "limit": max_members}
         month = "day >= {month_start:Date}"
-        members = self._rows(
-            "SELECT org_id, user_key, max(user_email) AS email, argMaxIf(team, day, team != '') AS team,"
-            f" length(arrayDistinct(groupArrayArrayIf(session_ids, {month}))) AS sessions, " +
-            ", ".join(f"sumIf({name}, {month}) AS {name}" for name in MEMBER_FIGURES) +
-            ", max(day) AS last_active, count() OVER () AS members"
-            " FROM {database}.daily_user FINAL"
-            " WHERE day BETWEEN least({month_start:Date}, {member_start:Date}) AND {day:Date}"
-            " GROUP BY org_id, user_key ORDER BY lines_accepted DESC, last_active DESC, org_id, user_key"
-            " LIMIT {limit:UInt64}", parameters)
-        total = members[0]["members"] if members else 0
-        for member in members:
-            del member["members"]
-        return members, total - len(members)
+        figures = ("sessions", *MEMBER_FIGURES)
+        rows = self._rows(
+            "SELECT org_id, team, if(left_out, '', member_key) AS user_key, if(left_out, '', member_email) AS email,"
+            " left_out, " + ", ".join(f"sum(member_{name}) AS {name}" for name in figures) +
+            ", max(member_last_active) AS last_active, count() AS members FROM ("
+            " SELECT *, row_number() OVER (ORDER BY member_lines_accepted DESC, member_last_active DESC, org_id,"
+            "  member_key) > {limit:UInt64} AS left_out FROM ("
+            "  SELECT org_id, user_key AS member_key, max(user_email) AS member_email,"
+            "   argMaxIf(team, day, team != '') AS team,"
+            f"  length(arrayDistinct(groupArrayArrayIf(session_ids, {month}))) AS member_sessions, " +
+            ", ".join(f"sumIf({name}, {month}) AS member_{name}" for name in MEMBER_FIGURES) +
+            ",  max(day) AS member_last_active FROM {database}.daily_user FINAL"
+            "   WHERE day BETWEEN least({month_start:Date}, {member_start:Date}) AND {day:Date}"
+            "   GROUP BY org_id, user_key))"
+            " GROUP BY org_id, team, left_out, user_key, email"
+            " ORDER BY left_out, lines_accepted DESC, last_active DESC, org_id, user_key", parameters)
+        left_out = 0
+        for member in rows:
+            if member.pop("left_out") or (member["email"] or member["user_key"]) == OTHER:
+                member["user_key"], member["email"] = OTHER, ""
+            left_out += member.pop("members") if member["user_key"] == OTHER else 0
+        return rows, left_out
 
 
 def snapshot_to_json(snapshot: Snapshot) -> dict:

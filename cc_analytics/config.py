@@ -56,6 +56,7 @@ class Settings:
     team_attribute: str = "team"
     usage_metrics: bool = True
     max_user_series: int = 10_000
+    max_label_values: int = 200
     hash_user_labels: bool = False
     log_level: str = "info"
     log_format: str = "text"
@@ -265,8 +266,13 @@ SCHEDULE_OPTIONS = (
 
 MEMBER_SERIES_OPTIONS = (
     Option("max_user_series", "Most members with per-member series on /metrics (the top ones by lines accepted "
-                              "this month); the rest are counted in cc_analytics_user_series_dropped.",
-           _positive, "N"),
+                              "this month); the rest are summed into user=\"other\" per team and counted in "
+                              "cc_analytics_label_values_folded{dimension=\"user\"}.", _positive, "N"),
+    Option("max_label_values", "Most values of each other label on /metrics and in exports: orgs and (org, team) "
+                               "pairs by sessions, models of a team by cost, tools and languages of a team by edit "
+                               "decisions; the rest are summed into \"other\" and counted in "
+                               "cc_analytics_label_values_folded. Also the most orgs in "
+                               "cc_analytics_org_last_record_timestamp_seconds (the latest).", _positive, "N"),
     Option("hash_user_labels", "Publish a stable hash of each member's email instead of the email in the user "
                                "label of /metrics and exports.", _yes_no, switch=True),
 )

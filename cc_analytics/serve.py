@@ -64,7 +64,7 @@ async def serve(settings: Settings) -> None:
         running.callback(read_client.close)
         metrics = ProcessMetrics()
         supervisor = Supervisor()
-        health = CollectorHealth(metrics)
+        health = CollectorHealth(metrics, max_orgs=settings.max_label_values)
         health.seen_before(last_record_by_org(read_client, settings.database))
 
         pipeline = build_pipeline(
@@ -151,7 +151,7 @@ def usage_exposition(target: StoreTarget, settings: Settings, rollup: Rollup, me
     running.callback(client.close)
     return metrics_endpoint.UsageExposition(
         Snapshots(client, settings.database), rollup.today, lambda day: rollup.day_bounds_ns(day)[0] / 1e9,
-        settings.max_user_series, settings.hash_user_labels, metrics, status)
+        settings.max_user_series, settings.max_label_values, settings.hash_user_labels, metrics, status)
 
 
 async def _start_refreshing(running: contextlib.AsyncExitStack, refresher: Refresher, interval: int,

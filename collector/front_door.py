@@ -20,6 +20,7 @@ from collector.refusals import Refusal
 from collector.signals import Signal
 from plumbing.auth import TokenTable
 from plumbing.log_once import RateLimitedLog
+from plumbing.log_text import client_text
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class FrontDoor:
         if refusal.reason != "internal":  # its stack is logged above
             self._refusal_log.log(f"{transport.name}:{signal.name}:{refusal.reason}",
                                   "rejected %s %s export from %s (%s): %s", transport.title, signal.name, peer,
-                                  refusal.answer.meaning, refusal.message)
+                                  refusal.answer.meaning, client_text(refusal.message))
         raise refusal
 
     def _org_of(self, transport: Transport, authorization: str | None) -> str:

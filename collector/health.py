@@ -24,7 +24,7 @@ INSERT_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 
 
 class CollectorHealth:
-    def __init__(self, metrics: ProcessMetrics | None = None) -> None:
+    def __init__(self, metrics: ProcessMetrics | None = None, max_orgs: int = 200) -> None:
         self.metrics = metrics or ProcessMetrics()
         registry = self.metrics.registry
         self.records_received = Counter(
@@ -57,6 +57,12 @@ class CollectorHealth:
                 self.records_rejected.labels(signal.name, transport, "invalid")
                 for reason in REQUEST_REFUSALS:
                     self.requests_rejected.labels(signal.name, transport, reason)
+        self.orgs_evicted = Counter(
+            "cc_analytics_org_last_record_evicted",
+            "Orgs dropped from cc_analytics_org_last_record_timestamp_seconds to keep only the --max-label-values "
+            "that sent last (any org can send: the map must not grow with them).", registry=registry)
+        self._max_orgs = max_orgs
+        # Org -> time of its last record, oldest first: the first entries are the ones dropped.
         self._last_record: dict[str, float] = {}
         registry.register(_LastRecordByOrg(self._last_record))
 
@@ -68,12 +74,23 @@ class CollectorHealth:
         self.records_received.labels(signal, transport).inc(records)
         now = time.time()
         for org in orgs:
+            self._last_record.pop(org, None)
             self._last_record[org] = now
+        self._evict_oldest()
 
     def seen_before(self, last_record: dict[str, float]) -> None:
         """Seed the time of each org's last record from the store, so a restart does not forget silent orgs."""
-        for org, seconds in last_record.items():
-            self._last_record[org] = max(seconds, self._last_record.get(org, 0.0))
+        merged = dict(last_record)
+        for org, seconds in self._last_record.items():
+            merged[org] = max(seconds, merged.get(org, 0.0))
+        self._last_record.clear()
+        self._last_record.update(sorted(merged.items(), key=lambda item: item[1]))
+        self._evict_oldest()
+
+    def _evict_oldest(self) -> None:
+        while len(self._last_record) > self._max_orgs:
+            del self._last_record[next(iter(self._last_record))]
+            self.orgs_evicted.inc()
 
     def invalid_records(self, signal: str, transport: str, records: int) -> None:
         self.records_rejected.labels(signal, transport, "invalid").inc(records)

@@ -19,6 +19,7 @@ from collector.signals import Signal
 from collector.write_ahead_log import QueueFull, WriteAheadLog
 from collector.writer import BatchWriter
 from plumbing.log_once import RateLimitedLog
+from plumbing.log_text import client_text
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,6 @@ class Ingestor:
             self.health.invalid_records(signal.name, transport, batch.rejected)
         message = batch.summary(self._decoder.limits)
         if message:
-            self._partial_log.log(f"{signal.name}:{message}", "%s export from %s: %d stored; %s",
-                                  signal.name, peer, len(batch.rows), message)
+            self._partial_log.log(f"{signal.name}:partial_success", "%s export from %s: %d stored; %s",
+                                  signal.name, peer, len(batch.rows), client_text(message))
         return signal.response(batch.rejected, message)

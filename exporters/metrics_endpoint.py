@@ -46,12 +46,13 @@ class UsageExposition:
     """
 
     def __init__(self, snapshots: Snapshots, today: Callable[[], date], day_start: Callable[[date], float],
-                 max_user_series: int, hash_user_labels: bool, metrics: ProcessMetrics,
+                 max_user_series: int, max_label_values: int, hash_user_labels: bool, metrics: ProcessMetrics,
                  status: TaskStatus | None = None):
         self._snapshots = snapshots
         self._today = today
         self._day_start = day_start
         self._max_user_series = max_user_series
+        self._max_label_values = max_label_values
         self._hash_user_labels = hash_user_labels
         self._metrics = metrics
         self._status = status  # a failing render is shown on /readyz until one succeeds
@@ -96,7 +97,8 @@ class UsageExposition:
 
     def _render(self, state: tuple[date, int]) -> None:
         snapshot = self._snapshots.as_of(state[0], self._max_user_series)
-        text = text_format.render(usage_families(snapshot, self._hash_user_labels, self._day_start))
+        text = text_format.render(usage_families(snapshot, self._hash_user_labels, self._day_start,
+                                                    self._max_label_values))
         self._rendered = _Rendered(state, text)
         if self._status:
             self._status.progressed()

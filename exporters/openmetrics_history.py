@@ -19,11 +19,11 @@ from exporters.prometheus import usage_families
 
 
 def write_history(days: Iterable[tuple[Snapshot, float, float]], hash_user_labels: bool,
-                  day_start: Callable[[date], float], step_seconds: int, out: TextIO) -> int:
+                  day_start: Callable[[date], float], step_seconds: int, out: TextIO, max_label_values: int) -> int:
     """Write days of (snapshot, first timestamp, end timestamp) as one OpenMetrics document; returns samples."""
     families: dict[str, tuple[str, str, dict]] = {}  # name -> (type, help, series -> [(start, end, value)])
     for snapshot, start, end in days:
-        for family in usage_families(snapshot, hash_user_labels, day_start):
+        for family in usage_families(snapshot, hash_user_labels, day_start, max_label_values):
             _, _, series = families.setdefault(family.name, (family.type, family.documentation, {}))
             for sample in family.samples:
                 key = (sample.name, tuple(sorted(sample.labels.items())))

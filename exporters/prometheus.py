@@ -15,7 +15,8 @@ from typing import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from aggregator.figures import EDIT_TOOL_FIGURES, SUMMED_FIGURES
-from aggregator.snapshot import MEMBER_FIGURES, PUBLISHED_FIGURES, TEAM_FIGURES, Snapshot
+from aggregator.snapshot import MEMBER_FIGURES, OTHER, PUBLISHED_FIGURES, TEAM_FIGURES, Snapshot
+from exporters.label_caps import cap_label_values
 
 PREFIX = "cc_analytics_"
 _DESCRIPTIONS = {f.name: f.description for f in SUMMED_FIGURES}
@@ -31,17 +32,23 @@ _TOKEN_TYPES = {"input_tokens": "input", "output_tokens": "output", "cache_read_
 
 
 def user_label(member: dict, hashed: bool) -> str:
-    """The member's email, else their user key; with hashed, a stable pseudonym of it instead."""
+    """The member's email, else their user key; with hashed, a stable pseudonym of it instead. The members left
+    out are OTHER, never hashed."""
     label = member["email"] or member["user_key"]
+    if label == OTHER:
+        return OTHER
     return "user-" + hashlib.sha256(label.encode()).hexdigest()[:16] if hashed else label
 
 
-def usage_families(snapshot: Snapshot, hash_user_labels: bool,
-                   day_start: Callable[[date], float]) -> Iterator[Metric]:
-    """Every usage family of the snapshot; day_start(day) is the unix time a calendar day begins."""
+def usage_families(snapshot: Snapshot, hash_user_labels: bool, day_start: Callable[[date], float],
+                   max_label_values: int) -> Iterator[Metric]:
+    """Every usage family of the snapshot, at most max_label_values values per label (the rest in OTHER);
+    day_start(day) is the unix time a calendar day begins."""
+    snapshot, folded = cap_label_values(snapshot, max_label_values)
     yield from _totals(snapshot)
     yield from _windows(snapshot)
     yield from _members(snapshot, hash_user_labels, day_start)
+    yield _folded({"user": snapshot.members_left_out, **folded})
 
 
 def _totals(snapshot: Snapshot) -> Iterator[Metric]:
@@ -134,7 +141,13 @@ def _members(snapshot: Snapshot, hashed: bool, day_start: Callable[[date], float
         last_active.add_metric(values, day_start(member["last_active"]))
     yield from month.values()
     yield last_active
-    dropped = GaugeMetricFamily(f"{PREFIX}user_series_dropped",
-                                "Members left out of the per-member series by --max-user-series.")
-    dropped.add_metric([], snapshot.members_left_out)
-    yield dropped
+
+
+def _folded(counts: dict[str, int]) -> Metric:
+    family = GaugeMetricFamily(f"{PREFIX}label_values_folded",
+                               f"Values of a label summed into its \"{OTHER}\" series instead of their own: members "
+                               "past --max-user-series (dimension user), the rest past --max-label-values.",
+                               labels=["dimension"])
+    for dimension, count in counts.items():
+        family.add_metric([dimension], count)
+    return family

@@ -272,7 +272,8 @@ def usage_figures() -> Row:
         (5, stat_panel("Sessions today", "Distinct Claude Code sessions today.",
                        Query(in_window("cc_analytics_window_sessions", TODAY)))),
         (4, stat_panel("Members left out", "Members without per-member series because of --max-user-series, "
-                       "missing from the members table and top 10.", Query("max(cc_analytics_user_series_dropped)"),
+                       "summed into the member \"other\" of their team in the members table and top 10.",
+                       Query('max(cc_analytics_label_values_folded{dimension="user"})'),
                        steps=((None, "green"), (1, "orange")))),
     ])
 

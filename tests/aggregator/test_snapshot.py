@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from aggregator.snapshot import Snapshots, window_bounds
+from aggregator.snapshot import MEMBER_FIGURES, OTHER, Snapshots, window_bounds
 from tests.support.rollup_rows import DAY, add_edit_day, add_model_day, add_user_day
 
 def by(rows: list[dict], *keys: str) -> dict:
@@ -98,8 +98,13 @@ def test_members_this_month_and_recently_silent_ones_ranked_and_capped(store, sn
     assert snapshot.members_left_out == 0
 
     capped = snapshots.as_of(DAY, max_members=2)
-    assert [m["user_key"] for m in capped.members] == ["ada@example.com", "acct-7"]
+    assert [m["user_key"] for m in capped.members] == ["ada@example.com", "acct-7", OTHER]
     assert capped.members_left_out == 1
+    # The member left out is summed into their team's OTHER member, so the member figures add up as uncapped.
+    other = capped.members[2]
+    assert (other["email"], other["team"], other["last_active"]) == ("", members[2]["team"], date(2026, 10, 20))
+    for figure in ("sessions", *MEMBER_FIGURES):
+        assert sum(m[figure] for m in capped.members) == pytest.approx(sum(m[figure] for m in members))
 
 
 def test_models_and_edit_tools(store, snapshots):

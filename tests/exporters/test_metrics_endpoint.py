@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.claude_records import event, identity, lines
 from tests.support.exports import assert_stored
@@ -133,3 +134,63 @@ def test_export_openmetrics_reads_the_store_when_no_serve_runs(serve_factory, tm
     bad = subprocess.run([sys.executable, "-m", "cc_analytics", "export", "openmetrics", "--from", day, "--to",
                           "2020-01-01", "--data-dir", str(data_dir)], cwd=REPO, capture_output=True, text=True)
     assert bad.returncode == 2 and "is before" in bad.stderr
+
+
+# One export per transport naming TEAMS_PER_EXPORT teams across ORGS_PER_EXPORT orgs, one member and session each.
+TEAMS_PER_EXPORT = 20_000
+ORGS_PER_EXPORT = 300
+MAX_LABEL_VALUES = 200  # the default of --max-label-values
+MAX_USER_SERIES = 500
+# What /metrics may weigh with these caps, whatever the export names: at most 2 x 200 + 1 (org, team) pairs
+# (the kept ones, an "other" team per kept org, and other/other) and 500 members plus an "other" per pair, in
+# every family. Measured: 3.6 MB, 42,000 lines (without the caps: the 40,000 teams in every family).
+METRICS_BYTE_BOUND = 5_000_000
+
+
+def many_teams_export(transport: str, now: int) -> ExportMetricsServiceRequest:
+    points = [lines(1 + number % 7, now, now - 60 * 10**9, email=f"m{number}-{transport}@example.com",
+                    session=f"s-{number}-{transport}", org=f"org-{number % ORGS_PER_EXPORT}-{transport}",
+                    team=f"team-{number}-{transport}")
+              for number in range(TEAMS_PER_EXPORT)]
+    return export_request(ExportMetricsServiceRequest, points)
+
+
+def test_every_label_is_capped_with_the_rest_summed_into_other(serve_factory):
+    serve = serve_factory("--max-user-series", str(MAX_USER_SERIES), "--aggregate-interval", "0")
+    now = time.time_ns()
+    sent = 0
+    for transport in ("http", "grpc"):
+        request = many_teams_export(transport, now)
+        assert_stored(serve, request, transport, timeout=120)
+        sent += sum(point.sum.data_points[0].as_int
+                    for point in request.resource_metrics[0].scope_metrics[0].metrics)
+    today = f"{datetime.now(timezone.utc).date()}"
+    serve.api("POST", "/api/v1/aggregate", **{"from": today, "to": today})
+    text = scrape_until(serve, lambda text: sum(samples(text, "cc_analytics_lines_accepted_total").values()) == sent,
+                        f"{sent} lines")
+    assert len(text.encode()) < METRICS_BYTE_BOUND, len(text.encode())
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+
+    def values(family: str, label: str) -> set[str]:
+        return {sample.labels[label] for sample in families[family].samples}
+
+    # Every total is exact: the values left out are in "other".
+    for family, figure in (("cc_analytics_lines_accepted", 1), ("cc_analytics_sessions", 0)):
+        total = sum(sample.value for sample in families[family].samples)
+        assert total == (sent if figure else 2 * TEAMS_PER_EXPORT)
+    month = sum(sample.value for sample in families["cc_analytics_user_month_lines_accepted"].samples)
+    assert month == sent
+    assert "other" in values("cc_analytics_lines_accepted", "team")
+    assert "other" in values("cc_analytics_lines_accepted", "org")
+    assert len(values("cc_analytics_lines_accepted", "org")) <= MAX_LABEL_VALUES + 1
+    pairs = {(s.labels["org"], s.labels["team"]) for s in families["cc_analytics_lines_accepted"].samples}
+    assert len(pairs) <= 2 * MAX_LABEL_VALUES + 1
+    assert len(families["cc_analytics_user_month_lines_accepted"].samples) <= MAX_USER_SERIES + len(pairs)
+    folded = {sample.labels["dimension"]: sample.value for sample in families["cc_analytics_label_values_folded"].samples}
+    assert folded["user"] == 2 * TEAMS_PER_EXPORT - MAX_USER_SERIES
+    assert folded["org"] == 2 * ORGS_PER_EXPORT - MAX_LABEL_VALUES
+    assert folded["team"] == 2 * TEAMS_PER_EXPORT - MAX_LABEL_VALUES
+    # The collector's per-org staleness gauge keeps the orgs that sent last, and counts the ones it dropped.
+    assert len(families["cc_analytics_org_last_record_timestamp_seconds"].samples) == MAX_LABEL_VALUES
+    assert samples(text, "cc_analytics_org_last_record_evicted_total") == {
+        "cc_analytics_org_last_record_evicted_total": 2 * ORGS_PER_EXPORT - MAX_LABEL_VALUES}

@@ -46,7 +46,7 @@ def timed(render) -> tuple[float, bytes]:
 
 def test_a_scrape_during_a_rerender_gets_the_previous_text_at_once(store):
     snapshots = HeldSnapshots(store.client, store.database)
-    exposition = UsageExposition(snapshots, lambda: DAY, lambda day: 0.0, 100, False, ProcessMetrics())
+    exposition = UsageExposition(snapshots, lambda: DAY, lambda day: 0.0, 100, 100, False, ProcessMetrics())
     add_user_day(store, DAY, "ada", lines_accepted=5, version=1)
     new_rollup_run(store, 1)
     first = exposition.render()
@@ -69,7 +69,7 @@ def test_a_scrape_during_a_rerender_gets_the_previous_text_at_once(store):
 
 def test_the_aggregator_refresh_renders_the_new_version_before_returning(store):
     snapshots = HeldSnapshots(store.client, store.database)
-    exposition = UsageExposition(snapshots, lambda: DAY, lambda day: 0.0, 100, False, ProcessMetrics())
+    exposition = UsageExposition(snapshots, lambda: DAY, lambda day: 0.0, 100, 100, False, ProcessMetrics())
     add_user_day(store, DAY, "ada", lines_accepted=5, version=1)
     new_rollup_run(store, 1)
     exposition.refresh()
@@ -83,7 +83,7 @@ def test_the_aggregator_refresh_renders_the_new_version_before_returning(store):
 
 def test_a_failed_rerender_keeps_the_previous_text_and_counts_a_store_error(store):
     metrics = ProcessMetrics()
-    exposition = UsageExposition(Snapshots(store.client, store.database), lambda: DAY, lambda day: 0.0, 100, False,
+    exposition = UsageExposition(Snapshots(store.client, store.database), lambda: DAY, lambda day: 0.0, 100, 100, False,
                                  metrics)
     add_user_day(store, DAY, "ada", lines_accepted=5, version=1)
     new_rollup_run(store, 1)
