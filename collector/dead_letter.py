@@ -63,7 +63,7 @@ def classify(error: Exception) -> Refusal | None:
     """A Refusal when retrying the same rows cannot succeed; None when it can (the old rule for every error)."""
     message = " ".join(str(error).split())[:REASON_MAX_CHARS]
     if isinstance(error, ENCODING_ERRORS) and not getattr(error, "code", None):
-        return Refusal(UNENCODABLE, message or type(error).__name__)
+        return Refusal(UNENCODABLE, f"{type(error).__name__} encoding the row: {message}")
     name = getattr(error, "name", None) or _last(_ERROR_NAME.findall(message))
     code = getattr(error, "code", None) or _last(_ERROR_CODE.findall(message))
     if not name and not code:
