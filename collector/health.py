@@ -45,6 +45,14 @@ class CollectorHealth:
         self.insert_seconds = Histogram(
             "cc_analytics_collector_insert_duration_seconds", "Time one batch insert took.", ["table"],
             buckets=INSERT_SECONDS_BUCKETS, registry=registry)
+        self.dead_letter_rows = Counter(
+            "cc_analytics_collector_dead_letter_rows",
+            "Rows the store refused for good (retrying cannot help), by table and the store's reason: moved to the "
+            "dead_letters table so the rest of their batch is stored.", ["table", "reason"], registry=registry)
+        self.dead_letter_dropped_rows = Counter(
+            "cc_analytics_collector_dead_letter_dropped_rows",
+            "Of the rows the store refused for good, those the dead_letters table refused too: dropped, logged.",
+            ["table", "reason"], registry=registry)
         self.queue_rows = Gauge(
             "cc_analytics_collector_queue_rows", "Rows accepted and waiting for the store.", registry=registry)
         self.queue_capacity_rows = Gauge(
@@ -107,6 +115,12 @@ class CollectorHealth:
 
     def insert_failed(self) -> None:
         self.metrics.store_errors.labels("insert").inc()
+
+    def dead_lettered(self, table: str, reason_kind: str, rows: int) -> None:
+        self.dead_letter_rows.labels(table, reason_kind).inc(rows)
+
+    def dead_letters_dropped(self, table: str, reason_kind: str, rows: int) -> None:
+        self.dead_letter_dropped_rows.labels(table, reason_kind).inc(rows)
 
 
 class _LastRecordByOrg:

@@ -2,8 +2,9 @@
 
 An export is acknowledged once its request is in the queue, so inserts need not keep clients waiting: the writer
 gathers rows for up to batch_max_delay (or until batch_max_rows wait), inserts one batch per table, and confirms
-the queue entries once their rows are in the store. A failed insert is retried with backoff until the store takes
-it; meanwhile requests keep arriving into the queue. Rows beyond max_memory_rows are not kept in memory: their
+the queue entries once their rows are in the store. A failed insert the store can take later (down, full) is
+retried with backoff until it does; meanwhile requests keep arriving into the queue. Rows the store refuses for
+good are found and moved to the dead_letters table (collector/dead_letter.py), so they never hold back the rest. Rows beyond max_memory_rows are not kept in memory: their
 entries are read back from the queue and decoded again when their turn comes, as on start after a crash.
 """
 
@@ -19,7 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
+from collector.dead_letter import DEAD_LETTER_TABLE, InsertPlan, Piece, by_kind, classify
 from collector.write_ahead_log import Position
+from plumbing.log_once import RateLimitedLog
 from plumbing.supervisor import Supervisor, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,10 @@ class InsertObserver(Protocol):
 
     def insert_failed(self) -> None: ...
 
+    def dead_lettered(self, table: str, reason_kind: str, rows: int) -> None: ...
+
+    def dead_letters_dropped(self, table: str, reason_kind: str, rows: int) -> None: ...
+
 
 @dataclass
 class _Entry:
@@ -60,6 +67,8 @@ class WriterStats:
     rows: int = 0
     failures: int = 0
     last_insert_seconds: float = 0.0
+    dead_letters: int = 0  # rows the store refused for good
+    dead_letters_dropped: int = 0  # of those, rows the dead_letters table refused too
 
 
 class BatchWriter:
@@ -68,9 +77,6 @@ class BatchWriter:
                  confirm: Callable[[int], bool], observer: InsertObserver | None = None):
         self._insert_columns = insert_columns
         self._table_columns = table_columns
-        # The writer stamps received_at as rows reach the store, so the aggregator's "received since its last run"
-        # finds rows that waited in the queue through an outage or a restart.
-        self._received_at = {table: list(columns).index("received_at") for table, columns in table_columns.items()}
         # Rows read back from the queue count against memory too: a batch never holds more than memory allows.
         self._batch_rows = min(max_rows, max_memory_rows)
         self._max_delay = max_delay_seconds
@@ -78,6 +84,7 @@ class BatchWriter:
         self._read_back = read_back
         self._confirm = confirm
         self._observer = observer
+        self._refusal_log = RateLimitedLog(log, logging.WARNING)
         self._entries: collections.deque[_Entry] = collections.deque()
         self._memory_rows = 0
         self._queued_sequence = 0
@@ -218,25 +225,55 @@ class BatchWriter:
         return True
 
     async def _store(self, batch: list[_Entry]) -> bool:
+        """Insert the batch's rows piece by piece; a failure the store can get over is retried with backoff, a
+        refusal of the rows bisected down to the refused ones, which go to the dead letters."""
         loop = asyncio.get_running_loop()
-        columns = await loop.run_in_executor(self._executor, self._columns_by_table, batch)
+        plan = await loop.run_in_executor(self._executor, self._plan_inserts, batch)
         delay = RETRY_FIRST_SECONDS
-        while columns:
-            table, table_columns = next(iter(columns.items()))
-            rows = len(table_columns[0])
+        while (piece := plan.next_piece()) is not None:
             started = time.perf_counter()
             try:
-                await loop.run_in_executor(self._executor, self._insert_columns, table,
-                                           self._table_columns[table], table_columns)
+                await loop.run_in_executor(self._executor, self._insert_piece, plan, piece)
             except Exception as error:  # the driver raises many kinds; each means "these rows are not stored"
-                self._failed(table, rows, error, delay)
+                refusal = classify(error)
+                if refusal is not None:
+                    plan.refused(refusal)
+                    continue
+                self._failed(piece.table, len(piece.rows), error, delay)
                 if not await self._wait_to_retry(delay * random.uniform(0.8, 1.2)):
                     return False
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
-            del columns[table]
-            self._inserted(table, rows, time.perf_counter() - started)
+            plan.stored()
+            self._inserted(piece.table, len(piece.rows), time.perf_counter() - started)
+            if piece.table == DEAD_LETTER_TABLE:
+                self._dead_lettered(piece.rows)
+        self._dropped(plan.dropped)
         return True
+
+    def _insert_piece(self, plan: InsertPlan, piece: Piece) -> None:
+        self._insert_columns(piece.table, plan.column_names(piece.table), plan.columns(piece))
+
+    def _dead_lettered(self, dead_letters: list[tuple]) -> None:
+        for (table, kind), (rows, reason) in by_kind(dead_letters).items():
+            self.stats.dead_letters += rows
+            if self._observer:
+                self._observer.dead_lettered(table, kind, rows)
+            self._refusal_log.log(f"dead letter {table} {kind}", "the store refused %d rows of %s for good (%s); "
+                                  "they are in the dead_letters table, the rest of their batch is stored: %s",
+                                  rows, table, kind, reason)
+
+    def _dropped(self, dropped: list) -> None:
+        """Dead letters the dead_letters table refused too: counted and logged, never retried (they would block)."""
+        for (table, kind), (rows, reason) in by_kind([letter for letter, _ in dropped]).items():
+            self.stats.dead_letters += rows
+            self.stats.dead_letters_dropped += rows
+            if self._observer:
+                self._observer.dead_lettered(table, kind, rows)
+                self._observer.dead_letters_dropped(table, kind, rows)
+            self._refusal_log.log(f"dropped {table} {kind}", "the store refused %d rows of %s for good (%s: %s) and "
+                                  "the dead_letters table refused them too (%s); they are dropped", rows, table,
+                                  kind, reason, dropped[0][1].reason)
 
     def _confirm_stored(self) -> None:
         """Tell the queue the stored entries may go; tried again while the queue cannot record it."""
@@ -254,8 +291,8 @@ class BatchWriter:
         await asyncio.sleep(max(0.0, retry_at - time.monotonic()))
         return True
 
-    def _columns_by_table(self, batch: list[_Entry]) -> dict[str, list]:
-        """The batch's rows, read back where spilled, as columns per table with received_at stamped now."""
+    def _plan_inserts(self, batch: list[_Entry]) -> InsertPlan:
+        """The batch's rows, read back where spilled, in insertable pieces."""
         rows_by_table: dict[str, list] = {}
         for entry in batch:
             table, rows = entry.table, entry.rows
@@ -268,13 +305,9 @@ class BatchWriter:
                     continue
             if rows:
                 rows_by_table.setdefault(table, []).extend(rows)
-        stamp = int(time.time() * 1000)
-        columns = {}
-        for table, rows in rows_by_table.items():
-            table_columns = list(zip(*rows))
-            table_columns[self._received_at[table]] = [stamp] * len(rows)
-            columns[table] = table_columns
-        return columns
+        # Stamped as rows reach the store, so the aggregator's "received since its last run" finds rows that waited
+        # in the queue through an outage or a restart.
+        return InsertPlan(rows_by_table, self._table_columns, received_at_ms=int(time.time() * 1000))
 
     def _inserted(self, table: str, rows: int, seconds: float) -> None:
         self.failing_since = None

@@ -455,7 +455,8 @@ def collector_board() -> dict:
     return board("cc-analytics-collector", "cc-analytics collector health",
                  "Is telemetry arriving, stored and rolled up: receive and reject rates, inserts, the queue, "
                  "per-organization freshness, store errors, rollup age and the scrape itself.", "6h", [],
-                 [collector_figures(), collector_intake(), collector_store(), collector_freshness()],
+                 [collector_figures(), collector_intake(), collector_store(), collector_freshness(),
+                  collector_refusals()],
                  timezone="browser")
 
 
@@ -513,6 +514,17 @@ def collector_freshness() -> Row:
                        "cc_analytics_store_errors_total", "operation")),
         (8, series_panel("Rollup age over time", "Seconds since the last successful rollup, over time.",
                          [Query(ROLLUP_AGE, "rollup age")], "s")),
+    ])
+
+
+def collector_refusals() -> Row:
+    return (8, [
+        (12, rate_panel("Rows refused for good (dead letters)", "Rows the store refused for good per second, per "
+                        "table and reason, moved to the dead_letters table so their batches went in.",
+                        "cc_analytics_collector_dead_letter_rows_total", "table, reason")),
+        (12, rate_panel("Dead letters dropped", "Refused rows the dead_letters table refused too, dropped, per "
+                        "second, per table and reason.",
+                        "cc_analytics_collector_dead_letter_dropped_rows_total", "table, reason")),
     ])
 
 

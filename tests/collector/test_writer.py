@@ -382,13 +382,13 @@ def test_a_writer_that_raises_is_shown_failing_and_restarted_with_its_batch(stor
     supervisor = Supervisor()
     faults = iter([MemoryError("no memory for the batch")])
 
-    def columns_with_one_fault(self, batch, original=writer_module.BatchWriter._columns_by_table):
+    def columns_with_one_fault(self, batch, original=writer_module.BatchWriter._plan_inserts):
         fault = next(faults, None)
         if fault:
             raise fault
         return original(self, batch)
 
-    monkeypatch.setattr(writer_module.BatchWriter, "_columns_by_table", columns_with_one_fault)
+    monkeypatch.setattr(writer_module.BatchWriter, "_plan_inserts", columns_with_one_fault)
 
     async def scenario():
         pipeline = running(pipeline_on(tmp_path, RecordingInsert(store), max_delay_seconds=0), supervisor)

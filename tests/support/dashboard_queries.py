@@ -58,6 +58,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "cc_analytics_collector_insert_batches_total": ("table",),
     "cc_analytics_collector_insert_rows_total": ("table",),
     "cc_analytics_collector_insert_duration_seconds": ("table",),
+    "cc_analytics_collector_dead_letter_rows_total": ("table", "reason"),
+    "cc_analytics_collector_dead_letter_dropped_rows_total": ("table", "reason"),
     "cc_analytics_collector_queue_rows": (),
     "cc_analytics_collector_queue_capacity_rows": (),
     "cc_analytics_store_errors_total": ("operation",),
