@@ -53,7 +53,7 @@ def _decode_metric(metric: Metric, origin: Origin, context: DecodeContext, batch
 
 
 def _point_row(kind: str, point, head: tuple, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> tuple:
-    attributes = attribute_map(point.attributes, context.limits, batch, context.privacy)
+    attributes = attribute_map(point.attributes, context.limits, batch, origin.privacy)
     who = identity_of(attributes, origin.resource, context.default_org_id)
     timestamp = checked_record_time(checked_time(point.time_unix_nano, "time_unix_nano")
                                     or context.received_at_ns, context)
