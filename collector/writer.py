@@ -4,7 +4,7 @@ An export is acknowledged once its request is in the queue, so inserts need not 
 gathers rows for up to batch_max_delay (or until batch_max_rows wait), inserts one batch per table, and confirms
 the queue entries once their rows are in the store. A failed insert is retried with backoff until the store takes
 it; meanwhile requests keep arriving into the queue. Rows beyond max_memory_rows are not kept in memory: their
-entries are read back from the queue and decoded again when their turn comes, as on start after a crash.
+entries are read back from the queue when their turn comes, as on start after a crash.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from plumbing.supervisor import Supervisor, TaskStatus
 log = logging.getLogger(__name__)
 
 InsertColumns = Callable[[str, Sequence[str], list], None]
-# A spilled entry's table and rows, from its position in the queue (read back and decoded again).
+# A spilled entry's table and rows, from its position in the queue (read back).
 ReadBack = Callable[[Position], tuple[str, list]]
 
 RETRY_FIRST_SECONDS = 0.5
