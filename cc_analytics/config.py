@@ -245,10 +245,11 @@ EMAIL_OPTIONS = (
 )
 
 PRIVACY_OPTIONS = (
-    Option("store_prompts", "Store the text of prompts and assistant responses (Claude Code sends them only with "
-                            "OTEL_LOG_USER_PROMPTS=1 / OTEL_LOG_ASSISTANT_RESPONSES=1). Without it each text is "
-                            "stored as <redacted length=N sha256=HEX>: its length in characters and the SHA-256 "
-                            "of its UTF-8 bytes.", _yes_no, switch=True),
+    Option("store_prompts", "Store the text Claude Code sends with its OTEL_LOG_* content flags: prompts, "
+                            "responses, tool commands, file content, API bodies. Without it every value but "
+                            "identifiers, names, numbers and the resource's own tags is stored as "
+                            "<redacted length=N sha256=HEX>: its length in characters and the SHA-256 of its "
+                            "UTF-8 bytes.", _yes_no, switch=True),
     *EMAIL_OPTIONS,
 )
 

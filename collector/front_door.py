@@ -54,8 +54,7 @@ class FrontDoor:
             org_id = self._org_of(transport, authorization)
             body = await read_body()
             request = (parse_json if json_body else parse_protobuf)(body, signal.request_type)
-            return await self._ingestor.export(signal, request, peer, transport.name,
-                                               None if json_body else body, org_id)
+            return await self._ingestor.export(signal, request, peer, transport.name, org_id)
         except Refusal as error:
             refusal = error
         except PayloadTooLarge as error:

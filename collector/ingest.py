@@ -1,7 +1,7 @@
 """What happens to an export request once a transport has parsed it: decode, queue, answer.
 
 Shared by the gRPC and HTTP front doors, so both give the same answers to the same input. A request with records
-to keep is acknowledged once it is in the write-ahead queue; the batch writer inserts its rows afterwards.
+to keep is acknowledged once its rows are in the write-ahead queue; the batch writer inserts its rows afterwards.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 from google.protobuf.message import Message
 
 from collector.health import CollectorHealth
-from collector.queued_request import QueuedRequest
+from collector.queued_request import QueuedRows
 from collector.refusals import Refusal
 from collector.request_decoder import ORG_COLUMN, RequestDecoder
 from collector.signals import Signal
@@ -32,21 +32,17 @@ class Ingestor:
         self.health = health
         self._partial_log = RateLimitedLog(log, logging.WARNING)
 
-    async def export(self, signal: Signal, request: Message, peer: str, transport: str,
-                     body: bytes | None = None, org_id: str = "") -> Message:
+    async def export(self, signal: Signal, request: Message, peer: str, transport: str, org_id: str = "") -> Message:
         """Queue the request's good records and answer with the count and reasons of the others.
 
-        body is the request's protobuf bytes when the transport has them; org_id, when set (the org of the
-        client's token), replaces whatever organization the records name. Raises an "unavailable"
-        Refusal when the write-ahead queue cannot take the request, so the client retries.
+        org_id, when set (the org of the client's token), replaces whatever organization the records name. Raises
+        an "unavailable" Refusal when the write-ahead queue cannot take the request, so the client retries.
         """
         received_at_ns = time.time_ns()
         batch = self._decoder.decode(signal, request, received_at_ns, org_id)
         if batch.rows:
-            entry = QueuedRequest(signal, received_at_ns, org_id,
-                                  body if body is not None else request.SerializeToString())
-            try:
-                position = await self._queue.append(entry.encode())
+            try:  # the decoded rows, redacted already: the queue holds no more than the tables will
+                position = await self._queue.append(QueuedRows(batch.table, batch.rows).encode())
             except QueueFull as error:
                 raise Refusal("unavailable", f"{error}; retry later", len(batch.rows) + batch.rejected) from None
             self._writer.enqueue(position, batch.table, batch.rows)

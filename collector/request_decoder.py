@@ -1,6 +1,6 @@
 """Turning an export request into the rows to store, under the collector's limits, default org, retention and
-privacy: the same for a request just received and for one read back from the write-ahead queue, so a replay
-stores exactly what the client was told was kept."""
+privacy; and reading back the rows the write-ahead queue holds, so a replay stores exactly what the client was told
+was kept."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 from collector.decode import DecodeContext, DecodedBatch, Limits
 from collector.decode.payload import parse_protobuf
 from collector.decode.privacy import PrivacyPolicy
-from collector.queued_request import decode_entry
+from collector.queued_request import QueuedRows, decode_entry
 from collector.signals import Signal
 from collector.tables import TABLE_COLUMNS
 from collector.write_ahead_log import Position, WriteAheadLog
@@ -38,8 +38,10 @@ class RequestDecoder:
         return batch
 
     def read_back(self, queue: WriteAheadLog, position: Position) -> tuple[str, list]:
-        """The table and rows of a queued request, decoded again exactly as when it was acknowledged."""
+        """The table and rows a queued request was acknowledged with (an earlier version's entry: decoded again)."""
         entry = decode_entry(queue.read(position))
+        if isinstance(entry, QueuedRows):
+            return entry.table, entry.rows
         request = parse_protobuf(entry.body, entry.signal.request_type)
         batch = self.decode(entry.signal, request, entry.received_at_ns, entry.org_id)
         return batch.table, batch.rows

@@ -4,8 +4,9 @@ An export is acknowledged once its request is in the queue, so inserts need not 
 gathers rows for up to batch_max_delay (or until batch_max_rows wait), inserts one batch per table, and confirms
 the queue entries once their rows are in the store. A failed insert the store can take later (down, full) is
 retried with backoff until it does; meanwhile requests keep arriving into the queue. Rows the store refuses for
-good are found and moved to the dead_letters table (collector/dead_letter.py), so they never hold back the rest. Rows beyond max_memory_rows are not kept in memory: their
-entries are read back from the queue and decoded again when their turn comes, as on start after a crash.
+good are found and moved to the dead_letters table (collector/dead_letter.py), so they never hold back the rest.
+Rows beyond max_memory_rows are not kept in memory: their entries are read back from the queue when their turn
+comes, as on start after a crash.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from plumbing.supervisor import Supervisor, TaskStatus
 log = logging.getLogger(__name__)
 
 InsertColumns = Callable[[str, Sequence[str], list], None]
-# A spilled entry's table and rows, from its position in the queue (read back and decoded again).
+# A spilled entry's table and rows, from its position in the queue (read back).
 ReadBack = Callable[[Position], tuple[str, list]]
 
 RETRY_FIRST_SECONDS = 0.5

@@ -178,6 +178,7 @@ class Origin:
     resource: dict[str, str]
     service: tuple[str, str]
     scope: tuple[str, str, dict[str, str]]
+    privacy: PrivacyPolicy  # the request's policy, beside this resource
 
 
 def records_with_origin(resource_blocks: Iterable, scopes_field: str, records_field: str, context: DecodeContext,
@@ -185,12 +186,13 @@ def records_with_origin(resource_blocks: Iterable, scopes_field: str, records_fi
     """Walk resource -> scope -> record, the shape every OTLP signal shares."""
     limits, privacy = context.limits, context.privacy
     for block in resource_blocks:
-        resource = attribute_map(block.resource.attributes, limits, batch, privacy)
+        resource = attribute_map(block.resource.attributes, limits, batch, privacy.for_resource())
         service = (resource.get("service.name", ""), resource.get("service.version", ""))
+        record_privacy = privacy.beside(resource)
         for scope_block in getattr(block, scopes_field):
             scope = scope_block.scope
-            scope_attributes = attribute_map(scope.attributes, limits, batch, privacy)
-            origin = Origin(resource, service, (scope.name, scope.version, scope_attributes))
+            scope_attributes = attribute_map(scope.attributes, limits, batch, record_privacy)
+            origin = Origin(resource, service, (scope.name, scope.version, scope_attributes), record_privacy)
             for record in getattr(scope_block, records_field):
                 yield origin, record
 

@@ -35,14 +35,14 @@ def decode_logs(request: ExportLogsServiceRequest, context: DecodeContext) -> De
 
 
 def _event_row(record: LogRecord, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> tuple:
-    attributes = attribute_map(record.attributes, context.limits, batch, context.privacy)
+    attributes = attribute_map(record.attributes, context.limits, batch, origin.privacy)
     who = identity_of(attributes, origin.resource, context.default_org_id)
     observed = checked_time(record.observed_time_unix_nano, "observed_time_unix_nano")
     timestamp = checked_record_time(checked_time(record.time_unix_nano, "time_unix_nano")
                                     or observed or _event_timestamp(attributes), context)
     body = _body_value(record)
     event_name = event_name_of(attributes, record, body if isinstance(body, str) else "")
-    body = as_text(context.privacy.log_body(body, event_name))
+    body = as_text(origin.privacy.log_body(body, event_name))
     return (
         who.org_id, timestamp, observed, event_name,
         *who.columns(), attributes.get("prompt.id", ""),

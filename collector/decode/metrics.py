@@ -74,7 +74,7 @@ def _point_row(kind: str, point, head: MetricHead, origin: Origin, context: Deco
     start = checked_time(point.start_time_unix_nano, "start_time_unix_nano")
     value, count, minimum, maximum, buckets, bounds, detail = _point_values(kind, point)
     check_value(head.name, value, monotonic=bool(head.is_monotonic))
-    attributes = attribute_map(point.attributes, context.limits, batch, context.privacy)
+    attributes = attribute_map(point.attributes, context.limits, batch, origin.privacy)
     who = identity_of(attributes, origin.resource, context.default_org_id)
     return (
         who.org_id, timestamp, start, *head, value,

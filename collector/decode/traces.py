@@ -34,7 +34,7 @@ def decode_traces(request: ExportTraceServiceRequest, context: DecodeContext) ->
 def _span_row(span: Span, origin: Origin, context: DecodeContext, batch: DecodedBatch) -> tuple:
     if len(span.trace_id) != 16 or len(span.span_id) != 8:
         raise RecordRejected("trace_id must be 16 bytes and span_id 8 bytes")
-    limits, privacy = context.limits, context.privacy
+    limits, privacy = context.limits, origin.privacy
     attributes = attribute_map(span.attributes, limits, batch, privacy)
     who = identity_of(attributes, origin.resource, context.default_org_id)
     if not span.start_time_unix_nano:
@@ -45,7 +45,7 @@ def _span_row(span: Span, origin: Origin, context: DecodeContext, batch: Decoded
         who.org_id, start, end, max(end - start, 0),
         hex_id(span.trace_id), hex_id(span.span_id), hex_id(span.parent_span_id), span.trace_state,
         span.name, SPAN_KIND.get(span.kind, str(span.kind)),
-        STATUS_CODE.get(span.status.code, str(span.status.code)), span.status.message,
+        STATUS_CODE.get(span.status.code, str(span.status.code)), privacy.text("", span.status.message),
         *who.columns(),
         attributes.get("model", ""), attributes.get("tool_name", ""),
         who.terminal_type, who.app_version, *origin.service, span.flags,

@@ -12,13 +12,16 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from collector.decode import DecodeContext, Limits, decode_logs
+from collector.decode.privacy import PrivacyPolicy
 from collector.decode.common import DAY_NS, MAX_TIMESTAMP_NS
 from tests.support.otlp_messages import any_value, export_request, key_values, rows_as_dicts
 
 RECEIVED_AT_NS = 1_795_577_800_123_456_789
 EVENT_TIME_NS = 1_795_577_745_573_000_000
 DEFAULT_ORG = "fallback-org"
-CONTEXT = DecodeContext(Limits(), DEFAULT_ORG, RECEIVED_AT_NS)
+# Decoding is tested on values as sent; redaction has its own tests (test_decode_privacy.py).
+AS_SENT = PrivacyPolicy(store_prompts=True)
+CONTEXT = DecodeContext(Limits(), DEFAULT_ORG, RECEIVED_AT_NS, privacy=AS_SENT)
 
 
 def log_record(attributes: dict | None = None, time_unix_nano: int = EVENT_TIME_NS, **fields) -> LogRecord:
@@ -175,7 +178,8 @@ def test_resource_email_beats_a_record_account_uuid():
 def test_org_is_the_organization_id_else_the_configured_default():
     with_org = only_event(logs_request(log_record({"organization.id": "org-42"})))
     without_org = only_event(logs_request(log_record({"user.id": USER_ID})))
-    other_default = only_event(logs_request(log_record()), DecodeContext(Limits(), "acme", RECEIVED_AT_NS))
+    other_default = only_event(logs_request(log_record()),
+                               DecodeContext(Limits(), "acme", RECEIVED_AT_NS, privacy=AS_SENT))
 
     assert with_org["org_id"] == "org-42"
     assert without_org["org_id"] == DEFAULT_ORG
@@ -364,7 +368,7 @@ def test_severity_number_outside_the_named_levels_is_kept_as_sent(severity):
 
 
 def test_records_older_than_the_retention_are_rejected():
-    context = DecodeContext(Limits(), DEFAULT_ORG, RECEIVED_AT_NS, retention_days=30)
+    context = DecodeContext(Limits(), DEFAULT_ORG, RECEIVED_AT_NS, retention_days=30, privacy=AS_SENT)
     old = log_record({"n": "old"}, time_unix_nano=RECEIVED_AT_NS - 31 * DAY_NS)
     recent = log_record({"n": "recent"}, time_unix_nano=RECEIVED_AT_NS - 29 * DAY_NS)
 
@@ -385,7 +389,7 @@ def test_a_clean_batch_has_an_empty_summary():
 
 def test_long_values_are_truncated_and_counted():
     limits = Limits(max_attribute_value_length=8)
-    context = DecodeContext(limits, DEFAULT_ORG, RECEIVED_AT_NS)
+    context = DecodeContext(limits, DEFAULT_ORG, RECEIVED_AT_NS, privacy=AS_SENT)
     record = log_record({"long": "x" * 20, "exact": "y" * 8, "accents": "é" * 9, "short": "ok"})
 
     batch = decode_logs(logs_request(record), context)
@@ -400,7 +404,7 @@ def test_long_values_are_truncated_and_counted():
 
 def test_a_rejected_record_adds_nothing_to_the_truncation_count():
     context = DecodeContext(Limits(max_attribute_value_length=8, max_attributes_per_record=1), DEFAULT_ORG,
-                            RECEIVED_AT_NS)
+                            RECEIVED_AT_NS, privacy=AS_SENT)
     stored = log_record({"long": "x" * 20})
     refused = log_record({"long": "x" * 20, "extra": "y"}, time_unix_nano=MAX_TIMESTAMP_NS + 1)
 
@@ -414,7 +418,7 @@ def test_long_resource_values_are_truncated_too():
     limits = Limits(max_attribute_value_length=4)
     request = logs_request(log_record(), resource={"team": "payments-platform"})
 
-    batch = decode_logs(request, DecodeContext(limits, DEFAULT_ORG, RECEIVED_AT_NS))
+    batch = decode_logs(request, DecodeContext(limits, DEFAULT_ORG, RECEIVED_AT_NS, privacy=AS_SENT))
 
     assert event_rows(batch)[0]["resource_attributes"] == {"team": "paym"}
     assert batch.truncated_values == 1
@@ -422,7 +426,7 @@ def test_long_resource_values_are_truncated_too():
 
 def test_attributes_beyond_the_per_record_limit_are_dropped_and_counted():
     limits = Limits(max_attributes_per_record=3)
-    context = DecodeContext(limits, DEFAULT_ORG, RECEIVED_AT_NS)
+    context = DecodeContext(limits, DEFAULT_ORG, RECEIVED_AT_NS, privacy=AS_SENT)
     five = {f"a{n}": n for n in range(5)}
 
     batch = decode_logs(logs_request(log_record(five), log_record(five)), context)
@@ -456,7 +460,7 @@ def test_an_unexpected_error_in_one_record_rejects_only_that_record():
 
 def test_dropped_attributes_count_stays_within_what_the_column_holds():
     # The client's own count plus ours could pass UInt32 and fail the whole batch's insert.
-    context = DecodeContext(Limits(max_attributes_per_record=1), DEFAULT_ORG, RECEIVED_AT_NS)
+    context = DecodeContext(Limits(max_attributes_per_record=1), DEFAULT_ORG, RECEIVED_AT_NS, privacy=AS_SENT)
     record = log_record({"a": 1, "b": 2}, dropped_attributes_count=2**32 - 1)
 
     (event,) = event_rows(decode_logs(logs_request(record), context))

@@ -19,6 +19,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 )
 
 from collector.decode import DecodeContext, Limits, decode_metrics
+from collector.decode.privacy import PrivacyPolicy
 from collector.decode.common import MAX_TIMESTAMP_NS
 from collector.decode.point_values import FIGURE_METRICS, LARGEST_AMOUNT, LARGEST_COUNT
 from tests.support.otlp_messages import export_request, key_values, rows_as_dicts
@@ -28,7 +29,9 @@ RECEIVED_AT_NS = 1_795_577_800_000_000_000
 START_NS = 1_795_577_745_382_000_000
 TIME_NS = 1_795_577_745_573_000_000
 DEFAULT_ORG = "fallback-org"
-CONTEXT = DecodeContext(Limits(), DEFAULT_ORG, RECEIVED_AT_NS)
+# Decoding is tested on values as sent; redaction has its own tests (test_decode_privacy.py).
+AS_SENT = PrivacyPolicy(store_prompts=True)
+CONTEXT = DecodeContext(Limits(), DEFAULT_ORG, RECEIVED_AT_NS, privacy=AS_SENT)
 DELTA = AggregationTemporality.AGGREGATION_TEMPORALITY_DELTA
 CUMULATIVE = AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 

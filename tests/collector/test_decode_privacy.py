@@ -10,11 +10,11 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from collector.decode import DecodeContext, Limits, decode_logs, decode_metrics, decode_traces
 from collector.decode.privacy import PrivacyPolicy, email_pseudonym
-from tests.support.claude_records import DAY, at, event, identity, lines
+from tests.support.claude_records import DAY, at, event, identity, lines, point
 from tests.support.otlp_messages import any_value, export_request, key_values, rows_as_dicts
 
 RECEIVED_AT_NS = at(DAY, 12)
@@ -100,10 +100,101 @@ def test_a_log_body_carrying_the_text_is_redacted_too():
     assert json.loads(kept["assistant_response"]["body"]) == {"response": RESPONSE, "tokens": 12}
 
 
-def test_other_events_bodies_are_kept():
-    request = export_request(ExportLogsServiceRequest, [event("api_request", at(DAY, 9), model="m")])
+def test_every_string_body_but_the_events_own_name_is_text():
+    request = export_request(ExportLogsServiceRequest, [event("api_request", at(DAY, 9), model="m"),
+                                                        event("tool_result", at(DAY, 9), tool_name="Bash")])
     request.resource_logs[0].scope_logs[0].log_records[0].body.CopyFrom(any_value("a free-form log line"))
-    assert events(request)["api_request"]["body"] == "a free-form log line"
+    rows = events(request)
+    assert rows["api_request"]["body"] == expected_redaction("a free-form log line")
+    assert rows["tool_result"]["body"] == "claude_code.tool_result"
+    assert events(request, STORE_PROMPTS)["api_request"]["body"] == "a free-form log line"
+
+
+def tool_events(resource: dict | None = None) -> ExportLogsServiceRequest:
+    """What Claude Code 2.1.332 sends with every content flag on (measured with the harness), plus a key no
+    version sends yet."""
+    parameters = {"bash_command": "git", "full_command": "git commit -m 'fix the parser'", "description": "Commit",
+                  "git_commit_id": "b43fd02268d687a7de7990f9025ad39b8c633554", "git_branch": "main",
+                  "skill_name": "release", "mcp_server_name": "github", "mcp_tool_name": "create_pr",
+                  "subagent_type": "reviewer", "timeout": 120000, "run_in_background": False}
+    tool_input = {"file_path": "/home/ada/parser.py", "old_string": "def parse(", "new_string": "def parse_tokens(",
+                  "replace_all": False, "edits": [{"old_string": "a", "new_string": "b"}]}
+    records = [
+        event("user_prompt", at(DAY, 9), **identity(EMAIL), prompt=PROMPT, prompt_text=PROMPT,
+              prompt_length=str(len(PROMPT)), team="payments", **{"message.uuid": "6dc2fd8d"}),
+        event("tool_result", at(DAY, 9, 1), **identity(EMAIL), tool_name="Bash", success="true", duration_ms="21",
+              tool_result_size_bytes="133", error="cat: secret.txt: contents of line 1", error_type="ShellError",
+              tool_parameters=json.dumps(parameters), tool_input=json.dumps(tool_input), team="payments",
+              future_text_attribute="what a new version might add", **{
+                  "vcs.ref.head.revision": "b43fd02268d687a7de7990f9025ad39b8c633554", "vcs.ref.head.name": "main",
+                  "vcs.repository.url.full": "https://github.com/acme/parser", "skill.name": "release",
+                  "mcp_server.name": "github", "agent.name": "reviewer", "plugin.name": "cc-plugin-agents-md"}),
+        event("api_error", at(DAY, 9, 2), **identity(EMAIL), error="529 overloaded_error", status_code="529",
+              model="claude-sonnet"),
+    ]
+    return export_request(ExportLogsServiceRequest, records,
+                          {"service.name": "claude-code", "team": "payments", **(resource or {})})
+
+
+def test_only_identifiers_names_numbers_and_the_resources_tags_stay_in_clear():
+    rows = events(tool_events())
+    prompt, tool = rows["user_prompt"]["attributes"], rows["tool_result"]["attributes"]
+    assert prompt["prompt"] == prompt["prompt_text"] == expected_redaction(PROMPT)  # 2.1.332's second copy too
+    assert tool["future_text_attribute"] == expected_redaction("what a new version might add")
+    assert tool["error"] == expected_redaction("cat: secret.txt: contents of line 1")  # a tool error can quote a file
+    kept = {"tool_name": "Bash", "success": "true", "duration_ms": "21", "tool_result_size_bytes": "133",
+            "error_type": "ShellError", "team": "payments", "vcs.ref.head.name": "main",
+            "vcs.ref.head.revision": "b43fd02268d687a7de7990f9025ad39b8c633554",
+            "vcs.repository.url.full": "https://github.com/acme/parser", "skill.name": "release",
+            "mcp_server.name": "github", "agent.name": "reviewer", "plugin.name": "cc-plugin-agents-md",
+            **identity(EMAIL)}
+    assert {key: tool[key] for key in kept} == kept
+    assert (prompt["message.uuid"], prompt["prompt_length"]) == ("6dc2fd8d", str(len(PROMPT)))
+    assert rows["api_error"]["attributes"]["error"] == "529 overloaded_error"  # the API's answer, not a text
+    assert events(tool_events(), STORE_PROMPTS)["tool_result"]["attributes"]["error"].startswith("cat: secret")
+
+
+def test_tool_details_are_redacted_key_by_key_keeping_the_identifiers():
+    tool = events(tool_events())["tool_result"]["attributes"]
+    parameters, tool_input = json.loads(tool["tool_parameters"]), json.loads(tool["tool_input"])
+    assert parameters == {
+        "bash_command": expected_redaction("git"), "full_command": expected_redaction("git commit -m 'fix the parser'"),
+        "description": expected_redaction("Commit"), "git_commit_id": "b43fd02268d687a7de7990f9025ad39b8c633554",
+        "git_branch": "main", "skill_name": "release", "mcp_server_name": "github", "mcp_tool_name": "create_pr",
+        "subagent_type": "reviewer", "timeout": 120000, "run_in_background": False}
+    assert tool_input == {"file_path": expected_redaction("/home/ada/parser.py"),
+                          "old_string": expected_redaction("def parse("),
+                          "new_string": expected_redaction("def parse_tokens("), "replace_all": False,
+                          "edits": [{"old_string": expected_redaction("a"), "new_string": expected_redaction("b")}]}
+    assert "parse" not in tool["tool_input"] + tool["tool_parameters"]
+
+
+def test_a_records_attribute_is_kept_only_when_its_resource_has_the_same_value():
+    tool = events(tool_events({"cost_center": "42"}))["tool_result"]["attributes"]
+    assert tool["team"] == "payments"
+    other_team = events(tool_events({"team": "platform"}))["tool_result"]["attributes"]
+    assert other_team["team"] == expected_redaction("payments")
+
+
+def test_redaction_is_idempotent_so_decoding_stored_values_again_changes_nothing():
+    """Values already redacted (or hashed) are never redacted again: what is decoded twice stays the same."""
+    policy = PrivacyPolicy(hash_emails=True, email_hash_salt="pepper")
+    first = events(tool_events(), policy)
+    records = [event(name, at(DAY, 9), **row["attributes"]) for name, row in first.items()]
+    again = events(export_request(ExportLogsServiceRequest, records, {"service.name": "claude-code",
+                                                                      "team": "payments"}), policy)
+    assert {name: row["attributes"] for name, row in again.items()} == \
+           {name: row["attributes"] for name, row in first.items()}
+
+
+def test_metric_points_keep_their_dimensions_and_redact_unknown_texts():
+    metric = point("cost.usage", 0.5, at(DAY, 9), at(DAY, 8), **identity(EMAIL), model="claude-opus-5-5",
+                   query_source="main", effort="medium", team="payments", future_label="a path /home/ada/x")
+    request = export_request(ExportMetricsServiceRequest, [metric], {"team": "payments"})
+    (row,) = rows_as_dicts(decode_metrics(request, context()), "metric_points")
+    assert {key: row["attributes"][key] for key in ("model", "query_source", "effort", "team")} == \
+           {"model": "claude-opus-5-5", "query_source": "main", "effort": "medium", "team": "payments"}
+    assert row["attributes"]["future_label"] == expected_redaction("a path /home/ada/x")
 
 
 def test_span_attributes_and_span_events_are_redacted():
@@ -120,6 +211,30 @@ def test_span_attributes_and_span_events_are_redacted():
     assert row["event_attributes"] == [{"prompt": expected_redaction(PROMPT)}]
     (kept,) = rows_as_dicts(decode_traces(request, context(STORE_PROMPTS)), "spans")
     assert kept["attributes"]["user_prompt"] == PROMPT
+
+
+def test_a_tool_spans_command_output_file_content_status_and_links_are_redacted():
+    """The traces beta with OTEL_LOG_TOOL_CONTENT: the tool span's command and path, its tool.output event."""
+    output = {"file_path": "/home/ada/notes.txt", "content": "line one\n", "output": "hello", "bash_command": "ls"}
+    span = Span(name="claude_code.tool", trace_id=b"\x01" * 16, span_id=b"\x02" * 8,
+                start_time_unix_nano=at(DAY, 9), end_time_unix_nano=at(DAY, 9, 1),
+                status=Status(code=Status.STATUS_CODE_ERROR, message="cat: notes.txt: line one"),
+                attributes=key_values({**identity(), "tool_name": "Bash", "full_command": "cat notes.txt",
+                                       "file_path": "/home/ada/notes.txt", "bash_command_class": "file_read",
+                                       "duration_ms": 21, "gen_ai.tool.name": "Bash"}),
+                events=[Span.Event(name="tool.output", time_unix_nano=at(DAY, 9), attributes=key_values(output))],
+                links=[Span.Link(trace_id=b"\x03" * 16, span_id=b"\x04" * 8,
+                                 attributes=key_values({"note": "see notes.txt"}))])
+    (row,) = rows_as_dicts(decode_traces(export_request(ExportTraceServiceRequest, [span]), context()), "spans")
+    assert (row["span_name"], row["tool_name"], row["event_names"]) == ("claude_code.tool", "Bash", ["tool.output"])
+    assert row["status_message"] == expected_redaction("cat: notes.txt: line one")
+    assert {key: row["attributes"][key] for key in ("bash_command_class", "duration_ms", "gen_ai.tool.name")} == \
+           {"bash_command_class": "file_read", "duration_ms": "21", "gen_ai.tool.name": "Bash"}
+    assert "notes.txt" not in repr(row) and "line one" not in repr(row) and "hello" not in repr(row)
+    (kept,) = rows_as_dicts(decode_traces(export_request(ExportTraceServiceRequest, [span]),
+                                          context(STORE_PROMPTS)), "spans")
+    assert kept["status_message"] == "cat: notes.txt: line one"
+    assert kept["event_attributes"] == [output]
 
 
 # --- emails ---------------------------------------------------------------------------------------------------------

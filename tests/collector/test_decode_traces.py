@@ -7,6 +7,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from collector.decode import DecodeContext, Limits, decode_traces
+from collector.decode.privacy import PrivacyPolicy
 from collector.decode.common import MAX_TIMESTAMP_NS
 from collector.tables import TABLE_COLUMNS
 from tests.support.otlp_messages import export_request, key_values, rows_as_dicts
@@ -14,7 +15,9 @@ from tests.support.otlp_messages import export_request, key_values, rows_as_dict
 RECEIVED_AT_NS = 1_795_577_800_000_000_000
 START_NS = 1_795_577_745_000_000_000
 DEFAULT_ORG = "fallback-org"
-CONTEXT = DecodeContext(Limits(), DEFAULT_ORG, RECEIVED_AT_NS)
+# Decoding is tested on values as sent; redaction has its own tests (test_decode_privacy.py).
+AS_SENT = PrivacyPolicy(store_prompts=True)
+CONTEXT = DecodeContext(Limits(), DEFAULT_ORG, RECEIVED_AT_NS, privacy=AS_SENT)
 
 TRACE_HEX = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN_HEX = "00f067aa0ba902b7"
@@ -204,7 +207,7 @@ def test_event_and_link_attributes_count_against_the_limits():
     span.events.add(time_unix_nano=START_NS, name="e", attributes=key_values({"a": "long", "b": "x"}))
     span.links.add(trace_id=bytes(16), span_id=bytes(8), attributes=key_values({"c": "y", "d": "z"}))
 
-    context = DecodeContext(limits, DEFAULT_ORG, RECEIVED_AT_NS)
+    context = DecodeContext(limits, DEFAULT_ORG, RECEIVED_AT_NS, privacy=AS_SENT)
     batch = decode_traces(traces_request(span, resource={"os": "mac"}), context)
 
     (row,) = span_rows(batch)

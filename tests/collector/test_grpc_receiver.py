@@ -64,9 +64,10 @@ def export_one_record(serve) -> None:
     exporter = OTLPLogExporter(endpoint=serve.grpc_endpoint, insecure=True, timeout=EXPORTER_TIMEOUT_SECONDS)
     provider = LoggerProvider()
     provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
-    # larger than the room the filled queue has left, so it is refused however little that is
+    # larger than the room the filled queue has left, so it is refused however little that is (an identifier:
+    # the queue holds rows, and a prompt's row holds only its redaction)
     provider.get_logger("com.anthropic.claude_code.events").emit(
-        body="claude_code.user_prompt", attributes={"event.name": "user_prompt", "prompt": "x" * 10_000})
+        body="claude_code.user_prompt", attributes={"event.name": "user_prompt", "prompt.id": "x" * 10_000})
     provider.shutdown()
 
 

@@ -190,11 +190,11 @@ def export_logs(serve, request: logs_service_pb2.ExportLogsServiceRequest):
 
 
 def test_huge_attribute_value_is_truncated_and_reported(serve):
-    request = events("huge-value", [1, 2], error="e" * 300_000)  # not a prompt: prompts are redacted whole
+    request = events("huge-value", [1, 2], model="e" * 300_000)  # an identifier: texts are redacted whole
     response = export_logs(serve, request)
     assert response.partial_success.rejected_log_records == 0
     assert "2 attribute values longer than 1000 characters were truncated" in response.partial_success.error_message
-    lengths = serve.query("SELECT length(attributes['error']) AS n FROM events FINAL WHERE session_id = 'huge-value'")
+    lengths = serve.query("SELECT length(attributes['model']) AS n FROM events FINAL WHERE session_id = 'huge-value'")
     assert [int(row["n"]) for row in lengths] == [MAX_VALUE_LENGTH, MAX_VALUE_LENGTH]
 
 

@@ -19,6 +19,12 @@ from tests.support.otel_sdk import (
 )
 
 
+@pytest.fixture
+def serve(serve_factory):
+    # The attribute maps are compared as sent (made-up keys included): what redaction keeps has its own tests.
+    return serve_factory("--store-prompts")
+
+
 def claude_identity(org: str = "org-acme") -> dict:
     return {
         "organization.id": org,

@@ -14,6 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from collector import writer as writer_module
+from collector.decode.privacy import PrivacyPolicy
 from collector.health import CollectorHealth
 from collector.pipeline import BatchSettings, CollectorPipeline, QueueSettings, build_pipeline
 from collector.refusals import Refusal
@@ -23,6 +24,10 @@ from plumbing.store.client import insert_columns
 from collector.write_ahead_log import QueueUnavailable, WriteAheadLog
 from plumbing import supervisor as supervisor_module
 from plumbing.supervisor import Supervisor
+
+
+# The writer is tested on values as sent (the `tag` attribute finds rows); redaction has its own tests.
+AS_SENT = PrivacyPolicy(store_prompts=True)
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +92,8 @@ def pipeline_on(queue_dir, insert: RecordingInsert, max_rows: int = 1000, max_de
     """The pipeline serve builds, on a queue directory and the test database."""
     return build_pipeline(queue=QueueSettings(str(queue_dir), max_bytes),
                           batches=BatchSettings(max_rows, max_delay_seconds, max_memory_rows),
-                          insert_columns=insert, decoder=RequestDecoder(default_org_id="org"), health=CollectorHealth())
+                          insert_columns=insert, decoder=RequestDecoder(default_org_id="org", privacy=AS_SENT),
+                          health=CollectorHealth())
 
 
 async def export(pipeline: CollectorPipeline, request, signal=LOGS):
