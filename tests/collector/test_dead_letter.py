@@ -20,9 +20,9 @@ from collector.request_decoder import RequestDecoder
 from collector.signals import LOGS
 from collector.tables import EVENT_COLUMNS
 from collector.write_ahead_log import WriteAheadLog
-from tests.collector.test_writer import RecordingInsert, pipeline_on, running, stored
 from tests.support.exports import assert_stored
 from tests.support.polling import wait_until
+from tests.support.writer_pipeline import AS_SENT, RecordingInsert, pipeline_on, running, stored
 
 DAY_NS = 86_400 * 10**9
 MONTHS = 120
@@ -59,7 +59,7 @@ def event_rows(tag: str, org: str, count: int) -> list[tuple]:
         record = scope.log_records.add(time_unix_nano=time.time_ns() + n)
         record.attributes.extend([KeyValue(key="tag", value=AnyValue(string_value=tag)),
                                   KeyValue(key="n", value=AnyValue(int_value=n))])
-    return RequestDecoder().decode(LOGS, request, time.time_ns(), org).rows
+    return RequestDecoder(privacy=AS_SENT).decode(LOGS, request, time.time_ns(), org).rows
 
 
 def replaced(row: tuple, index: int, value) -> tuple:
