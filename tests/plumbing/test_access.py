@@ -75,7 +75,7 @@ def stored_orgs(serve) -> dict[str, str]:
     """session -> org_id of every stored event, read with the admin token."""
     status, _, body = http_call(f"http://{serve.host}:{serve.api_port}/api/v1/query?format=JSONEachRow",
                                 TOKENS["*"], b"SELECT DISTINCT session_id, org_id FROM events FINAL",
-                                content_type="text/plain")
+                                content_type="application/sql")
     assert status == 200, body
     rows = [json.loads(line) for line in body.decode().splitlines()]
     return {row["session_id"]: row["org_id"] for row in rows}

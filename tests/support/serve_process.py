@@ -71,7 +71,7 @@ class ServeProcess:
     def query(self, sql: str) -> list[dict]:
         """Rows of a read-only query through the running serve's API, as dicts (64-bit integers as numbers)."""
         request = urllib.request.Request(f"http://{self.host}:{self.api_port}/api/v1/query?format=JSONEachRow",
-                                         data=sql.encode())
+                                         data=sql.encode(), headers={"Content-Type": "application/sql"})
         try:
             with urllib.request.urlopen(request, timeout=30) as reply:
                 return [json.loads(line) for line in reply.read().decode().splitlines() if line]
@@ -82,7 +82,7 @@ class ServeProcess:
         """The body of a successful read-API call (None parameters left out); any error status fails the test."""
         query = urllib.parse.urlencode({k: v for k, v in parameters.items() if v is not None})
         url = f"http://{self.host}:{self.api_port}{path}?{query}"
-        request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+        request = urllib.request.Request(url, method=method, data=None)
         try:
             with urllib.request.urlopen(request, timeout=120) as reply:
                 assert reply.status == 200, f"{method} {url}: {reply.status}"
