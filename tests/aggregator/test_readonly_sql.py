@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.command_line import run
 from tests.support.read_api import send
-from tests.support.serve_process import ServeProcess
+from tests.support.serve_process import start_serve_for_admin
 
 pytestmark = pytest.mark.slow
 
@@ -47,13 +47,9 @@ CLAUSES = ["SELECT 1 FORMAT JSON", "SELECT 1 SETTINGS readonly = 0",
 
 @pytest.fixture(scope="module", params=["no tokens", "admin token"])
 def sql_serve(request, tmp_path_factory):
-    data = tmp_path_factory.mktemp("serve")
-    extra = ()
-    if request.param == "admin token":
-        (data / "tokens").write_text(f"* {ADMIN_TOKEN}\n")
-        extra = ("--auth-tokens", str(data / "tokens"))
-    serve = ServeProcess(data / "data", ("--aggregate-interval", "0", *extra)).start()
-    serve.headers = {**SQL, **({"Authorization": f"Bearer {ADMIN_TOKEN}"} if extra else {})}
+    serve = start_serve_for_admin(tmp_path_factory.mktemp("serve"),
+                                  ADMIN_TOKEN if request.param == "admin token" else None, "--aggregate-interval", "0")
+    serve.headers = {**SQL, **serve.token}
     yield serve
     serve.stop()
 
@@ -131,7 +127,7 @@ def test_a_result_past_a_bound_is_an_error_with_the_engine_reason(sql_serve):
 
 def test_cc_analytics_query_goes_through_serve_and_reports_a_refusal(sql_serve, tmp_path):
     where = ["--api-port", str(sql_serve.api_port), "--data-dir", str(tmp_path / "unused")]
-    token = ["--api-token", ADMIN_TOKEN] if "Authorization" in sql_serve.headers else []
+    token = ["--api-token", ADMIN_TOKEN] if sql_serve.token else []
     answered = run("query", *where, *token, "--format", "JSONEachRow", "SELECT 40 + 2 AS answer")
     assert answered.returncode == 0, answered.stderr
     assert json.loads(answered.stdout) == {"answer": 42}

@@ -15,7 +15,7 @@ from tests.support.claude_records import at, event, identity
 from tests.support.exports import JSON, assert_stored, post_export
 from tests.support.otlp_messages import export_request
 from tests.support.read_api import send
-from tests.support.serve_process import ServeProcess
+from tests.support.serve_process import start_serve_for_admin
 
 pytestmark = pytest.mark.slow
 
@@ -27,17 +27,12 @@ EMAIL = "victim@example.com"
 
 @pytest.fixture(scope="module", params=["no tokens", "admin token"])
 def fed_serve(request, tmp_path_factory):
-    data = tmp_path_factory.mktemp("serve")
-    extra = ()
-    if request.param == "admin token":
-        (data / "tokens").write_text(f"* {ADMIN_TOKEN}\n")
-        extra = ("--auth-tokens", str(data / "tokens"))
-    serve = ServeProcess(data / "data", ("--aggregate-interval", "0", *extra)).start()
-    serve.token = {"Authorization": f"Bearer {ADMIN_TOKEN}"} if extra else {}
+    serve = start_serve_for_admin(tmp_path_factory.mktemp("serve"),
+                                  ADMIN_TOKEN if request.param == "admin token" else None, "--aggregate-interval", "0")
     today = datetime.now(timezone.utc).date()
     assert_stored(serve, export_request(ExportLogsServiceRequest, [
         event("user_prompt", at(today, 9), **identity(email=EMAIL, session="victim-session"))]),
-        token=ADMIN_TOKEN if extra else None)
+        token=ADMIN_TOKEN if serve.token else None)
     serve.today = today.isoformat()
     yield serve
     serve.stop()

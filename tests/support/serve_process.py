@@ -116,3 +116,14 @@ class ServeProcess:
 
     def log_text(self) -> str:
         return "".join(self.log_lines)
+
+
+def start_serve_for_admin(data: Path, admin_token: str | None, *extra_args: str) -> ServeProcess:
+    """A serve without --auth-tokens, or with one admin token; its `token` holds the Authorization header the
+    API then needs (empty without tokens)."""
+    if admin_token:
+        (data / "tokens").write_text(f"* {admin_token}\n")
+        extra_args = (*extra_args, "--auth-tokens", str(data / "tokens"))
+    serve = ServeProcess(data / "data", extra_args).start()
+    serve.token = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+    return serve
