@@ -1,8 +1,9 @@
 """The read API on the API port: health, the rollup reports, re-aggregation, and read-only SQL over the store.
 
 The embedded store has one owner, the serve process, so reading it while serve runs goes through here
-(`cc-analytics query` and `cc-analytics report` use it). SQL queries run with readonly=1: no writes, no table
-functions that reach files or the network. Other outputs (CSV, the Admin API shape, Prometheus) are added by
+(`cc-analytics query` and `cc-analytics report` use it). SQL is checked and bounded by aggregator/readonly_sql.py
+and streamed; serve --sql-endpoint no turns it off. State-changing requests from other sites' pages are refused
+(plumbing/cross_origin.py). Other outputs (CSV, the Admin API shape, Prometheus) are added by
 exporters through `user_formats` and their own route tables, so imports flow from exporters to the aggregator, never
 back; cc_analytics/read_api.py assembles them.
 """
@@ -10,31 +11,27 @@ back; cc_analytics/read_api.py assembles them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable
+from typing import Callable, Iterator
 
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
 from aggregator.params import BadParameter, parse_choice, parse_day, parse_limit, parse_month, parse_range
+from aggregator.readonly_sql import QUERY_FORMATS, QueryRefused, stream_readonly_query
 from aggregator.refresh import Refresher
 from aggregator.reports import Filters, Reports
 from aggregator.snapshot import Snapshots, snapshot_to_json
 from plumbing.access import requested_org
+from plumbing.cross_origin import refuse_cross_origin
 from plumbing.routes import Access, RouteTable
 
 log = logging.getLogger(__name__)
 
-QUERY_FORMATS = {
-    "PrettyCompactMonoBlock": "text/plain; charset=utf-8",
-    "TabSeparatedWithNames": "text/tab-separated-values; charset=utf-8",
-    "CSVWithNames": "text/csv; charset=utf-8",
-    "JSONEachRow": "application/x-ndjson",
-    "JSON": "application/json",
-}
 MAX_QUERY_BYTES = 1024 * 1024
 MAX_SNAPSHOT_MEMBERS = 1_000_000
 
@@ -52,18 +49,39 @@ REPORTS = web.AppKey("reports", Reports)
 QUERY_THREAD = web.AppKey("query_thread", ThreadPoolExecutor)
 # SQL has a thread and a store client of its own: a slow query cannot hold the reports, the Admin API or /metrics.
 SQL_THREAD = web.AppKey("sql_thread", ThreadPoolExecutor)
+# One query at a time, from its check to its last chunk: an open result stream holds the SQL client.
+SQL_TURN = web.AppKey("sql_turn", asyncio.Lock)
 
 
-def run_readonly_query(client: Client, sql: str, output_format: str) -> bytes:
-    """One read-only query, its result in a ClickHouse output format; raises ValueError with the engine's reason."""
-    if output_format not in QUERY_FORMATS:
-        raise ValueError(f"unknown format {output_format!r}; use one of {', '.join(QUERY_FORMATS)}")
+async def stream_sql_result(request: web.Request, chunks: Iterator[bytes], content_type: str) -> web.StreamResponse:
+    """The result as the engine gives it, pulled on the SQL thread. A refusal before the first chunk is a 400/413
+    with the reason; one after it (a bound passed mid-result) ends the body with the reason and cuts the
+    connection, so the client sees a broken response, never a short one."""
+    def pull() -> bytes | None:
+        return next(chunks, None)
+
+    in_sql_thread = functools.partial(asyncio.get_running_loop().run_in_executor, request.app[SQL_THREAD], pull)
     try:
-        # 64-bit integers as JSON numbers, the same from every client and engine (defaults differ).
-        return client.raw_query(sql, fmt=output_format,
-                                settings={"readonly": 1, "output_format_json_quote_64bit_integers": 0})
-    except Exception as error:  # the engine's own message is the useful answer
-        raise ValueError(str(error).strip()) from None
+        try:
+            chunk = await in_sql_thread()
+        except QueryRefused as refusal:
+            return web.json_response({"error": str(refusal)}, status=refusal.status)
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        await response.prepare(request)
+        while chunk is not None:
+            await response.write(chunk)
+            try:
+                chunk = await in_sql_thread()
+            except QueryRefused as refusal:
+                log.warning("SQL result cut off: %s", refusal)
+                await response.write(f"\n{refusal}\n".encode())
+                request.transport.close()
+                return response
+        await response.write_eof()
+        return response
+    finally:
+        # the engine's stream holds the SQL client until closed, also when the client went away mid-result
+        await asyncio.get_running_loop().run_in_executor(request.app[SQL_THREAD], chunks.close)
 
 
 async def in_query_thread(request: web.Request, function, *args):
@@ -83,10 +101,11 @@ def optional(request: web.Request, name: str) -> str | None:
 def new_api_app(client: Client, database: str, middlewares=()) -> web.Application:
     """The read API's application before any route: its reports, its query thread, its request size limit. The
     client must be in the cc-analytics database, so SQL queries can name tables without it."""
-    app = web.Application(client_max_size=MAX_QUERY_BYTES, middlewares=list(middlewares))
+    app = web.Application(client_max_size=MAX_QUERY_BYTES, middlewares=[refuse_cross_origin, *middlewares])
     app[REPORTS] = Reports(client, database)
     app[QUERY_THREAD] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-query")
     app[SQL_THREAD] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api-sql")
+    app[SQL_TURN] = asyncio.Lock()
 
     async def close_thread(_: web.Application) -> None:
         app[QUERY_THREAD].shutdown(wait=True)
@@ -98,8 +117,8 @@ def new_api_app(client: Client, database: str, middlewares=()) -> web.Applicatio
 
 def routes(client: Client, database: str, refresher: Refresher | None = None,
            user_formats: dict[str, UserFormat] | None = None, sql_client: Client | None = None) -> RouteTable:
-    """Health, read-only SQL (on sql_client, else client), the daily and members reports, re-aggregation and the
-    snapshot."""
+    """Health, read-only SQL (on sql_client, from connect_readonly; None: SQL is off), the daily and members
+    reports, re-aggregation and the snapshot."""
     table = RouteTable()
     user_formats = user_formats or {}
 
@@ -109,16 +128,16 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
 
     @table.post("/api/v1/query", Access.ADMIN)
     async def query(request: web.Request) -> web.Response:
+        if sql_client is None:
+            return web.json_response({"error": "SQL is off on this serve (--sql-endpoint no); the reports, the CSV and "
+                                               "/metrics still answer"}, status=403)
         output_format = request.query.get("format", "TabSeparatedWithNames")
         sql = (await request.text()).strip()
         if not sql:
             return web.json_response({"error": "send the SQL query as the request body"}, status=400)
-        try:
-            result = await asyncio.get_running_loop().run_in_executor(
-                request.app[SQL_THREAD], run_readonly_query, sql_client or client, sql, output_format)
-        except ValueError as error:
-            return web.json_response({"error": str(error)}, status=400)
-        return web.Response(body=result, headers={"Content-Type": QUERY_FORMATS[output_format]})
+        async with request.app[SQL_TURN]:
+            return await stream_sql_result(request, stream_readonly_query(sql_client, sql, output_format),
+                                           QUERY_FORMATS.get(output_format, "text/plain"))
 
     @table.get("/api/v1/daily", Access.ORG)
     async def daily(request: web.Request) -> web.Response:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from clickhouse_connect.driver.client import Client
 
 from aggregator import purge
-from aggregator.api import run_readonly_query
+from aggregator.readonly_sql import QueryRefused, connect_readonly, run_readonly_query
 from aggregator.refresh import Refresher, days_between
 from aggregator.reports import Filters, Reports
 from aggregator.rollup import DayRebuilt, Rollup
@@ -26,7 +26,6 @@ from aggregator.snapshot import Snapshot, Snapshots, snapshot_from_json
 from cc_analytics import local_api
 from cc_analytics.config import Settings
 from cc_analytics.store import open_store, store_target
-from plumbing.store.client import connect
 
 # Called after each day is rebuilt: the day, how many days are done, how many there are.
 Progress = Callable[[DayRebuilt, int, int], None]
@@ -99,18 +98,21 @@ class ServeBackend:
 
     def purge(self, user: str) -> dict[str, int]:
         # the email goes in the body, kept out of URLs and access logs
-        return self._json("POST", "/api/v1/purge", {}, body=json.dumps({"user": user}).encode())["deleted"]
+        return self._json("POST", "/api/v1/purge", {}, body=json.dumps({"user": user}).encode(),
+                          content_type="application/json")["deleted"]
 
     def query(self, sql: str, output_format: str) -> bytes:
-        return self._call("POST", "/api/v1/query", {"format": output_format}, body=sql.encode(), timeout=60)
+        return self._call("POST", "/api/v1/query", {"format": output_format}, body=sql.encode(),
+                          content_type="application/sql", timeout=60)
 
-    def _json(self, method: str, path: str, parameters: dict, *, body: bytes | None = None) -> dict:
-        return json.loads(self._call(method, path, parameters, body=body))
+    def _json(self, method: str, path: str, parameters: dict, *, body: bytes | None = None,
+              content_type: str | None = None) -> dict:
+        return json.loads(self._call(method, path, parameters, body=body, content_type=content_type))
 
     def _call(self, method: str, path: str, parameters: dict, *, body: bytes | None = None,
-              timeout: float = 600) -> bytes:
+              content_type: str | None = None, timeout: float = 600) -> bytes:
         try:
-            return local_api.call(self.settings, method, path, parameters, body, timeout)
+            return local_api.call(self.settings, method, path, parameters, body, timeout, content_type)
         except local_api.ApiError as error:
             raise Refused(str(error)) from None
 
@@ -146,9 +148,8 @@ class StoreBackend:
 
     def query(self, sql: str, output_format: str) -> bytes:
         """On a client in the database, so the SQL names tables without it; the schema is left as it is."""
-        client = self._stack.enter_context(contextlib.closing(connect(store_target(self.settings),
-                                                                      use_database=True)))
+        client = self._stack.enter_context(contextlib.closing(connect_readonly(store_target(self.settings))))
         try:
             return run_readonly_query(client, sql, output_format)
-        except ValueError as error:
+        except QueryRefused as error:
             raise Refused(str(error)) from None

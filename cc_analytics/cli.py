@@ -8,7 +8,7 @@ import logging
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
-from aggregator.api import QUERY_FORMATS
+from aggregator.readonly_sql import QUERY_FORMATS
 from cc_analytics import claude_env, export_commands, log_format, purge_command, report_commands
 from cc_analytics.backend import Refused, open_backend
 from cc_analytics.config import (
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     query_cmd.add_argument("--format", dest="output_format", default="PrettyCompactMonoBlock",
                            help="ClickHouse output format: PrettyCompactMonoBlock, TabSeparatedWithNames, "
                                 "CSVWithNames, JSONEachRow or JSON [default PrettyCompactMonoBlock]")
-    add_options(query_cmd, NETWORK_OPTIONS, "network")
+    add_options(query_cmd, NETWORK_OPTIONS + CLIENT_OPTIONS, "network")
     add_options(query_cmd, STORE_OPTIONS, "store")
     query_cmd.set_defaults(run=_run_query)
 

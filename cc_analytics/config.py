@@ -38,6 +38,7 @@ class Settings:
     queue_memory_rows: int = 30_000
     queue_sync: bool = True
     auth_tokens: str = ""
+    sql_endpoint: bool = True
     tls_cert: str = ""
     tls_key: str = ""
     tls_client_ca: str = ""
@@ -182,6 +183,10 @@ ACCESS_OPTIONS = (
                           "UNAUTHENTICATED, HTTP 401 otherwise) and are stored under the token's org whatever "
                           "organization.id they carry; the API needs a token too and an org's token reads only its "
                           "org (org * marks an admin token: every org, SQL, aggregation, /metrics).", metavar="FILE"),
+    Option("sql_endpoint", "Answer read-only SQL on POST /api/v1/query (what `cc-analytics query` uses while serve runs): "
+                  "yes or no. It runs one SELECT that cannot write or reach files, the network or other "
+                  "processes, its result bounded; with --auth-tokens only an admin token may call it.",
+           _yes_no, "YES|NO"),
     Option("tls_cert", "PEM certificate (chain) of the OTLP receivers; with --tls-key, gRPC and HTTP speak TLS "
                        "only.", metavar="FILE"),
     Option("tls_key", "PEM private key of --tls-cert.", metavar="FILE"),

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
+from aggregator.readonly_sql import connect_readonly
 from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
 from aggregator.snapshot import Snapshots
@@ -85,8 +86,9 @@ async def serve(settings: Settings) -> None:
                               after_run=usage.refresh if usage else None)
         if settings.aggregate_interval:
             await _start_refreshing(running, refresher, settings.aggregate_interval, supervisor)
-        sql_client = connect(target, use_database=True)
-        running.callback(sql_client.close)
+        sql_client = connect_readonly(target) if settings.sql_endpoint else None
+        if sql_client is not None:
+            running.callback(sql_client.close)
         api = build_read_api(read_client, settings, refresher=refresher, tokens=tokens, queue=queue, writer=writer,
                              ping_store=lambda: write_client.command("SELECT 1"), background=supervisor,
                              purger=serve_purger(target, settings, rollup, running), metrics=metrics, usage=usage,

@@ -33,14 +33,17 @@ class StoreTarget:
         return f"embedded chDB store {os.path.abspath(self.data_dir)}, database {self.database}"
 
 
-def connect(target: StoreTarget, use_database: bool = False) -> Client:
-    """A new client on the target's server; in the target's database once migrations have created it."""
+def connect(target: StoreTarget, use_database: bool = False, settings: dict[str, Any] | None = None) -> Client:
+    """A new client on the target's server; in the target's database once migrations have created it. settings
+    hold for the client's whole session (set in their order on chDB, sent with every request to a server)."""
     database = target.database if use_database else None
     try:
         if target.clickhouse_url:
-            return clickhouse_connect.get_client(dsn=target.clickhouse_url, database=database, compress="lz4")
+            return clickhouse_connect.get_client(dsn=target.clickhouse_url, database=database, compress="lz4",
+                                                 settings=settings)
         os.makedirs(target.data_dir, exist_ok=True)
-        return clickhouse_connect.get_client(dsn="chdb://" + os.path.abspath(target.data_dir), database=database)
+        return clickhouse_connect.get_client(dsn="chdb://" + os.path.abspath(target.data_dir), database=database,
+                                             settings=settings)
     except Exception as error:  # clickhouse-connect and chdb raise many kinds; all mean "cannot open"
         hint = ""
         if not target.clickhouse_url:

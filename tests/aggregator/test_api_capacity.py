@@ -17,7 +17,8 @@ def test_a_slow_sql_query_holds_no_other_read(serve):
     finished: dict[str, float] = {}
 
     def slow_query() -> None:
-        request = urllib.request.Request(f"{base}/api/v1/query", data=SLOW_SQL)
+        request = urllib.request.Request(f"{base}/api/v1/query", data=SLOW_SQL,
+                                         headers={"Content-Type": "application/sql"})
         with urllib.request.urlopen(request, timeout=300) as reply:
             reply.read()
         finished["sql"] = time.monotonic()

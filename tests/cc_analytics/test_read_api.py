@@ -59,7 +59,7 @@ def declared_routes(app) -> dict[tuple[str, str], Access]:
 def call(serve, method: str, path: str, token: str | None = None, **parameters) -> tuple[int, bytes]:
     url = f"http://{serve.host}:{serve.api_port}{path}?{urllib.parse.urlencode({**DAY_PARAMETERS, **parameters})}"
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    request = urllib.request.Request(url, method=method, headers=headers, data=b"" if method == "POST" else None)
+    request = urllib.request.Request(url, method=method, headers=headers, data=None)
     try:
         with urllib.request.urlopen(request, timeout=120) as reply:
             return reply.status, reply.read()

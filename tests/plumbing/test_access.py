@@ -75,7 +75,7 @@ def stored_orgs(serve) -> dict[str, str]:
     """session -> org_id of every stored event, read with the admin token."""
     status, _, body = http_call(f"http://{serve.host}:{serve.api_port}/api/v1/query?format=JSONEachRow",
                                 TOKENS["*"], b"SELECT DISTINCT session_id, org_id FROM events FINAL",
-                                content_type="text/plain")
+                                content_type="application/sql")
     assert status == 200, body
     rows = [json.loads(line) for line in body.decode().splitlines()]
     return {row["session_id"]: row["org_id"] for row in rows}
@@ -134,7 +134,7 @@ def test_an_org_token_reads_only_its_own_org(serve_factory, tokens_file, tmp_pat
                          (f"/v1/organizations/usage_report/claude_code?starting_at={today}&org=org-b", "GET"),
                          ("/api/v1/query", "POST"), (f"/api/v1/snapshot?day={today}", "GET"), ("/metrics", "GET")):
         body = b"SELECT * FROM events" if method == "POST" else None
-        status, _, answer = http_call(f"{api}{path}", TOKENS["org-a"], body, "text/plain", method)
+        status, _, answer = http_call(f"{api}{path}", TOKENS["org-a"], body, "application/sql", method)
         assert status == 403, (path, status, answer)
         assert b"org-b@example.com" not in answer
     for token in (None, "not-a-token-at-all-0123456789"):

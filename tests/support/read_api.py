@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.parse
@@ -11,8 +12,7 @@ import urllib.request
 def api(serve, path: str, method: str = "GET", **parameters) -> tuple[int, dict | bytes, dict]:
     url = f"http://{serve.host}:{serve.api_port}{path}?{urllib.parse.urlencode(parameters)}"
     try:
-        with urllib.request.urlopen(urllib.request.Request(url, method=method, data=b"" if method == "POST"
-                                                           else None), timeout=60) as reply:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=60) as reply:
             body, status, headers = reply.read(), reply.status, dict(reply.headers)
     except urllib.error.HTTPError as error:
         body, status, headers = error.read(), error.code, dict(error.headers)
@@ -25,3 +25,19 @@ def ok(serve, path: str, method: str = "GET", **parameters):
     status, body, _ = api(serve, path, method, **parameters)
     assert status == 200, body
     return body
+
+
+def send(serve, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
+         **parameters) -> tuple[int, bytes]:
+    """Any request to the read API as a browser or another client would make it: its status and body. A body the
+    server cut off (a result stopped past a bound) comes back as status 0 with what arrived."""
+    url = f"http://{serve.host}:{serve.api_port}{path}?{urllib.parse.urlencode(parameters)}"
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as reply:
+            try:
+                return reply.status, reply.read()
+            except http.client.IncompleteRead as cut:
+                return 0, cut.partial
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()

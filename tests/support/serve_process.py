@@ -82,7 +82,8 @@ class ServeProcess:
     def query(self, sql: str) -> list[dict]:
         """Rows of a read-only query through the running serve's API, as dicts (64-bit integers as numbers)."""
         request = urllib.request.Request(f"http://{self.host}:{self.api_port}/api/v1/query?format=JSONEachRow",
-                                         data=sql.encode(), headers=self._headers())
+                                         data=sql.encode(),
+                                         headers={"Content-Type": "application/sql", **self._headers()})
         try:
             with urllib.request.urlopen(request, timeout=30) as reply:
                 return [json.loads(line) for line in reply.read().decode().splitlines() if line]
@@ -93,8 +94,7 @@ class ServeProcess:
         """The body of a successful read-API call (None parameters left out); any error status fails the test."""
         query = urllib.parse.urlencode({k: v for k, v in parameters.items() if v is not None})
         url = f"http://{self.host}:{self.api_port}{path}?{query}"
-        request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None,
-                                         headers=self._headers())
+        request = urllib.request.Request(url, method=method, data=None, headers=self._headers())
         try:
             with urllib.request.urlopen(request, timeout=120) as reply:
                 assert reply.status == 200, f"{method} {url}: {reply.status}"
@@ -128,3 +128,14 @@ class ServeProcess:
 
     def log_text(self) -> str:
         return "".join(self.log_lines)
+
+
+def start_serve_for_admin(data: Path, admin_token: str | None, *extra_args: str) -> ServeProcess:
+    """A serve without --auth-tokens, or with one admin token; its `token` holds the Authorization header the
+    API then needs (empty without tokens)."""
+    if admin_token:
+        (data / "tokens").write_text(f"* {admin_token}\n")
+        extra_args = (*extra_args, "--auth-tokens", str(data / "tokens"))
+    serve = ServeProcess(data / "data", extra_args).start()
+    serve.token = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+    return serve
