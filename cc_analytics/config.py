@@ -76,7 +76,8 @@ class Settings:
 
     @property
     def privacy(self) -> PrivacyPolicy:
-        return PrivacyPolicy(self.store_prompts, self.hash_emails, self.email_hash_salt)
+        return PrivacyPolicy(self.store_prompts, self.hash_emails, self.email_hash_salt,
+                             dimension_keys=frozenset({self.team_attribute}))
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from collector.refusals import REFUSALS
 from collector.signals import SIGNALS
+from collector.tables import TABLE_COLUMNS
 from plumbing.metrics_registry import ProcessMetrics
 
 # Inserts of a batch take milliseconds on a healthy store and seconds on a struggling one.
@@ -47,12 +48,16 @@ class CollectorHealth:
             buckets=INSERT_SECONDS_BUCKETS, registry=registry)
         self.dead_letter_rows = Counter(
             "cc_analytics_collector_dead_letter_rows",
-            "Rows the store refused for good (retrying cannot help), by table and the store's reason: moved to the "
-            "dead_letters table so the rest of their batch is stored.", ["table", "reason"], registry=registry)
+            "Rows the store refused for good (retrying cannot help), by table: moved to the dead_letters table, "
+            "with the store's reason, so the rest of their batch is stored.", ["table"], registry=registry)
         self.dead_letter_dropped_rows = Counter(
             "cc_analytics_collector_dead_letter_dropped_rows",
             "Of the rows the store refused for good, those the dead_letters table refused too: dropped, logged.",
-            ["table", "reason"], registry=registry)
+            ["table"], registry=registry)
+        # Every raw table's series exists from the start, so rate() and increase() see the first dead letter.
+        for table in TABLE_COLUMNS:
+            self.dead_letter_rows.labels(table)
+            self.dead_letter_dropped_rows.labels(table)
         self.queue_rows = Gauge(
             "cc_analytics_collector_queue_rows", "Rows accepted and waiting for the store.", registry=registry)
         self.queue_capacity_rows = Gauge(
@@ -117,10 +122,10 @@ class CollectorHealth:
         self.metrics.store_errors.labels("insert").inc()
 
     def dead_lettered(self, table: str, reason_kind: str, rows: int) -> None:
-        self.dead_letter_rows.labels(table, reason_kind).inc(rows)
+        self.dead_letter_rows.labels(table).inc(rows)  # the reason is in the dead_letters table and the log
 
     def dead_letters_dropped(self, table: str, reason_kind: str, rows: int) -> None:
-        self.dead_letter_dropped_rows.labels(table, reason_kind).inc(rows)
+        self.dead_letter_dropped_rows.labels(table).inc(rows)
 
 
 class _LastRecordByOrg:

@@ -520,11 +520,11 @@ def collector_freshness() -> Row:
 def collector_refusals() -> Row:
     return (8, [
         (12, rate_panel("Rows refused for good (dead letters)", "Rows the store refused for good per second, per "
-                        "table and reason, moved to the dead_letters table so their batches went in.",
-                        "cc_analytics_collector_dead_letter_rows_total", "table, reason")),
+                        "table, moved to the dead_letters table (with the store's reason) so their batches went in.",
+                        "cc_analytics_collector_dead_letter_rows_total", "table")),
         (12, rate_panel("Dead letters dropped", "Refused rows the dead_letters table refused too, dropped, per "
                         "second, per table and reason.",
-                        "cc_analytics_collector_dead_letter_dropped_rows_total", "table, reason")),
+                        "cc_analytics_collector_dead_letter_dropped_rows_total", "table")),
     ])
 
 

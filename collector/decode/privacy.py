@@ -96,6 +96,9 @@ class PrivacyPolicy:
     store_prompts: bool = False
     hash_emails: bool = False
     email_hash_salt: str = field(default="", repr=False)
+    # Attributes the operator made figure dimensions (--team-attribute): their values are names, kept in clear
+    # even on a record whose resource does not carry them.
+    dimension_keys: frozenset[str] = frozenset({"team"})
     # The attributes of the resource the records come from: a record's attribute equal to one is kept.
     resource: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -121,7 +124,7 @@ class PrivacyPolicy:
         if not self.store_prompts:
             shared = self.resource
             for key, value in attributes.items():
-                if key in CLEAR_KEYS or not value or shared.get(key) == value:
+                if key in CLEAR_KEYS or key in self.dimension_keys or not value or shared.get(key) == value:
                     continue
                 if key == "error" and attributes.get("event.name") in API_ERROR_EVENTS:
                     continue

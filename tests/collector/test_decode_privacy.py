@@ -170,10 +170,22 @@ def test_tool_details_are_redacted_key_by_key_keeping_the_identifiers():
 
 
 def test_a_records_attribute_is_kept_only_when_its_resource_has_the_same_value():
-    tool = events(tool_events({"cost_center": "42"}))["tool_result"]["attributes"]
+    no_dimensions = PrivacyPolicy(dimension_keys=frozenset())
+    tool = events(tool_events({"cost_center": "42"}), no_dimensions)["tool_result"]["attributes"]
     assert tool["team"] == "payments"
-    other_team = events(tool_events({"team": "platform"}))["tool_result"]["attributes"]
+    other_team = events(tool_events({"team": "platform"}), no_dimensions)["tool_result"]["attributes"]
     assert other_team["team"] == expected_redaction("payments")
+
+
+def test_the_team_attribute_is_a_figure_dimension_kept_even_when_only_the_record_has_it():
+    """The team figures read it from each record (--team-attribute): it is a name, never redacted."""
+    other_team = events(tool_events({"team": "platform"}))["tool_result"]["attributes"]
+    assert other_team["team"] == "payments"
+    squad = PrivacyPolicy(dimension_keys=frozenset({"squad"}))
+    records = [event("tool_result", at(DAY, 9), squad="checkout", team="payments")]
+    (row,) = events(export_request(ExportLogsServiceRequest, records, {"service.name": "claude-code"}),
+                    squad).values()
+    assert (row["attributes"]["squad"], row["attributes"]["team"]) == ("checkout", expected_redaction("payments"))
 
 
 def test_redaction_is_idempotent_so_decoding_stored_values_again_changes_nothing():
