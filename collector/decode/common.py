@@ -18,6 +18,9 @@ DAY_NS = 86_400 * 10**9
 LAST_STORABLE_DAY = "2149-06-06"
 MAX_TIMESTAMP_NS = 65_536 * DAY_NS - 1
 MAX_UINT32 = 2**32 - 1
+# The largest metric point value that counts: 2^53, the last whole number a double holds exactly. No Claude Code
+# counter, cost or time comes near it; a larger value (1e300, 2^63-1) is a broken or hostile client.
+MAX_POINT_VALUE = 2**53
 # How many distinct reasons a response and a log line carry; the counts stay exact.
 MAX_REASONS = 5
 

@@ -4,6 +4,7 @@ sessions, retried exports, late data, days in a time zone)."""
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import date
 
@@ -11,12 +12,15 @@ import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from aggregator.figures import ACTIVE_TIME, COST, LINES, MAX_DAILY_COUNT
 from aggregator.rollup import ROLLUP_TABLES, Rollup, runs_of_days
 from collector.decode import DecodeContext, Limits, decode_logs, decode_metrics
+from collector.decode.common import MAX_POINT_VALUE
 from plumbing.store.client import insert_columns
 from collector.tables import TABLE_COLUMNS
 from tests.support.claude_records import DAY, MODEL, NEXT_DAY, at, event, identity, lines, point
 from tests.support.otlp_messages import export_request
+from tests.support.raw_rows import insert_points
 
 def store_rows(store, metrics=(), events=(), resource: dict | None = None, received_at_ns: int | None = None):
     """Decode like the collector does and insert the rows, as one export request per signal."""
@@ -307,3 +311,46 @@ def test_consecutive_days_are_rebuilt_together_up_to_a_week():
     days = [date(2026, 11, n) for n in (9, 1, 2, 3, 4, 5, 6, 7, 8, 3, 11)]
     assert runs_of_days(days) == [[date(2026, 11, n) for n in range(1, 8)], [date(2026, 11, 8), date(2026, 11, 9)],
                                   [date(2026, 11, 11)]]
+
+
+UNUSABLE_VALUES = (math.nan, math.inf, -math.inf, 1e300, float(2**63 - 1), -7.0, float(MAX_POINT_VALUE) * 2)
+
+
+def hostile_points(name: str, org: str = "org-h", **columns) -> list[dict]:
+    """Usable delta points adding up to 10, and the values no figure may take, delta and cumulative, as another
+    writer to the store could leave them."""
+    usable = [dict(name=name, value=value, time_ns=at(DAY, 9, i), start_ns=at(DAY, 8), org_id=org, **columns)
+              for i, value in enumerate((4.0, 6.0))]
+    unusable = [dict(name=name, value=value, time_ns=at(DAY, 10, i), start_ns=at(DAY, 8), org_id=org,
+                     temporality=temporality, **columns)
+                for temporality in ("delta", "cumulative") for i, value in enumerate(UNUSABLE_VALUES)]
+    return usable + unusable
+
+
+def test_unusable_values_in_the_raw_tables_are_left_out_and_other_orgs_are_exact(store, rollup):
+    store_rows(store, metrics=[lines(5, at(DAY, 9), at(DAY, 8)), lines(7, at(DAY, 10), at(DAY, 9, 59)),
+                               point("cost.usage", 0.5, at(DAY, 9), at(DAY, 8), **identity(), model=MODEL)])
+    insert_points(store, [*hostile_points(LINES, type="added"), *hostile_points(COST, model=MODEL),
+                          *hostile_points(ACTIVE_TIME, type="cli"),
+                          # a cumulative series with unusable points in it: only the usable increases count (3 + 2)
+                          *[dict(name=LINES, value=value, time_ns=at(DAY, 12, i), start_ns=at(DAY, 11), org_id="org-h",
+                                 temporality="cumulative", type="removed", session_id="s-2")
+                            for i, value in enumerate((3.0, math.nan, -1.0, math.inf, 5.0))]])
+    rollup.rebuild_day(DAY)
+    known = org_day(store, DAY)
+    assert (known["lines_accepted"], known["cost_usd"], known["records"]) == (12, 0.5, 3)
+    hostile = org_day(store, DAY, org="org-h")
+    assert (hostile["lines_accepted"], hostile["lines_removed"]) == (10, 5)
+    assert (hostile["cost_usd"], hostile["active_time_cli_seconds"]) == (10.0, 10.0)
+    model = store.rows("SELECT cost_usd, input_tokens FROM {db}.daily_model FINAL WHERE org_id = 'org-h'")
+    assert model == [(10.0, 0)]
+    # the usable points only: 2 per figure, and 2 of the cumulative series
+    assert hostile["records"] == 8
+
+
+def test_a_day_of_the_largest_usable_points_saturates_instead_of_wrapping(store, rollup):
+    # 1100 points of 2^53 add up past 2^63: the day's count stops at MAX_DAILY_COUNT, never wraps negative
+    insert_points(store, [dict(name=LINES, value=float(MAX_POINT_VALUE), time_ns=at(DAY, 9) + i * 1_000_000,
+                               start_ns=at(DAY, 8), type="added") for i in range(1100)])
+    rollup.rebuild_day(DAY)
+    assert user_day(store, DAY)["lines_accepted"] == MAX_DAILY_COUNT
