@@ -4,6 +4,7 @@ sessions, retried exports, late data, days in a time zone)."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from datetime import date
@@ -13,9 +14,13 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from aggregator.figures import ACTIVE_TIME, COST, LINES, MAX_DAILY_COUNT
+from aggregator.reports import Reports
 from aggregator.rollup import ROLLUP_TABLES, Rollup, runs_of_days
+from aggregator.snapshot import Snapshots, snapshot_to_json
 from collector.decode import DecodeContext, Limits, decode_logs, decode_metrics
 from collector.decode.common import MAX_POINT_VALUE
+from exporters.admin_api import usage_report
+from plumbing.json_answer import strict_dumps
 from plumbing.store.client import insert_columns
 from collector.tables import TABLE_COLUMNS
 from tests.support.claude_records import DAY, MODEL, NEXT_DAY, at, event, identity, lines, point
@@ -354,3 +359,16 @@ def test_a_day_of_the_largest_usable_points_saturates_instead_of_wrapping(store,
                                start_ns=at(DAY, 8), type="added") for i in range(1100)])
     rollup.rebuild_day(DAY)
     assert user_day(store, DAY)["lines_accepted"] == MAX_DAILY_COUNT
+
+
+def test_every_json_answer_of_a_day_with_unusable_costs_and_times_is_finite(store, rollup):
+    # NaN and infinities only in amounts (cost, active time): they used to be rolled up as NaN and sent as JSON
+    insert_points(store, [*hostile_points(COST, model=MODEL), *hostile_points(ACTIVE_TIME, type="user")])
+    rollup.rebuild_day(DAY)
+    reports = Reports(store.client, store.database)
+    answers = [reports.daily(DAY, DAY), reports.users(DAY.replace(day=1)),
+               usage_report(reports, DAY, 10, None, None), snapshot_to_json(Snapshots(store.client, store.database)
+                                                                        .as_of(DAY, 10))]
+    for answer in answers:
+        json.loads(strict_dumps(answer))
+    assert [(row["cost_usd"], row["active_time_user_seconds"]) for row in answers[0]] == [(10.0, 10.0)]
