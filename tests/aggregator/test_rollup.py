@@ -10,35 +10,16 @@ import time
 from datetime import date
 
 import pytest
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from aggregator.figures import ACTIVE_TIME, COST, LINES, MAX_DAILY_COUNT
 from aggregator.reports import Reports
 from aggregator.rollup import ROLLUP_TABLES, Rollup, runs_of_days
 from aggregator.snapshot import Snapshots, snapshot_to_json
-from collector.decode import DecodeContext, Limits, decode_logs, decode_metrics
 from collector.decode.common import MAX_POINT_VALUE
 from exporters.admin_api import usage_report
 from plumbing.json_answer import strict_dumps
-from plumbing.store.client import insert_columns
-from collector.tables import TABLE_COLUMNS
 from tests.support.claude_records import DAY, MODEL, NEXT_DAY, at, event, identity, lines, point
-from tests.support.otlp_messages import export_request
-from tests.support.raw_rows import insert_points
-
-def store_rows(store, metrics=(), events=(), resource: dict | None = None, received_at_ns: int | None = None):
-    """Decode like the collector does and insert the rows, as one export request per signal."""
-    context = DecodeContext(Limits(), "default", received_at_ns or time.time_ns())
-    resource = resource if resource is not None else {"service.name": "claude-code", "team": "payments"}
-    for records, request_type, decode in ((list(metrics), ExportMetricsServiceRequest, decode_metrics),
-                                          (list(events), ExportLogsServiceRequest, decode_logs)):
-        if not records:
-            continue
-        batch = decode(export_request(request_type, records, resource), context)
-        assert not batch.rejected
-        columns = list(zip(*batch.rows))
-        insert_columns(store.client, batch.table, TABLE_COLUMNS[batch.table], columns, store.database)
+from tests.support.raw_rows import insert_points, store_rows
 
 
 @pytest.fixture
@@ -201,7 +182,7 @@ def test_days_follow_the_configured_time_zone(store):
     new_york = Rollup(store.client, store.database, time_zone="America/New_York")
     new_york.rebuild_day(date(2026, 11, 1))
     assert user_day(store, date(2026, 11, 1))["prompts"] == 1
-    assert new_york.days_received_since(0) == {date(2026, 11, 1)}
+    assert set(new_york.org_days_received_since(0)) == {("org-a", date(2026, 11, 1))}
 
 
 def test_rebuilding_is_idempotent_and_picks_up_late_data(store, rollup):
@@ -220,7 +201,7 @@ def test_rebuilding_is_idempotent_and_picks_up_late_data(store, rollup):
 
     mark_ms = time.time_ns() // 1_000_000
     store_rows(store, metrics=[lines(3, at(DAY, 11), at(DAY, 10), email="late@example.com")])
-    assert rollup.days_received_since(mark_ms) == {DAY}
+    assert set(rollup.org_days_received_since(mark_ms)) == {("org-a", DAY)}
     rollup.rebuild_day(DAY)
     assert user_day(store, DAY, "late@example.com")["lines_accepted"] == 3
     assert org_day(store, DAY)["lines_accepted"] == 8

@@ -1,11 +1,19 @@
-"""Raw metric points written straight into the store, as another writer to a shared ClickHouse (or an older
-collector) could have left them: values the decoders refuse, to test that the rollup copes with anything stored."""
+"""Rows of the raw tables for rollup tests: records decoded like the collector does, and metric points written
+straight into the store, as another writer to a shared ClickHouse (or an older collector) could have left them:
+values the decoders refuse, to test that the rollup copes with anything stored."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+from collector.decode import DecodeContext, Limits, decode_logs, decode_metrics
+from collector.tables import TABLE_COLUMNS
 from plumbing.store.client import insert_columns
+from tests.support.otlp_messages import export_request
 
 _POINT_DEFAULTS = {
     "org_id": "org-a", "metric_type": "sum", "temporality": "delta", "is_monotonic": 1, "user_key": "ada@example.com",
@@ -31,3 +39,17 @@ def insert_points(store, points: list[dict]) -> None:
     names = list(rows[0])
     insert_columns(store.client, "metric_points", names, [[row[name] for row in rows] for name in names],
                    store.database)
+
+
+def store_rows(store, metrics=(), events=(), resource: dict | None = None, received_at_ns: int | None = None):
+    """Decode like the collector does and insert the rows, as one export request per signal."""
+    context = DecodeContext(Limits(), "default", received_at_ns or time.time_ns())
+    resource = resource if resource is not None else {"service.name": "claude-code", "team": "payments"}
+    for records, request_type, decode in ((list(metrics), ExportMetricsServiceRequest, decode_metrics),
+                                          (list(events), ExportLogsServiceRequest, decode_logs)):
+        if not records:
+            continue
+        batch = decode(export_request(request_type, records, resource), context)
+        assert not batch.rejected
+        columns = list(zip(*batch.rows))
+        insert_columns(store.client, batch.table, TABLE_COLUMNS[batch.table], columns, store.database)
