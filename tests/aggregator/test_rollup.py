@@ -7,19 +7,29 @@ from __future__ import annotations
 import json
 import math
 import time
+import uuid
 from datetime import date
 
 import pytest
+
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from aggregator.figures import ACTIVE_TIME, COST, LINES, MAX_DAILY_COUNT
 from aggregator.reports import Reports
 from aggregator.rollup import ROLLUP_TABLES, Rollup, runs_of_days
 from aggregator.snapshot import Snapshots, snapshot_to_json
-from collector.decode.common import MAX_POINT_VALUE
+from cc_analytics.config import Settings
+from cc_analytics.store import migrate
+from collector.decode import DecodeContext, Limits, decode_metrics
+from collector.decode.common import DAY_NS, LAST_STORABLE_DAY_NUMBER, MAX_POINT_VALUE
+from collector.tables import TABLE_COLUMNS
 from exporters.admin_api import usage_report
 from plumbing.json_answer import strict_dumps
+from plumbing.store.client import insert_columns
 from tests.support.claude_records import DAY, MODEL, NEXT_DAY, at, event, identity, lines, point
+from tests.support.otlp_messages import export_request
 from tests.support.raw_rows import insert_points, store_rows
+from tests.support.store_handle import StoreHandle
 
 
 @pytest.fixture
@@ -353,3 +363,36 @@ def test_every_json_answer_of_a_day_with_unusable_costs_and_times_is_finite(stor
     for answer in answers:
         json.loads(strict_dumps(answer))
     assert [(row["cost_usd"], row["active_time_user_seconds"]) for row in answers[0]] == [(10.0, 10.0)]
+
+
+def last_second_of(day_number: int) -> int:
+    return (day_number + 1) * DAY_NS - 1_000_000_000
+
+
+@pytest.mark.parametrize("retention_days", [400, 0])
+def test_a_point_accepted_near_the_last_storable_day_is_rolled_up(chdb_client, retention_days):
+    """The TTL's expiry day wraps past 2149-06-06: such points are refused with a reason; every point accepted
+    outlives a merge and is rolled up, up to 2149-06-06 23:59:59 when nothing expires."""
+    store = StoreHandle(chdb_client, f"test_{uuid.uuid4().hex[:12]}")
+    migrate(chdb_client, Settings(database=store.database, raw_ttl_days=retention_days))
+    try:
+        context = DecodeContext(Limits(), "default", time.time_ns(), retention_days=retention_days)
+        last_kept = LAST_STORABLE_DAY_NUMBER - retention_days
+        times = list(dict.fromkeys([last_second_of(last_kept), last_second_of(last_kept + 1),
+                                    last_second_of(LAST_STORABLE_DAY_NUMBER)]))
+        batch = decode_metrics(export_request(ExportMetricsServiceRequest, [lines(n + 1, at_ns, at_ns - 10**9)
+                                                                          for n, at_ns in enumerate(times)]),
+                               context)
+        accepted = [at_ns for at_ns in times if at_ns // DAY_NS <= last_kept]
+        assert len(batch.rows) == len(accepted) and batch.rejected == len(times) - len(accepted)
+        reason = f"plus the {retention_days}-day retention" if retention_days else "is past 2149-06-06"
+        assert reason in batch.summary(Limits())
+        insert_columns(store.client, batch.table, TABLE_COLUMNS[batch.table], list(zip(*batch.rows)), store.database)
+        store.client.command(f"OPTIMIZE TABLE `{store.database}`.metric_points FINAL")  # applies the TTL
+        rollup = Rollup(store.client, store.database)
+        for at_ns in accepted:
+            day = date.fromordinal(date(1970, 1, 1).toordinal() + at_ns // DAY_NS)
+            rollup.rebuild_day(day)
+            assert user_day(store, day)["lines_accepted"] == times.index(at_ns) + 1
+    finally:
+        chdb_client.command(f"DROP DATABASE IF EXISTS `{store.database}`")
