@@ -46,8 +46,9 @@ class Refresher:
             raise ValueError(f"a run must rebuild at least {MIN_DAYS_PER_RUN} days, not {max_days_per_run}")
         self.rollup = rollup
         self.max_days_per_run = max_days_per_run
-        self._scanned_ns: int | None = None  # start of the latest scan for late records: found days are below
-        # Late days waiting for a run: day -> org -> start of the scan that found it (the cursor is the oldest).
+        self._scanned_ns: int | None = None  # start of the latest scan for late records; the first reads the cursor
+        # Late days waiting for a timer run: day -> org -> start of the scan that found it (the cursor is the
+        # oldest). Only the timer's thread touches it.
         self._backlog: dict[date, dict[str, int]] = {}
         # The latest receive time (ms) already scheduled of each (org, day) the scan window still reaches: the
         # window overlaps the previous one (RECEIVE_MARGIN_MS), and a day is scheduled again only for records
@@ -73,7 +74,6 @@ class Refresher:
         for run in runs_of_days(days):
             for rebuilt in self.rollup.rebuild_days(run):
                 done.append(rebuilt)
-                self._backlog.pop(rebuilt.day, None)
                 if progress:
                     progress(rebuilt, len(done), len(days))
         return done

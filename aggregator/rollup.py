@@ -42,6 +42,8 @@ ROLLUP_KEYS = {
     "daily_edit_tool": ("org_id", "user_key", "tool_name", "language"),
 }
 ROLLUP_TABLES = tuple(ROLLUP_KEYS)
+# Where the timer's scan for late records resumes after a restart (aggregator.refresh).
+CURSOR_TABLE = "rollup_cursor"
 
 # How far back before a run's first day a cumulative series is read to find its previous point. A Claude Code
 # process lives hours, not weeks; a series older than this counts its first point in the window whole. (Later days
@@ -236,12 +238,12 @@ class Rollup:
 
     def saved_cursor(self) -> int | None:
         """The receive time (ns) the late-record scan resumes from, as the timer last saved it; None if never."""
-        rows = self.client.query(f"SELECT argMax(received_ns, written_ns), count() FROM {self.database}.rollup_cursor"
-                                 ).result_rows
+        rows = self.client.query(
+            f"SELECT argMax(received_ns, version), count() FROM {self.database}.{CURSOR_TABLE}").result_rows
         return int(rows[0][0]) if rows and rows[0][1] else None
 
     def save_cursor(self, received_ns: int) -> None:
-        self.client.insert("rollup_cursor", [[received_ns, time.time_ns()]], column_names=["received_ns", "written_ns"],
+        self.client.insert(CURSOR_TABLE, [[received_ns, time.time_ns()]], column_names=["received_ns", "version"],
                            database=self.database_name)
 
 

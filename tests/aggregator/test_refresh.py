@@ -14,6 +14,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 
 from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
+from exporters.metrics_endpoint import RollupHealthCollector
 from tests.support.claude_records import at, event, identity, lines
 from tests.support.paths import REPO
 from tests.support.polling import wait_until
@@ -123,6 +124,9 @@ def test_a_backlog_of_late_days_is_bounded_per_run_and_fair_between_orgs(store):
     # today and yesterday always, and the other org's one late day does not wait behind org-big's 40
     assert {today, today - timedelta(days=1), today - timedelta(days=20)} <= first_run
     assert refresher.backlog_days == 40 - 3  # 40 distinct late days (org-small's is one of org-big's), 3 done
+    [backlog] = [family for family in RollupHealthCollector(refresher).collect()
+                 if family.name == "cc_analytics_rollup_backlog_days"]
+    assert backlog.samples[0].value == 37
 
     refresh_until_caught_up(refresher, 5, most_runs=20)
     assert lines_by_org_day(store) == truth
