@@ -273,7 +273,7 @@ SCHEDULE_OPTIONS = (
     Option("aggregate_max_days", "Most days one timer run rebuilds, today and yesterday included (at least "
                                  f"{MIN_DAYS_PER_RUN}, default {DEFAULT_MAX_DAYS_PER_RUN}); further days with late "
                                  "records wait for the next runs, oldest first and in turn between orgs "
-                                 "(cc_analytics_rollup_backlog_days counts them).", _days_per_run, "DAYS"),
+                                 "(cc_analytics_rollup_backlog counts them).", _days_per_run, "DAYS"),
 )
 
 MEMBER_SERIES_OPTIONS = (

@@ -125,7 +125,7 @@ def test_a_backlog_of_late_days_is_bounded_per_run_and_fair_between_orgs(store):
     assert {today, today - timedelta(days=1), today - timedelta(days=20)} <= first_run
     assert refresher.backlog_days == 40 - 3  # 40 distinct late days (org-small's is one of org-big's), 3 done
     [backlog] = [family for family in RollupHealthCollector(refresher).collect()
-                 if family.name == "cc_analytics_rollup_backlog_days"]
+                 if family.name == "cc_analytics_rollup_backlog"]
     assert backlog.samples[0].value == 37
 
     refresh_until_caught_up(refresher, 5, most_runs=20)
