@@ -28,6 +28,7 @@ from aggregator.reports import Filters, Reports
 from aggregator.snapshot import Snapshots, snapshot_to_json
 from plumbing.access import requested_org
 from plumbing.cross_origin import refuse_cross_origin
+from plumbing.json_answer import json_response
 from plumbing.routes import Access, RouteTable
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ async def stream_sql_result(request: web.Request, chunks: Iterator[bytes], conte
         try:
             chunk = await in_sql_thread()
         except QueryRefused as refusal:
-            return web.json_response({"error": str(refusal)}, status=refusal.status)
+            return json_response({"error": str(refusal)}, status=refusal.status)
         response = web.StreamResponse(headers={"Content-Type": content_type})
         await response.prepare(request)
         while chunk is not None:
@@ -90,7 +91,7 @@ async def in_query_thread(request: web.Request, function, *args):
 
 
 def bad_request(error: BadParameter) -> web.Response:
-    return web.json_response({"error": str(error)}, status=400)
+    return json_response({"error": str(error)}, status=400)
 
 
 def optional(request: web.Request, name: str) -> str | None:
@@ -124,17 +125,17 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
 
     @table.get("/healthz", Access.OPEN)
     async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        return json_response({"status": "ok"})
 
     @table.post("/api/v1/query", Access.ADMIN)
     async def query(request: web.Request) -> web.Response:
         if sql_client is None:
-            return web.json_response({"error": "SQL is off on this serve (--sql-endpoint no); the reports, the CSV and "
+            return json_response({"error": "SQL is off on this serve (--sql-endpoint no); the reports, the CSV and "
                                                "/metrics still answer"}, status=403)
         output_format = request.query.get("format", "TabSeparatedWithNames")
         sql = (await request.text()).strip()
         if not sql:
-            return web.json_response({"error": "send the SQL query as the request body"}, status=400)
+            return json_response({"error": "send the SQL query as the request body"}, status=400)
         async with request.app[SQL_TURN]:
             return await stream_sql_result(request, stream_readonly_query(sql_client, sql, output_format),
                                            QUERY_FORMATS.get(output_format, "text/plain"))
@@ -147,7 +148,7 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
             return bad_request(error)
         filters = Filters(org=requested_org(request), team=optional(request, "team"))
         rows = await in_query_thread(request, request.app[REPORTS].daily, first, last, filters)
-        return web.json_response({"from": first.isoformat(), "to": last.isoformat(), "data": rows})
+        return json_response({"from": first.isoformat(), "to": last.isoformat(), "data": rows})
 
     @table.get("/api/v1/users", Access.ORG)
     async def users(request: web.Request) -> web.Response:
@@ -159,7 +160,7 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
         filters = Filters(org=requested_org(request), team=optional(request, "team"), search=optional(request, "q"))
         rows = await in_query_thread(request, request.app[REPORTS].users, month, filters)
         if output_format == "json":
-            return web.json_response({"month": f"{month:%Y-%m}", "data": rows})
+            return json_response({"month": f"{month:%Y-%m}", "data": rows})
         download = user_formats[output_format]
         return web.Response(body=download.render(rows), headers={
             "Content-Type": download.content_type,
@@ -168,13 +169,13 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
     @table.post("/api/v1/aggregate", Access.ADMIN)
     async def aggregate(request: web.Request) -> web.Response:
         if refresher is None:
-            return web.json_response({"error": "this process does not aggregate"}, status=503)
+            return json_response({"error": "this process does not aggregate"}, status=503)
         try:
             first, last = parse_range(request.query.get("from"), request.query.get("to"))
         except BadParameter as error:
             return bad_request(error)
         rebuilt = await asyncio.to_thread(refresher.rebuild, first, last)
-        return web.json_response({
+        return json_response({
             "from": first.isoformat(), "to": last.isoformat(), "days": len(rebuilt),
             "records": sum(day.records for day in rebuilt), "user_days": sum(day.users for day in rebuilt),
             "seconds": round(sum(day.seconds for day in rebuilt), 3)})
@@ -183,13 +184,13 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
     async def snapshot(request: web.Request) -> web.Response:
         """The figures as they stood at the end of a day, for `cc-analytics export openmetrics`."""
         if refresher is None:
-            return web.json_response({"error": "this process does not aggregate"}, status=503)
+            return json_response({"error": "this process does not aggregate"}, status=503)
         try:
             day = parse_day("day", request.query.get("day"))
             members = parse_limit(request.query.get("limit"), MAX_SNAPSHOT_MEMBERS, MAX_SNAPSHOT_MEMBERS)
         except BadParameter as error:
             return bad_request(error)
         figures = await in_query_thread(request, Snapshots(client, database).as_of, day, members)
-        return web.json_response({"time_zone": refresher.rollup.time_zone, "snapshot": snapshot_to_json(figures)})
+        return json_response({"time_zone": refresher.rollup.time_zone, "snapshot": snapshot_to_json(figures)})
 
     return table

@@ -31,10 +31,15 @@ class Figure:
     whole: bool = True  # a count (stored as an integer) rather than an amount such as USD or seconds
 
 
+# A day's count saturates here rather than wrap its Int64 column: 2^53, exact as a double (JSON readers), and
+# 1024 saturated rows still add up within Int64 in a report.
+MAX_DAILY_COUNT = 2**53
+
+
 def _metric(metric: str, condition: str = "1", whole: bool = True) -> str:
     total = f"sumIf(delta, metric_name = '{metric}' AND {condition})"
     # Counts arrive as doubles too (asDouble); their sums are whole numbers, stored exactly as integers.
-    return f"toInt64(round({total}))" if whole else total
+    return f"toInt64(round(least({total}, {float(MAX_DAILY_COUNT)})))" if whole else total
 
 
 def _events(name: str) -> str:

@@ -1,9 +1,13 @@
 """Keeping the rollups current: rebuild a range of days on request, and on a timer the days that can have changed.
 
-The timer rebuilds today and yesterday (a session runs over midnight; clients export late) and every other day
-that received records since the previous run started, so late data for an earlier day is picked up too. On start,
-"the previous run" is the latest version in the rollups, so records that arrived while serve was down, or before
-the aggregator existed, are rolled up without a manual backfill.
+The timer rebuilds today and yesterday (a session runs over midnight; clients export late) and the days that
+received records since its previous scan (late data), but at most max_days_per_run days a run: the rest of the
+late days wait in a backlog for the next runs, oldest first and taken in turn from each org, so one export with a
+point on each of 400 past days neither holds the rollup for minutes nor delays another org's late day.
+
+Where the scan resumes after a restart is saved in the store (rollup_cursor): the receive time of the oldest
+backlog entry, so a backlog left by a stopped serve is found again; before the first save, the latest version
+in the rollups (records that arrived before the aggregator existed are rolled up without a manual backfill).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from datetime import date, timedelta
 from typing import Callable, Iterable
 
@@ -24,6 +29,11 @@ log = logging.getLogger(__name__)
 # so a record stamped just before it but inserted after it is not missed. Rebuilding a day twice is harmless.
 RECEIVE_MARGIN_MS = 5 * 60 * 1000
 
+# Days one timer run rebuilds at most, today and yesterday included (--aggregate-max-days).
+DEFAULT_MAX_DAYS_PER_RUN = 16
+# Today, yesterday, and at least one backlog day: fewer would let a backlog wait forever.
+MIN_DAYS_PER_RUN = 3
+
 
 def days_between(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
@@ -31,15 +41,30 @@ def days_between(first: date, last: date) -> list[date]:
 
 class Refresher:
     def __init__(self, rollup: Rollup, on_failure: Callable[[], None] | None = None,
-                 after_run: Callable[[], None] | None = None):
+                 after_run: Callable[[], None] | None = None, max_days_per_run: int = DEFAULT_MAX_DAYS_PER_RUN):
+        if max_days_per_run < MIN_DAYS_PER_RUN:
+            raise ValueError(f"a run must rebuild at least {MIN_DAYS_PER_RUN} days, not {max_days_per_run}")
         self.rollup = rollup
-        self._previous_run_ns: int | None = None
+        self.max_days_per_run = max_days_per_run
+        self._scanned_ns: int | None = None  # start of the latest scan for late records; the first reads the cursor
+        # Late days waiting for a timer run: day -> org -> start of the scan that found it (the cursor is the
+        # oldest). Only the timer's thread touches it.
+        self._backlog: dict[date, dict[str, int]] = {}
+        # The latest receive time (ms) already scheduled of each (org, day) the scan window still reaches: the
+        # window overlaps the previous one (RECEIVE_MARGIN_MS), and a day is scheduled again only for records
+        # received later than those, not once per run while the margin lasts.
+        self._scheduled: dict[tuple[str, date], int] = {}
         self._failure_log = RateLimitedLog(log, logging.ERROR)
         self._on_failure = on_failure
         self._after_run = after_run  # e.g. render /metrics now, in this thread, rather than in a scrape
         # Of the latest timer run that succeeded (unix seconds, seconds): what the health metrics show.
         self.last_success: float | None = None
         self.last_run_seconds: float | None = None
+
+    @property
+    def backlog_days(self) -> int:
+        """Late days found but not yet rebuilt, carried to the next runs."""
+        return len(self._backlog)
 
     def rebuild(self, first: date, last: date,
                 progress: Callable[[DayRebuilt, int, int], None] | None = None) -> list[DayRebuilt]:
@@ -54,18 +79,41 @@ class Refresher:
         return done
 
     def days_to_refresh(self) -> list[date]:
-        if self._previous_run_ns is None:
-            self._previous_run_ns = self.rollup.last_run_version()
-        since_ms = max(self._previous_run_ns // 1_000_000 - RECEIVE_MARGIN_MS, 0)
+        """Today and yesterday, then backlog days fairly between orgs, max_days_per_run in all; scans first for
+        records received since the previous scan."""
+        self._scan_for_late_days()
         today = self.rollup.today()
-        # Nothing is rolled up for days in the future of the aggregation time zone: a client clock that is wrong.
-        late = {day for day in self.rollup.days_received_since(since_ms) if day <= today}
-        return sorted(late | {today - timedelta(days=1), today})
+        routine = [today - timedelta(days=1), today]
+        waiting = {day: orgs for day, orgs in self._backlog.items() if day not in routine}
+        return sorted(routine + fair_share(waiting, self.max_days_per_run - len(routine)))
+
+    def _scan_for_late_days(self) -> None:
+        started_ns = time.time_ns()
+        if self._scanned_ns is None:
+            saved = self.rollup.saved_cursor()
+            self._scanned_ns = saved if saved is not None else self.rollup.last_run_version()
+        since_ms = max(self._scanned_ns // 1_000_000 - RECEIVE_MARGIN_MS, 0)
+        today = self.rollup.today()
+        found = self.rollup.org_days_received_since(since_ms)
+        for (org, day), received_ms in found.items():
+            # Nothing is rolled up for days in the future of the aggregation time zone: a client clock that is
+            # wrong. Today's run rebuilds the day when it comes.
+            if day <= today and received_ms > self._scheduled.get((org, day), -1):
+                self._backlog.setdefault(day, {}).setdefault(org, self._scanned_ns)
+        self._scheduled = found
+        self._scanned_ns = started_ns
 
     def refresh(self) -> list[DayRebuilt]:
         started_ns = time.time_ns()
-        rebuilt = self.rollup.rebuild_days(self.days_to_refresh())
-        self._previous_run_ns = started_ns
+        rebuilt = []
+        # one bounded step at a time: the lock is taken per run of consecutive days, so a manual aggregate, a
+        # purge or a /metrics render waits for one step, not for the whole run
+        for run in runs_of_days(self.days_to_refresh()):
+            rebuilt += self.rollup.rebuild_days(run)
+            for day in run:
+                self._backlog.pop(day, None)
+        self.rollup.save_cursor(min((found for orgs in self._backlog.values() for found in orgs.values()),
+                                    default=self._scanned_ns))
         self.last_success = time.time()
         self.last_run_seconds = (time.time_ns() - started_ns) / 1e9
         return rebuilt
@@ -78,7 +126,8 @@ class Refresher:
                 rebuilt = await run_in_thread(self.refresh)
                 if self._after_run:
                     await run_in_thread(self._after_run)
-                _log_run(rebuilt, routine={self.rollup.today(), self.rollup.today() - timedelta(days=1)})
+                _log_run(rebuilt, routine={self.rollup.today(), self.rollup.today() - timedelta(days=1)},
+                         backlog_days=self.backlog_days)
                 if status:
                     status.progressed()
             except asyncio.CancelledError:
@@ -93,11 +142,31 @@ class Refresher:
             await asyncio.sleep(interval_seconds)
 
 
-def _log_run(rebuilt: Iterable[DayRebuilt], routine: set[date]) -> None:
+def fair_share(waiting: dict[date, dict[str, int]], count: int) -> list[date]:
+    """Up to count of the waiting days: each org's oldest in turn (the org with the oldest day first), so an org
+    with hundreds of late days takes one day a turn like every other. A day rebuilt serves every org."""
+    days_of_org: dict[str, list[date]] = defaultdict(list)
+    for day in sorted(waiting):
+        for org in waiting[day]:
+            days_of_org[org].append(day)
+    queues = sorted(days_of_org.values(), key=lambda days: days[0])
+    chosen: list[date] = []
+    while len(chosen) < count and any(queues):
+        for queue in queues:
+            while queue and queue[0] in chosen:
+                queue.pop(0)
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    return chosen
+
+
+def _log_run(rebuilt: Iterable[DayRebuilt], routine: set[date], backlog_days: int = 0) -> None:
     """Rebuilding today and yesterday is routine (debug); late data and backfills are worth an info line."""
     rebuilt = [day for day in rebuilt if day.records]
     if rebuilt:
         level = logging.DEBUG if {day.day for day in rebuilt} <= routine else logging.INFO
         log.log(level, "aggregated %s: %d records, %d user-days in %.2f s",
-                 ", ".join(str(day.day) for day in rebuilt), sum(day.records for day in rebuilt),
-                 sum(day.users for day in rebuilt), sum(day.seconds for day in rebuilt))
+                ", ".join(str(day.day) for day in rebuilt), sum(day.records for day in rebuilt),
+                sum(day.users for day in rebuilt), sum(day.seconds for day in rebuilt))
+    if backlog_days:
+        log.info("%d late days wait for the next rollup runs", backlog_days)

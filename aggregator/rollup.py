@@ -42,6 +42,8 @@ ROLLUP_KEYS = {
     "daily_edit_tool": ("org_id", "user_key", "tool_name", "language"),
 }
 ROLLUP_TABLES = tuple(ROLLUP_KEYS)
+# Where the timer's scan for late records resumes after a restart (aggregator.refresh).
+CURSOR_TABLE = "rollup_cursor"
 
 # How far back before a run's first day a cumulative series is read to find its previous point. A Claude Code
 # process lives hours, not weeks; a series older than this counts its first point in the window whole. (Later days
@@ -125,6 +127,7 @@ class Rollup:
 
     def __init__(self, client: Client, database: str, time_zone: str = "UTC", team_attribute: str = "team"):
         self.client = client
+        self.database_name = database
         self.database = f"`{database}`"
         self.zone = ZoneInfo(time_zone)
         self.time_zone = time_zone
@@ -214,19 +217,34 @@ class Rollup:
     def _run(self, statement: str, staging: str, parameters: dict) -> None:
         self.client.command(self._sql(statement, staging), parameters=parameters)
 
-    def days_received_since(self, received_after_ms: int) -> set[date]:
-        """Calendar days (aggregation time zone) of records stored at or after a receive time: late data too."""
+    def org_days_received_since(self, received_after_ms: int) -> dict[tuple[str, date], int]:
+        """(org, calendar day in the aggregation time zone) of records stored at or after a receive time (late
+        data too), each with the latest receive time (ms) among them."""
         rows = self.client.query(
-            f"""SELECT DISTINCT toDate(timestamp, {{zone:String}}) FROM {self.database}.events
-                WHERE received_at >= fromUnixTimestamp64Milli({{after:Int64}})
-                UNION DISTINCT
-                SELECT DISTINCT toDate(timestamp, {{zone:String}}) FROM {self.database}.metric_points
-                WHERE received_at >= fromUnixTimestamp64Milli({{after:Int64}})""",
+            f"""SELECT org_id, day, max(received) FROM (
+                    SELECT org_id, toDate(timestamp, {{zone:String}}) AS day,
+                           toUnixTimestamp64Milli(received_at) AS received FROM {self.database}.events
+                    WHERE received_at >= fromUnixTimestamp64Milli({{after:Int64}})
+                    UNION ALL
+                    SELECT org_id, toDate(timestamp, {{zone:String}}) AS day,
+                           toUnixTimestamp64Milli(received_at) AS received FROM {self.database}.metric_points
+                    WHERE received_at >= fromUnixTimestamp64Milli({{after:Int64}}))
+                GROUP BY org_id, day""",
             parameters={"zone": self.time_zone, "after": received_after_ms}).result_rows
-        return {row[0] for row in rows}
+        return {(org, day): received for org, day, received in rows}
 
     def last_run_version(self) -> int:
         return last_run_version(self.client, self.database)
+
+    def saved_cursor(self) -> int | None:
+        """The receive time (ns) the late-record scan resumes from, as the timer last saved it; None if never."""
+        rows = self.client.query(
+            f"SELECT argMax(received_ns, version), count() FROM {self.database}.{CURSOR_TABLE}").result_rows
+        return int(rows[0][0]) if rows and rows[0][1] else None
+
+    def save_cursor(self, received_ns: int) -> None:
+        self.client.insert(CURSOR_TABLE, [[received_ns, time.time_ns()]], column_names=["received_ns", "version"],
+                           database=self.database_name)
 
 
 def last_run_version(client: Client, database: str) -> int:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from plumbing.tls import TlsFiles
 from collector.decode.privacy import PrivacyPolicy
+from aggregator.refresh import DEFAULT_MAX_DAYS_PER_RUN, MIN_DAYS_PER_RUN
 
 ENV_PREFIX = "CC_ANALYTICS_"
 
@@ -53,6 +54,7 @@ class Settings:
     hash_emails: bool = False
     email_hash_salt: str = field(default="", repr=False)  # a secret: kept out of logs and tracebacks
     aggregate_interval: int = 60
+    aggregate_max_days: int = DEFAULT_MAX_DAYS_PER_RUN
     timezone: str = "UTC"
     team_attribute: str = "team"
     usage_metrics: bool = True
@@ -108,6 +110,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise ValueError(f"{value} must be a positive integer")
+    return value
+
+
+def _days_per_run(text: str) -> int:
+    value = int(text)
+    if value < MIN_DAYS_PER_RUN:
+        raise ValueError(f"{value} is below {MIN_DAYS_PER_RUN}: today, yesterday and at least one late day")
     return value
 
 
@@ -269,6 +278,10 @@ AGGREGATE_OPTIONS = (
 SCHEDULE_OPTIONS = (
     Option("aggregate_interval", "Seconds between re-aggregations of today, yesterday and days that received "
                                  "late records; 0 turns the timer off.", _non_negative, "SECONDS"),
+    Option("aggregate_max_days", "Most days one timer run rebuilds, today and yesterday included (at least "
+                                 f"{MIN_DAYS_PER_RUN}, default {DEFAULT_MAX_DAYS_PER_RUN}); further days with late "
+                                 "records wait for the next runs, oldest first and in turn between orgs "
+                                 "(cc_analytics_rollup_backlog counts them).", _days_per_run, "DAYS"),
 )
 
 MEMBER_SERIES_OPTIONS = (

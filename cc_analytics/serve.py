@@ -83,7 +83,8 @@ async def serve(settings: Settings) -> None:
         rollup = rollup_for(settings, connect(target, use_database=True), running)
         usage = usage_exposition(target, settings, rollup, metrics, running, supervisor.status("metrics render"))
         refresher = Refresher(rollup, on_failure=metrics.store_errors.labels("rollup").inc,
-                              after_run=usage.refresh if usage else None)
+                              after_run=usage.refresh if usage else None,
+                              max_days_per_run=settings.aggregate_max_days)
         if settings.aggregate_interval:
             await _start_refreshing(running, refresher, settings.aggregate_interval, supervisor)
         sql_client = connect_readonly(target) if settings.sql_endpoint else None

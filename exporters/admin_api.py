@@ -18,6 +18,7 @@ from aggregator.figures import MODEL_FIGURES
 from aggregator.params import BadParameter, parse_day, parse_limit
 from aggregator.reports import Reports
 from plumbing.access import requested_org
+from plumbing.json_answer import json_response
 from plumbing.routes import Access, RouteTable
 
 DEFAULT_LIMIT = 20
@@ -110,6 +111,6 @@ def routes() -> RouteTable:
             return bad_request(error)
         report = await in_query_thread(request, usage_report, request.app[REPORTS], day, limit, after,
                                        requested_org(request))
-        return web.json_response(report)
+        return json_response(report)
 
     return table

@@ -128,8 +128,13 @@ class RollupHealthCollector:
         success.add_metric([], self._refresher.last_success)
         duration = GaugeMetricFamily(PREFIX + "rollup_duration_seconds", "Seconds the last rollup run took.")
         duration.add_metric([], self._refresher.last_run_seconds)
+        backlog = GaugeMetricFamily(PREFIX + "rollup_backlog",
+                                    "Days with late records waiting for the next rollup runs (each run rebuilds "
+                                    "at most --aggregate-max-days days).")
+        backlog.add_metric([], self._refresher.backlog_days)
         yield success
         yield duration
+        yield backlog
 
 
 def routes(process_metrics: ProcessMetrics, usage: UsageExposition | None, refresher: Refresher | None) -> RouteTable:

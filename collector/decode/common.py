@@ -16,8 +16,12 @@ DAY_NS = 86_400 * 10**9
 # Rows are sorted and expired by toDate(timestamp), and ClickHouse's Date ends on 2149-06-06 (day 65535):
 # a later time would wrap to a wrong day, so it is refused.
 LAST_STORABLE_DAY = "2149-06-06"
-MAX_TIMESTAMP_NS = 65_536 * DAY_NS - 1
+LAST_STORABLE_DAY_NUMBER = 65_535
+MAX_TIMESTAMP_NS = (LAST_STORABLE_DAY_NUMBER + 1) * DAY_NS - 1
 MAX_UINT32 = 2**32 - 1
+# The largest metric point value that counts: 2^53, the last whole number a double holds exactly. No Claude Code
+# counter, cost or time comes near it; a larger value (1e300, 2^63-1) is a broken or hostile client.
+MAX_POINT_VALUE = 2**53
 # How many distinct reasons a response and a log line carry; the counts stay exact.
 MAX_REASONS = 5
 
@@ -214,6 +218,11 @@ def checked_record_time(nanos: int, context: DecodeContext) -> int:
     nanos = checked_time(nanos, "time")
     if context.retention_days and (nanos - nanos % DAY_NS) + context.retention_days * DAY_NS <= context.received_at_ns:
         raise RecordRejected(f"time {nanos} is older than the {context.retention_days}-day retention")
+    # The TTL's expiry day (the record's day plus the retention) is a Date too: past the last one it wraps to
+    # 1970, and the store would delete the record at its next merge.
+    if context.retention_days and nanos // DAY_NS + context.retention_days > LAST_STORABLE_DAY_NUMBER:
+        raise RecordRejected(f"time {nanos} plus the {context.retention_days}-day retention is past "
+                             f"{LAST_STORABLE_DAY}, the last day ClickHouse can store")
     return nanos
 
 

@@ -4,32 +4,32 @@ sessions, retried exports, late data, days in a time zone)."""
 
 from __future__ import annotations
 
+import json
+import math
 import time
+import uuid
 from datetime import date
 
 import pytest
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from aggregator.figures import ACTIVE_TIME, COST, LINES, MAX_DAILY_COUNT
+from aggregator.reports import Reports
 from aggregator.rollup import ROLLUP_TABLES, Rollup, runs_of_days
-from collector.decode import DecodeContext, Limits, decode_logs, decode_metrics
-from plumbing.store.client import insert_columns
+from aggregator.snapshot import Snapshots, snapshot_to_json
+from cc_analytics.config import Settings
+from cc_analytics.store import migrate
+from collector.decode import DecodeContext, Limits, decode_metrics
+from collector.decode.common import DAY_NS, LAST_STORABLE_DAY_NUMBER, MAX_POINT_VALUE
 from collector.tables import TABLE_COLUMNS
+from exporters.admin_api import usage_report
+from plumbing.json_answer import strict_dumps
+from plumbing.store.client import insert_columns
 from tests.support.claude_records import DAY, MODEL, NEXT_DAY, at, event, identity, lines, point
 from tests.support.otlp_messages import export_request
-
-def store_rows(store, metrics=(), events=(), resource: dict | None = None, received_at_ns: int | None = None):
-    """Decode like the collector does and insert the rows, as one export request per signal."""
-    context = DecodeContext(Limits(), "default", received_at_ns or time.time_ns())
-    resource = resource if resource is not None else {"service.name": "claude-code", "team": "payments"}
-    for records, request_type, decode in ((list(metrics), ExportMetricsServiceRequest, decode_metrics),
-                                          (list(events), ExportLogsServiceRequest, decode_logs)):
-        if not records:
-            continue
-        batch = decode(export_request(request_type, records, resource), context)
-        assert not batch.rejected
-        columns = list(zip(*batch.rows))
-        insert_columns(store.client, batch.table, TABLE_COLUMNS[batch.table], columns, store.database)
+from tests.support.raw_rows import insert_points, store_rows
+from tests.support.store_handle import StoreHandle
 
 
 @pytest.fixture
@@ -192,7 +192,7 @@ def test_days_follow_the_configured_time_zone(store):
     new_york = Rollup(store.client, store.database, time_zone="America/New_York")
     new_york.rebuild_day(date(2026, 11, 1))
     assert user_day(store, date(2026, 11, 1))["prompts"] == 1
-    assert new_york.days_received_since(0) == {date(2026, 11, 1)}
+    assert set(new_york.org_days_received_since(0)) == {("org-a", date(2026, 11, 1))}
 
 
 def test_rebuilding_is_idempotent_and_picks_up_late_data(store, rollup):
@@ -211,7 +211,7 @@ def test_rebuilding_is_idempotent_and_picks_up_late_data(store, rollup):
 
     mark_ms = time.time_ns() // 1_000_000
     store_rows(store, metrics=[lines(3, at(DAY, 11), at(DAY, 10), email="late@example.com")])
-    assert rollup.days_received_since(mark_ms) == {DAY}
+    assert set(rollup.org_days_received_since(mark_ms)) == {("org-a", DAY)}
     rollup.rebuild_day(DAY)
     assert user_day(store, DAY, "late@example.com")["lines_accepted"] == 3
     assert org_day(store, DAY)["lines_accepted"] == 8
@@ -307,3 +307,92 @@ def test_consecutive_days_are_rebuilt_together_up_to_a_week():
     days = [date(2026, 11, n) for n in (9, 1, 2, 3, 4, 5, 6, 7, 8, 3, 11)]
     assert runs_of_days(days) == [[date(2026, 11, n) for n in range(1, 8)], [date(2026, 11, 8), date(2026, 11, 9)],
                                   [date(2026, 11, 11)]]
+
+
+UNUSABLE_VALUES = (math.nan, math.inf, -math.inf, 1e300, float(2**63 - 1), -7.0, float(MAX_POINT_VALUE) * 2)
+
+
+def hostile_points(name: str, org: str = "org-h", **columns) -> list[dict]:
+    """Usable delta points adding up to 10, and the values no figure may take, delta and cumulative, as another
+    writer to the store could leave them."""
+    usable = [dict(name=name, value=value, time_ns=at(DAY, 9, i), start_ns=at(DAY, 8), org_id=org, **columns)
+              for i, value in enumerate((4.0, 6.0))]
+    unusable = [dict(name=name, value=value, time_ns=at(DAY, 10, i), start_ns=at(DAY, 8), org_id=org,
+                     temporality=temporality, **columns)
+                for temporality in ("delta", "cumulative") for i, value in enumerate(UNUSABLE_VALUES)]
+    return usable + unusable
+
+
+def test_unusable_values_in_the_raw_tables_are_left_out_and_other_orgs_are_exact(store, rollup):
+    store_rows(store, metrics=[lines(5, at(DAY, 9), at(DAY, 8)), lines(7, at(DAY, 10), at(DAY, 9, 59)),
+                               point("cost.usage", 0.5, at(DAY, 9), at(DAY, 8), **identity(), model=MODEL)])
+    insert_points(store, [*hostile_points(LINES, type="added"), *hostile_points(COST, model=MODEL),
+                          *hostile_points(ACTIVE_TIME, type="cli"),
+                          # a cumulative series with unusable points in it: only the usable increases count (3 + 2)
+                          *[dict(name=LINES, value=value, time_ns=at(DAY, 12, i), start_ns=at(DAY, 11), org_id="org-h",
+                                 temporality="cumulative", type="removed", session_id="s-2")
+                            for i, value in enumerate((3.0, math.nan, -1.0, math.inf, 5.0))]])
+    rollup.rebuild_day(DAY)
+    known = org_day(store, DAY)
+    assert (known["lines_accepted"], known["cost_usd"], known["records"]) == (12, 0.5, 3)
+    hostile = org_day(store, DAY, org="org-h")
+    assert (hostile["lines_accepted"], hostile["lines_removed"]) == (10, 5)
+    assert (hostile["cost_usd"], hostile["active_time_cli_seconds"]) == (10.0, 10.0)
+    model = store.rows("SELECT cost_usd, input_tokens FROM {db}.daily_model FINAL WHERE org_id = 'org-h'")
+    assert model == [(10.0, 0)]
+    # the usable points only: 2 per figure, and 2 of the cumulative series
+    assert hostile["records"] == 8
+
+
+def test_a_day_of_the_largest_usable_points_saturates_instead_of_wrapping(store, rollup):
+    # 1100 points of 2^53 add up past 2^63: the day's count stops at MAX_DAILY_COUNT, never wraps negative
+    insert_points(store, [dict(name=LINES, value=float(MAX_POINT_VALUE), time_ns=at(DAY, 9) + i * 1_000_000,
+                               start_ns=at(DAY, 8), type="added") for i in range(1100)])
+    rollup.rebuild_day(DAY)
+    assert user_day(store, DAY)["lines_accepted"] == MAX_DAILY_COUNT
+
+
+def test_every_json_answer_of_a_day_with_unusable_costs_and_times_is_finite(store, rollup):
+    # NaN and infinities only in amounts (cost, active time): they used to be rolled up as NaN and sent as JSON
+    insert_points(store, [*hostile_points(COST, model=MODEL), *hostile_points(ACTIVE_TIME, type="user")])
+    rollup.rebuild_day(DAY)
+    reports = Reports(store.client, store.database)
+    answers = [reports.daily(DAY, DAY), reports.users(DAY.replace(day=1)),
+               usage_report(reports, DAY, 10, None, None), snapshot_to_json(Snapshots(store.client, store.database)
+                                                                        .as_of(DAY, 10))]
+    for answer in answers:
+        json.loads(strict_dumps(answer))
+    assert [(row["cost_usd"], row["active_time_user_seconds"]) for row in answers[0]] == [(10.0, 10.0)]
+
+
+def last_second_of(day_number: int) -> int:
+    return (day_number + 1) * DAY_NS - 1_000_000_000
+
+
+@pytest.mark.parametrize("retention_days", [400, 0])
+def test_a_point_accepted_near_the_last_storable_day_is_rolled_up(chdb_client, retention_days):
+    """The TTL's expiry day wraps past 2149-06-06: such points are refused with a reason; every point accepted
+    outlives a merge and is rolled up, up to 2149-06-06 23:59:59 when nothing expires."""
+    store = StoreHandle(chdb_client, f"test_{uuid.uuid4().hex[:12]}")
+    migrate(chdb_client, Settings(database=store.database, raw_ttl_days=retention_days))
+    try:
+        context = DecodeContext(Limits(), "default", time.time_ns(), retention_days=retention_days)
+        last_kept = LAST_STORABLE_DAY_NUMBER - retention_days
+        times = list(dict.fromkeys([last_second_of(last_kept), last_second_of(last_kept + 1),
+                                    last_second_of(LAST_STORABLE_DAY_NUMBER)]))
+        batch = decode_metrics(export_request(ExportMetricsServiceRequest, [lines(n + 1, at_ns, at_ns - 10**9)
+                                                                          for n, at_ns in enumerate(times)]),
+                               context)
+        accepted = [at_ns for at_ns in times if at_ns // DAY_NS <= last_kept]
+        assert len(batch.rows) == len(accepted) and batch.rejected == len(times) - len(accepted)
+        reason = f"plus the {retention_days}-day retention" if retention_days else "is past 2149-06-06"
+        assert reason in batch.summary(Limits())
+        insert_columns(store.client, batch.table, TABLE_COLUMNS[batch.table], list(zip(*batch.rows)), store.database)
+        store.client.command(f"OPTIMIZE TABLE `{store.database}`.metric_points FINAL")  # applies the TTL
+        rollup = Rollup(store.client, store.database)
+        for at_ns in accepted:
+            day = date.fromordinal(date(1970, 1, 1).toordinal() + at_ns // DAY_NS)
+            rollup.rebuild_day(day)
+            assert user_day(store, day)["lines_accepted"] == times.index(at_ns) + 1
+    finally:
+        chdb_client.command(f"DROP DATABASE IF EXISTS `{store.database}`")

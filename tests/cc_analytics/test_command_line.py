@@ -79,6 +79,7 @@ def test_claude_env_settings_json_and_wildcard_bind():
     (("--log-level", "loud"), {}, "--log-level"),
     (("--log-format", "xml"), {}, "--log-format"),
     (("--queue-max-bytes", "0"), {}, "--queue-max-bytes"),
+    (("--aggregate-max-days", "2"), {}, "--aggregate-max-days"),
     ((), {"CC_ANALYTICS_BATCH_MAX_ROWS": "0"}, "CC_ANALYTICS_BATCH_MAX_ROWS"),
     ((), {"CC_ANALYTICS_HTTP_PORT": "many"}, "CC_ANALYTICS_HTTP_PORT"),
 ])

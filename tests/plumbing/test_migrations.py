@@ -13,7 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from cc_analytics.config import Settings
-from aggregator.rollup import ROLLUP_TABLES
+from aggregator.rollup import CURSOR_TABLE, ROLLUP_TABLES
 from cc_analytics.store import MIGRATION_GROUPS, migrate
 from collector.decode import DecodeContext, Limits, decode_logs, decode_metrics, decode_traces
 from tests.support.paths import REPO
@@ -83,7 +83,7 @@ def test_migrate_twice_is_a_no_op(store):
     assert store.rows("SELECT count() FROM {db}.schema_migrations FINAL") == [(len(files_on_disk()),)]
     tables = {name for (name,) in store.rows("SELECT name FROM system.tables WHERE database = {database:String}",
                                              {"database": store.database})}
-    assert tables == {*RAW_TABLES, *ROLLUP_TABLES, "dead_letters", "schema_migrations"}
+    assert tables == {*RAW_TABLES, *ROLLUP_TABLES, CURSOR_TABLE, "dead_letters", "schema_migrations"}
 
 
 def test_a_missing_migration_is_applied_when_the_others_are_recorded(chdb_client, fresh_database):

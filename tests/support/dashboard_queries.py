@@ -65,6 +65,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "cc_analytics_store_errors_total": ("operation",),
     "cc_analytics_rollup_last_success_timestamp_seconds": (),
     "cc_analytics_rollup_duration_seconds": (),
+    "cc_analytics_rollup_backlog": (),
     "up": (),
 }
 HISTOGRAMS = frozenset({"cc_analytics_collector_insert_duration_seconds"})
