@@ -110,7 +110,10 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
     @table.post("/api/v1/query", Access.ADMIN)
     async def query(request: web.Request) -> web.Response:
         output_format = request.query.get("format", "TabSeparatedWithNames")
-        sql = (await request.text()).strip()
+        try:
+            sql = (await request.read()).decode().strip()
+        except UnicodeDecodeError:
+            return web.json_response({"error": "the SQL query must be UTF-8 text"}, status=400)
         if not sql:
             return web.json_response({"error": "send the SQL query as the request body"}, status=400)
         try:
