@@ -133,7 +133,10 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
             return json_response({"error": "SQL is off on this serve (--sql-endpoint no); the reports, the CSV and "
                                                "/metrics still answer"}, status=403)
         output_format = request.query.get("format", "TabSeparatedWithNames")
-        sql = (await request.text()).strip()
+        try:
+            sql = (await request.read()).decode().strip()
+        except UnicodeDecodeError:
+            return web.json_response({"error": "the SQL query must be UTF-8 text"}, status=400)
         if not sql:
             return json_response({"error": "send the SQL query as the request body"}, status=400)
         async with request.app[SQL_TURN]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, timedelta
 
 MAX_RANGE_DAYS = 3660
+# The days the store can hold (ClickHouse's Date): a day outside them names no data and cannot be computed with.
+FIRST_DAY = date(1970, 1, 1)
+LAST_DAY = date(2149, 6, 6)
 
 
 class BadParameter(ValueError):
@@ -18,9 +22,12 @@ def parse_day(name: str, text: str | None) -> date:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         raise BadParameter(f"{name}={text!r} is not a date as YYYY-MM-DD")
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as error:
         raise BadParameter(f"{name}={text!r} is not a calendar date: {error}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise BadParameter(f"{name}={text!r} is outside {FIRST_DAY}..{LAST_DAY}, the days the store can hold")
+    return day
 
 
 def parse_month(name: str, text: str | None) -> date:
@@ -32,8 +39,9 @@ def parse_month(name: str, text: str | None) -> date:
     year, month = map(int, match.groups())
     if not 1 <= month <= 12:
         raise BadParameter(f"{name}={text!r}: the month must be 01 to 12")
-    if year < 1970:
-        raise BadParameter(f"{name}={text!r}: no data can be older than 1970")
+    if not (FIRST_DAY.year, FIRST_DAY.month) <= (year, month) <= (LAST_DAY.year, LAST_DAY.month):
+        raise BadParameter(f"{name}={text!r} is outside {FIRST_DAY:%Y-%m}..{LAST_DAY:%Y-%m}, the months the "
+                           "store can hold")
     return date(year, month, 1)
 
 
@@ -63,3 +71,11 @@ def parse_choice(name: str, text: str | None, choices: tuple[str, ...], default:
     if value not in choices:
         raise BadParameter(f"{name}={value!r} is not one of {', '.join(choices)}")
     return value
+
+
+def json_value(name: str, text: str):
+    """text parsed as JSON; nesting too deep for the parser is as bad as broken JSON (not a crash)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadParameter(f"{name} is not JSON this API can read") from None

@@ -33,7 +33,9 @@ def add_parser(commands) -> None:
                     "is set (the same salt as ingest). Organization totals (daily_org) name nobody and keep the "
                     "person's share until a day is aggregated again. Stop the person's Claude Code from sending "
                     "first, or new records arrive. Goes through a running serve (its --hash-emails and salt "
-                    "apply), else opens the store itself.")
+                    "apply; it stores what its write-ahead queue holds first, then deletes the queue's copies), "
+                    "else opens the store itself. Waits until the store has removed the old parts that held the "
+                    "rows (about 30 s on chDB), so no copy stays on disk.")
     command.add_argument("--user", required=True, metavar="EMAIL",
                          help="the person's email, as Claude Code sends user.email; or a user key (account uuid "
                               "or user.id) for a member without an email")

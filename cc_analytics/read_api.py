@@ -8,6 +8,7 @@ the aggregator's reports and purge, the collector's readiness probe, and the exp
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Callable
 
 from aiohttp import web
@@ -19,7 +20,7 @@ from aggregator.rollup import Rollup
 from cc_analytics.backend import purger
 from cc_analytics.config import Settings
 from collector import readiness
-from collector.write_ahead_log import WriteAheadLog
+from collector.write_ahead_log import QueueDiskRefused, WriteAheadLog
 from collector.writer import BatchWriter
 from exporters import admin_api, metrics_endpoint, users_csv
 from plumbing.access import access_control
@@ -28,6 +29,9 @@ from plumbing.metrics_registry import ProcessMetrics
 from plumbing.routes import mount
 from plumbing.store.client import StoreTarget, connect
 from plumbing.supervisor import Supervisor
+
+# How long a purge waits for the writer to store what is queued before it (longer only in a store outage).
+PURGE_SETTLE_SECONDS = 30
 
 USER_FORMATS = {"csv": UserFormat(users_csv.render, "text/csv; charset=utf-8", users_csv.file_name)}
 
@@ -41,12 +45,23 @@ def build_read_api(client, settings: Settings, *, refresher: Refresher | None, t
     app = api.new_api_app(client, settings.database, [access_control(tokens)] if tokens else [])
     mount(app, (
         api.routes(client, settings.database, refresher, USER_FORMATS, sql_client),
-        purge.routes(purger),
+        purge.routes(purger, store_queued=functools.partial(store_queued_records, queue, writer),
+                     forget_stored=queue.forget_confirmed),
         readiness.routes(queue, writer, ping_store, background),
         admin_api.routes(),
         metrics_endpoint.routes(metrics, usage, refresher if settings.aggregate_interval else None),
     ))
     return app
+
+
+async def store_queued_records(queue: WriteAheadLog, writer: BatchWriter) -> bool:
+    """Before a purge: what is queued goes into the store (and is then confirmed); the roll first puts it in
+    segments of its own, which the confirm deletes, so none of it stays in the queue's directory."""
+    try:
+        queue.roll()
+    except QueueDiskRefused:  # logged by the queue; the purge is refused with a retry, like an export
+        return False
+    return await writer.settled(PURGE_SETTLE_SECONDS)
 
 
 def serve_purger(target: StoreTarget, settings: Settings, rollup: Rollup,

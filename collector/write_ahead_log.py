@@ -158,6 +158,23 @@ class WriteAheadLog:
             self._drop_confirmed_segments()
         return self._recorded >= sequence
 
+    def roll(self) -> None:
+        """Start a new segment, so that the entries appended so far can be deleted once they are all confirmed
+        (a purge: see forget_confirmed); a no-op while the current segment is empty."""
+        if self._segments[self._current]:
+            self._repair_current()
+            self._roll_over()
+
+    def forget_confirmed(self) -> None:
+        """Delete every segment whose entries are all confirmed (confirm does, but a removal may have failed) and
+        close their files. With roll() before, no copy of a confirmed entry stays in the directory or open."""
+        self._drop_confirmed_segments()
+        if not self._sync_waiters:  # no sync running: the rolled segments' files are synced and can close
+            for fd in self._unsynced_fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self._unsynced_fds = []
+
     async def close(self) -> None:
         if self._syncer:
             self._syncer.cancel()

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from aggregator.api import REPORTS, bad_request, in_query_thread, optional
 from aggregator.figures import MODEL_FIGURES
-from aggregator.params import BadParameter, parse_day, parse_limit
+from aggregator.params import BadParameter, json_value, parse_day, parse_limit
 from aggregator.reports import Reports
 from plumbing.access import requested_org
 from plumbing.json_answer import json_response
@@ -86,10 +86,10 @@ def encode_cursor(day: date, last_user: dict) -> str:
 def decode_cursor(page: str, day: date) -> tuple[str, str]:
     try:
         text = base64.urlsafe_b64decode(page + "=" * (-len(page) % 4)).decode()
-        cursor_day, org, key = json.loads(text)
+        cursor_day, org, key = json_value("page", text)
         if not all(isinstance(part, str) for part in (cursor_day, org, key)):
             raise ValueError
-    except (ValueError, binascii.Error, UnicodeDecodeError, TypeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, TypeError):  # BadParameter too
         raise BadParameter(f"page={page!r} is not a cursor this API returned as next_page") from None
     if cursor_day != day.isoformat():
         raise BadParameter(f"page is a cursor for {cursor_day}, not for starting_at={day}")

@@ -28,7 +28,7 @@ RAW_TABLES = ("events", "metric_points", "spans")
 MEMBER_COLUMNS = ("lines_accepted", "edits_accepted", "sessions", "prompts", "cost_usd", "days_active")
 
 
-def seed(serve, email: str, session: str, accepted: int, hour: int = 9) -> None:
+def seed(serve, email: str, session: str, accepted: int, hour: int = 9, prompt: str = PROMPT) -> None:
     """One session of one person: metric points, a prompt and a response with their text, and a span."""
     who = identity(email, session)
     assert_stored(serve, export_request(ExportMetricsServiceRequest, [
@@ -37,12 +37,12 @@ def seed(serve, email: str, session: str, accepted: int, hour: int = 9) -> None:
               decision="accept", source="config", language="Python"),
         point("cost.usage", 0.5, at(DAY, hour), at(DAY, hour - 1), **who, model=MODEL)], {"team": "core"}))
     assert_stored(serve, export_request(ExportLogsServiceRequest, [
-        event("user_prompt", at(DAY, hour, 1), **who, prompt=PROMPT, prompt_length=str(len(PROMPT))),
+        event("user_prompt", at(DAY, hour, 1), **who, prompt=prompt, prompt_length=str(len(prompt))),
         event("assistant_response", at(DAY, hour, 2), **who, response=RESPONSE, model=MODEL)], {"team": "core"}))
     assert_stored(serve, export_request(ExportTraceServiceRequest, [Span(
         name="claude_code.interaction", trace_id=hashlib.md5(session.encode()).digest(), span_id=b"\x01" * 8,
         start_time_unix_nano=at(DAY, hour, 1), end_time_unix_nano=at(DAY, hour, 3),
-        attributes=key_values({**who, "user_prompt": PROMPT}))], {"service.name": "claude-code"}))
+        attributes=key_values({**who, "user_prompt": prompt}))], {"service.name": "claude-code"}))
 
 
 def aggregate(serve) -> None:
@@ -65,8 +65,9 @@ def rows_of(serve, key: str) -> dict[str, int]:
 
 
 def purge(serve, user: str, *args: str, env: dict | None = None):
+    # a purge waits for the store to remove the old parts that held the rows (about 30 s on chDB)
     return run("purge", "--user", user, "--data-dir", str(serve.data_dir), "--api-port", str(serve.api_port),
-               *args, env=env)
+               *args, env=env, timeout=300)
 
 
 def deleted_counts(output: str) -> dict[str, int]:
@@ -207,3 +208,48 @@ def test_purge_explains_itself():
     for words in ("--user EMAIL", "right to erasure", "daily_org", "--hash-emails", "--email-hash-salt",
                   "running serve", "must stay the same", "CC_ANALYTICS_EMAIL_HASH_SALT"):
         assert words in text, words
+
+
+def files_holding(directory, needles: list[bytes]) -> dict[str, list[bytes]]:
+    """Every file under directory that holds one of the byte strings, with those it holds."""
+    found = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            content = path.read_bytes()
+            held = [needle for needle in needles if needle in content]
+            if held:
+                found[str(path.relative_to(directory))] = held
+    return found
+
+
+def test_a_purge_leaves_no_copy_of_the_person_in_the_queue_the_store_its_mutations_or_the_log(serve_factory):
+    """Records in the store, their requests in the write-ahead queue, rolled up; after the purge neither the
+    email, its stored pseudonym nor the prompt's text is in any file of the data directory (queue segments, table
+    parts old and new, mutation files), in system.mutations or in serve's log; the other person is intact."""
+    secret_prompt = "Ada's private question about the merger, never to be kept"
+    serve = serve_factory("--hash-emails", "--aggregate-interval", "0",
+                          env={"CC_ANALYTICS_EMAIL_HASH_SALT": SALT, "CC_ANALYTICS_STORE_PROMPTS": "yes"})
+    seed(serve, "ada@example.com", "s-ada", 5, prompt=secret_prompt)
+    seed(serve, "grace@example.com", "s-grace", 3)
+    aggregate(serve)
+    ada, grace = email_pseudonym("ada@example.com", SALT), email_pseudonym("grace@example.com", SALT)
+    needles = [b"ada@example.com", ada.encode(), secret_prompt.encode()]
+    assert files_holding(serve.data_dir / "queue", needles), "the test must start with the person in the queue"
+    grace_before = rows_of(serve, grace)
+    assert sum(rows_of(serve, ada).values()) and sum(grace_before.values())
+
+    result = purge(serve, "ada@example.com")
+    assert result.returncode == 0, result.stderr
+    assert sum(deleted_counts(result.stdout).values()) == 2 + 3 + 1 + 3
+
+    assert files_holding(serve.data_dir, needles) == {}
+    mutations = json.dumps(serve.query("SELECT command FROM system.mutations"))
+    assert "DELETE" in mutations and not [n for n in needles if n.decode() in mutations], mutations
+    assert not [n for n in needles if n.decode() in serve.log_text()], serve.log_text()
+    assert "purge: 9 rows of one person deleted" in serve.log_text()
+    assert rows_of(serve, grace) == grace_before
+    assert list(members(serve)) == [grace]
+    seed(serve, "grace@example.com", "s-grace-2", 4, hour=12)  # the queue takes and stores exports after it
+    assert rows_of(serve, grace)["metric_points"] == grace_before["metric_points"] + 3
+    assert serve.stop() == 0
+    assert files_holding(serve.data_dir, needles) == {}

@@ -4,11 +4,15 @@ token, admin routes refuse an org token, and org-scoped routes show an org token
 
 from __future__ import annotations
 
+import http.client
+import json
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
@@ -26,6 +30,8 @@ from plumbing.routes import ROUTE_ACCESS, Access, undeclared
 from tests.support.claude_records import DAY, at, event, identity, lines
 from tests.support.otlp_messages import export_request
 from tests.support.exports import assert_stored
+from tests.support.hostile_api_input import BODIES, PARAMETERS, cursor_of, nested_brackets
+from tests.support.hostile_messages import FUZZ_SETTINGS
 
 pytestmark = pytest.mark.slow
 
@@ -116,3 +122,80 @@ def test_with_tokens_each_level_holds(read_api, serve_factory, tmp_path):
             assert status == 200 and b"org-a" in body and b"org-b" not in body, (where, body)
             status, body = call(serve, method, path, org_token, org="org-b")
             assert status == 403 and b"not org-b" in body, where
+
+
+def request_status(serve, method: str, path: str, token: str | None, parameters: dict, body: bytes | None):
+    """The status and body of one request with exactly these parameters and body; a server that answers before it
+    read the whole body (a refusal) is heard out, not taken for a failure."""
+    connection = http.client.HTTPConnection(serve.host, serve.api_port, timeout=120)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        try:
+            connection.request(method, f"{path}?{urllib.parse.urlencode(parameters)}", body=body, headers=headers)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # its answer is read below
+        reply = connection.getresponse()
+        return reply.status, reply.read()
+    finally:
+        connection.close()
+
+
+def tokened_serve(serve_factory, tmp_path):
+    tokens_file = tmp_path / "tokens"
+    tokens_file.write_text("".join(f"{org} {token}\n" for org, token in TOKENS.items()))
+    serve = serve_factory("--auth-tokens", str(tokens_file), "--aggregate-interval", "0")
+    feed_two_orgs(serve, TOKENS["*"])
+    return serve
+
+
+# Each made a 500 (RecursionError, OverflowError) or read a body of any size.
+BAD_INPUTS = [
+    ("GET", "/v1/organizations/usage_report/claude_code", {"page": cursor_of(nested_brackets(2_000))}, None,
+     "is not a cursor"),
+    ("GET", "/api/v1/snapshot", {"day": "0001-01-01"}, None, "outside 1970-01-01..2149-06-06"),
+    ("GET", "/api/v1/snapshot", {"day": "9999-12-31"}, None, "outside 1970-01-01..2149-06-06"),
+    ("GET", "/api/v1/snapshot", {"day": "1969-12-31"}, None, "outside 1970-01-01..2149-06-06"),
+    ("GET", "/api/v1/daily", {"from": "0001-01-01", "to": "0001-01-02"}, None, "outside 1970-01-01"),
+    ("GET", "/api/v1/users", {"month": "9999-12"}, None, "outside 1970-01..2149-06"),
+    ("POST", "/api/v1/purge", {}, ('{"user":' * 5_000 + "1" + "}" * 5_000).encode(), "is not JSON"),
+    ("POST", "/api/v1/purge", {}, b"[" * 50_000, "is not JSON"),
+    ("POST", "/api/v1/purge", {}, json.dumps({"user": "x" * (1 << 20)}).encode(), "over 65536 bytes"),
+]
+
+
+def test_bad_inputs_that_made_500s_are_a_400_with_a_message(serve_factory, tmp_path):
+    serve = tokened_serve(serve_factory, tmp_path)
+    for method, path, parameters, body, words in BAD_INPUTS:
+        for token in (TOKENS["*"], TOKENS["org-a"]) if path.startswith("/v1/") else (TOKENS["*"],):
+            status, answer = request_status(serve, method, path, token, {**DAY_PARAMETERS, **parameters}, body)
+            assert status == 400 and words in json.loads(answer)["error"], (path, parameters, status, answer[:300])
+    assert serve.alive() and crashes_logged(serve.log_text()) == []
+
+
+def test_no_parameter_or_body_makes_any_route_answer_5xx(read_api, serve_factory, tmp_path):
+    """Every route serve builds, any token, hostile parameters and bodies: never a 5xx, and serve keeps answering."""
+    serve = tokened_serve(serve_factory, tmp_path)
+    routes = sorted(declared_routes(read_api))
+    tokens = st.sampled_from([TOKENS["*"], TOKENS["*"], TOKENS["org-a"], None, "not-a-token"])
+
+    @FUZZ_SETTINGS
+    @given(route=st.sampled_from(routes), token=tokens, parameters=PARAMETERS, body=BODIES,
+           with_days=st.booleans())
+    def one_request(route, token, parameters, body, with_days):
+        method, path = route
+        query = {**DAY_PARAMETERS, **parameters} if with_days else parameters
+        status, answer = request_status(serve, method, path, token, query, body if method == "POST" else None)
+        assert status < 500, (method, path, query, body[:200], status, answer[:500])
+
+    one_request()
+    assert call(serve, "GET", "/healthz")[0] == 200
+    assert crashes_logged(serve.log_text()) == [], serve.log_text()[-3000:]
+
+
+def crashes_logged(log: str) -> list[str]:
+    """The exception of each traceback in the log, but aiohttp's own refusals of a malformed request (a URL over
+    its line limit): those it answers 400 (and logs with a traceback)."""
+    lines = log.splitlines()
+    ends = [next((line for line in lines[start + 1:] if line and not line.startswith(" ")), "")
+            for start, line in enumerate(lines) if line.startswith("Traceback")]
+    return [end for end in ends if not end.startswith("aiohttp.http_exceptions.")]

@@ -334,3 +334,45 @@ def test_serve_on_a_full_queue_disk_refuses_with_retry_signals_and_loses_nothing
                 sessions, caplog.text, again.log_text())
         assert stored(again)[0] == acknowledged * EVENTS_PER_EXPORT + 2 * 6, (acknowledged, again.log_text())
         again.stop()
+
+
+def directory_bytes(directory: Path) -> bytes:
+    return b"".join((directory / name).read_bytes() for name in sorted(os.listdir(directory)))
+
+
+def test_roll_then_forget_confirmed_leaves_no_copy_of_a_confirmed_entry_and_keeps_the_unconfirmed(tmp_path):
+    """What a purge does to the queue: every confirmed entry's bytes leave the directory, the rest still replay."""
+    async def scenario():
+        queue = await opened(tmp_path)
+        positions = [await queue.append(payload(number)) for number in range(3)]
+        queue.roll()
+        late = await queue.append(payload(3))  # after the roll: kept until it is confirmed
+        assert queue.confirm(positions[-1].sequence)
+        queue.forget_confirmed()
+        assert len(segment_sizes(tmp_path)) == 1
+        after = await queue.append(payload(4))
+        await queue.close()
+        return late, after
+
+    late, after = asyncio.run(scenario())
+    on_disk = directory_bytes(tmp_path)
+    for number in range(3):
+        assert payload(number)[:20] not in on_disk, number
+    assert replayed(tmp_path) == [payload(3), payload(4)]
+    assert (late.sequence, after.sequence) == (4, 5)
+
+
+def test_forget_confirmed_keeps_a_segment_with_an_entry_not_yet_confirmed(tmp_path):
+    async def scenario():
+        queue = await opened(tmp_path)
+        first = await queue.append(payload(0))
+        await queue.append(payload(1))
+        queue.roll()
+        queue.confirm(first.sequence)
+        queue.forget_confirmed()
+        queue.roll()  # the current segment is empty: no new one
+        await queue.close()
+
+    asyncio.run(scenario())
+    assert len(segment_sizes(tmp_path)) == 2
+    assert replayed(tmp_path) == [payload(1)]
