@@ -32,12 +32,14 @@ from clickhouse_connect.driver.client import Client
 
 from aggregator.api import bad_request
 from aggregator.params import BadParameter, json_value
+from collector.dead_letter import DEAD_LETTER_TABLE
 from plumbing.routes import Access, RouteTable
 
 RAW_TABLES = ("events", "metric_points", "spans")
 # The rollups with a row per member (daily_org has one per organization).
 MEMBER_ROLLUPS = ("daily_user", "daily_model", "daily_edit_tool")
-PURGED_TABLES = RAW_TABLES + MEMBER_ROLLUPS
+# A dead letter is a raw row the store refused: the person's, kept with its user key, goes too.
+PURGED_TABLES = RAW_TABLES + (DEAD_LETTER_TABLE,) + MEMBER_ROLLUPS
 _TABLES_WITH_EMAIL = frozenset(RAW_TABLES + ("daily_user",))
 # How long a purge waits for the store to remove the old parts that held the deleted rows.
 OLD_PARTS_WAIT_SECONDS = 120

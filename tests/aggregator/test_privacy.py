@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from aggregator.purge import PURGED_TABLES
+from aggregator.purge import PURGED_TABLES, Purger
 from collector.decode.privacy import email_pseudonym
 from tests.support.claude_records import DAY, MODEL, at, event, identity, lines, point
 from tests.support.exports import assert_stored
@@ -253,3 +253,17 @@ def test_a_purge_leaves_no_copy_of_the_person_in_the_queue_the_store_its_mutatio
     assert rows_of(serve, grace)["metric_points"] == grace_before["metric_points"] + 3
     assert serve.stop() == 0
     assert files_holding(serve.data_dir, needles) == {}
+
+
+def test_a_purge_deletes_the_persons_dead_letters_too(store):
+    """A dead letter is a raw row the store refused, kept with its user key: the person's goes with the rest."""
+    for person in ("ada@example.com", "bob@example.com"):
+        store.client.insert(f"`{store.database}`.dead_letters",
+                            [("org-a", "events", person, "VIOLATED_CONSTRAINT", "refused",
+                              json.dumps({"user_email": person, "body": "Ada's text"}))],
+                            column_names=["org_id", "source_table", "user_key", "reason_kind", "reason", "row_json"])
+
+    deleted = Purger(store.client, store.database).purge("Ada@Example.com")
+
+    assert deleted["dead_letters"] == 1
+    assert store.rows("SELECT user_key FROM {db}.dead_letters FINAL") == [("bob@example.com",)]
