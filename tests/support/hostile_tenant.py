@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, NumberDataPoint, Sum
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector.decode.common import DAY_NS, MAX_TIMESTAMP_NS
 from tests.support.exports import JSON, PROTOBUF, SIGNAL_OF_REQUEST, post_export
@@ -42,12 +43,17 @@ from tests.support.otlp_messages import REQUEST_FIELDS, export_request
 
 PROBE_KEY = "cc_probe"
 FIGURE_METRICS = sorted(METRIC_UNITS)
-# Values no figure can use, and values a figure can: the hostile org sends both, in the same requests.
-EXTREME_VALUES = st.sampled_from([math.nan, math.inf, -math.inf, 2.0**63 - 1, 2.0**63, 1e300, -1.0, -2.0**63,
-                                  0.0, 1.0, 7.0, 0.5, 1e-300])
-# Far in the past, the future, the last storable day and its last nanosecond, day 0, and recent days.
-SPREAD_TIMES = st.one_of(TIMES, st.integers(0, MAX_TIMESTAMP_NS), st.just(MAX_TIMESTAMP_NS),
-                         st.just(MAX_TIMESTAMP_NS - DAY_NS + 1), st.integers(NOW_NS - 400 * DAY_NS, NOW_NS))
+# Values no figure can use, and values a figure can: the hostile org sends both, in the same requests (half of
+# them usable, so that accepted hostile records reach the store, the rollup and /metrics).
+EXTREME_VALUES = st.one_of(st.sampled_from([0.0, 1.0, 7.0, 12_345.0, 0.5, 1e-300]),
+                           st.sampled_from([math.nan, math.inf, -math.inf, 2.0**63 - 1, 2.0**63, 1e300, -1.0,
+                                            -2.0**63, 1e11 + 1]))
+# Mostly the retention's days and the future (both storable), then far in the past, the last storable day and its
+# last nanosecond, day 0, and any time at all.
+RETAINED = st.integers(NOW_NS - 390 * DAY_NS, NOW_NS)
+SPREAD_TIMES = st.one_of(RETAINED, RETAINED, st.integers(NOW_NS, MAX_TIMESTAMP_NS), TIMES,
+                         st.integers(0, MAX_TIMESTAMP_NS), st.just(MAX_TIMESTAMP_NS),
+                         st.just(MAX_TIMESTAMP_NS - DAY_NS + 1))
 TEAMS = st.one_of(st.just("payments"), TEXT, st.text(alphabet="\n\r\x1b[]{}\"'\\ \x00", max_size=8))
 
 
@@ -82,8 +88,9 @@ CLAUDE_METRICS = st.builds(_claude_metrics, st.sampled_from(FIGURE_METRICS), st.
 
 
 def _many_series(count: int, months: int, value: float) -> ExportMetricsServiceRequest:
-    """One small export of `count` lines points, each its own member and team, spread over `months` months."""
-    points = [_claude_point(value, NOW_NS - (n % months) * 31 * DAY_NS - n * 10**6, 0,
+    """One small export of `count` lines points, each its own member and team, spread over `months` months from
+    now on (months back would fall out of the retention, and be refused)."""
+    points = [_claude_point(value, NOW_NS + (n % months) * 31 * DAY_NS - n * 10**6, 0,
                             _with_identity([KeyValue(key="type", value=AnyValue(string_value="added"))],
                                            n, f"team-{n}"))
               for n in range(count)]
@@ -136,11 +143,17 @@ def records_of(request: Message):
 
 
 def stamp_probes(attack: Attack) -> None:
-    """Give every record of the attack a probe of its own, as its last attribute."""
+    """Give every record of the attack a probe of its own, as its last attribute.
+
+    A span is its trace and span ids: a later span with the same ids replaces it, as a retry does. hypothesis
+    sends an example again with other probes when it replays or varies it, so a span with valid ids gets new ones
+    here (ids of a wrong length stay: those spans are refused)."""
     for record in records_of(attack.request):
-        probe = "probe-" + uuid.uuid4().hex
-        record.attributes.append(KeyValue(key=PROBE_KEY, value=AnyValue(string_value=probe)))
-        attack.probes.append(probe)
+        probe = uuid.uuid4()
+        record.attributes.append(KeyValue(key=PROBE_KEY, value=AnyValue(string_value=f"probe-{probe.hex}")))
+        if isinstance(record, Span) and len(record.trace_id) == 16 and len(record.span_id) == 8:
+            record.trace_id, record.span_id = probe.bytes, probe.bytes[:8]
+        attack.probes.append(f"probe-{probe.hex}")
 
 
 def reordered(request: Message) -> Message:
