@@ -23,6 +23,7 @@ from aggregator.snapshot import Snapshots
 from cc_analytics.config import Settings
 from cc_analytics.read_api import build_read_api, serve_purger
 from cc_analytics.store import migrate, store_target
+from plumbing import malformed_requests
 from plumbing.auth import TokenTable
 from plumbing.connection_limits import ConnectionGuard, ConnectionLimits, connections_per_port, raise_open_file_limit
 from collector.decode import Limits
@@ -52,6 +53,7 @@ async def serve(settings: Settings) -> None:
     # Whatever has started is stopped in reverse order, on a clean stop and on a failed start alike:
     # receivers first, then the writer flushes what they accepted, then the store clients close.
     # Access files first: a bad token or certificate file stops serve before it opens the store.
+    malformed_requests.install()
     connections = connection_limits(settings, raise_open_file_limit())
     tokens = TokenTable.from_file(settings.auth_tokens) if settings.auth_tokens else None
     tls = settings.tls
