@@ -128,8 +128,8 @@ def test_hash_emails_stores_no_email_and_keeps_member_figures_exact(serve_factor
     # the serve hashes the email it is asked to purge with its own salt
     result = purge(serve, "ADA@example.com")
     assert result.returncode == 0, result.stderr
-    assert deleted_counts(result.stdout) == {"events": 4, "metric_points": 6, "spans": 2, "daily_user": 1,
-                                             "daily_model": 1, "daily_edit_tool": 1}
+    assert deleted_counts(result.stdout) == {"events": 4, "metric_points": 6, "spans": 2, "dead_letters": 0,
+                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1}
     assert sum(rows_of(serve, ada).values()) == 0
     assert list(members(serve)) == [email_pseudonym("grace@example.com", SALT)]
 
@@ -160,8 +160,8 @@ def test_purge_through_a_running_serve_then_on_the_store(serve_factory):
     result = purge(serve, "Alice@Example.com")
     assert result.returncode == 0, result.stderr
     assert "through the running serve" in result.stdout
-    assert deleted_counts(result.stdout) == {"events": 2, "metric_points": 3, "spans": 1, "daily_user": 1,
-                                             "daily_model": 1, "daily_edit_tool": 1}
+    assert deleted_counts(result.stdout) == {"events": 2, "metric_points": 3, "spans": 1, "dead_letters": 0,
+                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1}
     assert sum(rows_of(serve, "alice@example.com").values()) == 0
     assert members(serve) == {key: figures for key, figures in before.items() if key != "alice@example.com"}
     assert serve.scalar("SELECT active_users AS n FROM daily_org FINAL") == org_before  # org totals name nobody
@@ -181,8 +181,8 @@ def test_purge_through_a_running_serve_then_on_the_store(serve_factory):
     direct = purge(serve, "bob@example.com")  # nothing listens on the API port now: the store itself
     assert direct.returncode == 0, direct.stderr
     assert "embedded chDB store" in direct.stdout
-    assert deleted_counts(direct.stdout) == {"events": 2, "metric_points": 3, "spans": 1, "daily_user": 1,
-                                             "daily_model": 1, "daily_edit_tool": 1}
+    assert deleted_counts(direct.stdout) == {"events": 2, "metric_points": 3, "spans": 1, "dead_letters": 0,
+                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1}
     reopened = serve_factory("--aggregate-interval", "0", data_dir=serve.data_dir)
     assert sum(rows_of(reopened, "bob@example.com").values()) == 0
     assert rows_of(reopened, "carol@example.com") == carol

@@ -129,6 +129,8 @@ def request_status(serve, method: str, path: str, token: str | None, parameters:
     read the whole body (a refusal) is heard out, not taken for a failure."""
     connection = http.client.HTTPConnection(serve.host, serve.api_port, timeout=120)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if body is not None:  # a body without a type is refused (415) before its route reads it
+        headers["Content-Type"] = "application/json"
     try:
         try:
             connection.request(method, f"{path}?{urllib.parse.urlencode(parameters)}", body=body, headers=headers)
