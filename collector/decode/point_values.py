@@ -55,8 +55,8 @@ def check_value(metric_name: str, value: float, *, monotonic: bool) -> None:
     if figure is None:
         return
     if value > figure.largest:
-        raise RecordRejected(f"its value {value!r} is larger than {figure.largest:.0e}, more than one client "
-                             "can report")
+        raise RecordRejected(f"its value {value!r} is larger than {figure.largest:.0e}, more than any one "
+                             "point of a real client holds")
     # a count of 2.5 lines is no count: rounding it would make up or lose part of a figure
     if figure.whole and not value.is_integer():
         raise RecordRejected(f"its value {value!r} is not a whole number, and {metric_name} counts")
