@@ -39,6 +39,7 @@ class Settings:
     queue_memory_rows: int = 30_000
     queue_sync: bool = True
     auth_tokens: str = ""
+    allowed_hosts: str = ""
     sql_endpoint: bool = True
     tls_cert: str = ""
     tls_key: str = ""
@@ -75,6 +76,10 @@ class Settings:
     @property
     def uses_embedded_store(self) -> bool:
         return not self.clickhouse_url
+
+    @property
+    def allowed_host_names(self) -> frozenset[str]:
+        return frozenset(name.strip().lower() for name in self.allowed_hosts.split(",") if name.strip())
 
     @property
     def privacy(self) -> PrivacyPolicy:
@@ -193,6 +198,10 @@ ACCESS_OPTIONS = (
                           "UNAUTHENTICATED, HTTP 401 otherwise) and are stored under the token's org whatever "
                           "organization.id they carry; the API needs a token too and an org's token reads only its "
                           "org (org * marks an admin token: every org, SQL, aggregation, /metrics).", metavar="FILE"),
+    Option("allowed_hosts", "Without --auth-tokens the API answers only requests addressed to an IP address or "
+                            "to localhost (a web page that points a name of its own at this machine, DNS "
+                            "rebinding, could read and change everything); list here, comma-separated, the other "
+                            "names people reach it by.", metavar="NAMES"),
     Option("sql_endpoint", "Answer read-only SQL on POST /api/v1/query (what `cc-analytics query` uses while serve runs): "
                   "yes or no. It runs one SELECT that cannot write or reach files, the network or other "
                   "processes, its result bounded; with --auth-tokens only an admin token may call it.",

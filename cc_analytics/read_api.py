@@ -24,6 +24,7 @@ from collector.write_ahead_log import QueueDiskRefused, WriteAheadLog
 from collector.writer import BatchWriter
 from exporters import admin_api, metrics_endpoint, users_csv
 from plumbing.access import access_control
+from plumbing.allowed_hosts import refuse_unknown_hosts
 from plumbing.auth import TokenTable
 from plumbing.metrics_registry import ProcessMetrics
 from plumbing.routes import mount
@@ -42,7 +43,9 @@ def build_read_api(client, settings: Settings, *, refresher: Refresher | None, t
                    sql_client=None) -> web.Application:
     """Every route of the API port; it refuses to start if one was added without an access level. SQL runs on
     sql_client when given (serve gives it its own), so a slow query holds no other read."""
-    app = api.new_api_app(client, settings.database, [access_control(tokens)] if tokens else [])
+    # With tokens a rebinding page cannot call anything (it has no token); without, only known hosts are answered.
+    guard = access_control(tokens) if tokens else refuse_unknown_hosts(settings.allowed_host_names)
+    app = api.new_api_app(client, settings.database, [guard])
     mount(app, (
         api.routes(client, settings.database, refresher, USER_FORMATS, sql_client),
         purge.routes(purger, store_queued=functools.partial(store_queued_records, queue, writer),
