@@ -121,10 +121,10 @@ class CollectorHealth:
     def insert_failed(self) -> None:
         self.metrics.store_errors.labels("insert").inc()
 
-    def dead_lettered(self, table: str, reason_kind: str, rows: int) -> None:
+    def dead_lettered(self, table: str, rows: int) -> None:
         self.dead_letter_rows.labels(table).inc(rows)  # the reason is in the dead_letters table and the log
 
-    def dead_letters_dropped(self, table: str, reason_kind: str, rows: int) -> None:
+    def dead_letters_dropped(self, table: str, rows: int) -> None:
         self.dead_letter_dropped_rows.labels(table).inc(rows)
 
 

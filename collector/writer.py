@@ -45,9 +45,9 @@ class InsertObserver(Protocol):
 
     def insert_failed(self) -> None: ...
 
-    def dead_lettered(self, table: str, reason_kind: str, rows: int) -> None: ...
+    def dead_lettered(self, table: str, rows: int) -> None: ...
 
-    def dead_letters_dropped(self, table: str, reason_kind: str, rows: int) -> None: ...
+    def dead_letters_dropped(self, table: str, rows: int) -> None: ...
 
 
 @dataclass
@@ -259,7 +259,7 @@ class BatchWriter:
         for (table, kind), (rows, reason) in by_kind(dead_letters).items():
             self.stats.dead_letters += rows
             if self._observer:
-                self._observer.dead_lettered(table, kind, rows)
+                self._observer.dead_lettered(table, rows)
             self._refusal_log.log(f"dead letter {table} {kind}", "the store refused %d rows of %s for good (%s); "
                                   "they are in the dead_letters table, the rest of their batch is stored: %s",
                                   rows, table, kind, reason)
@@ -270,8 +270,8 @@ class BatchWriter:
             self.stats.dead_letters += rows
             self.stats.dead_letters_dropped += rows
             if self._observer:
-                self._observer.dead_lettered(table, kind, rows)
-                self._observer.dead_letters_dropped(table, kind, rows)
+                self._observer.dead_lettered(table, rows)
+                self._observer.dead_letters_dropped(table, rows)
             self._refusal_log.log(f"dropped {table} {kind}", "the store refused %d rows of %s for good (%s: %s) and "
                                   "the dead_letters table refused them too (%s); they are dropped", rows, table,
                                   kind, reason, dropped[0][1].reason)
