@@ -15,6 +15,8 @@ from cc_analytics.config import (
     AGGREGATE_OPTIONS,
     ACCESS_OPTIONS,
     CLIENT_OPTIONS,
+    GITHUB_SERVE_OPTIONS,
+    IDENTITY_OPTIONS,
     INGEST_OPTIONS,
     LOGGING_OPTIONS,
     MEMBER_SERIES_OPTIONS,
@@ -80,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "after flushing what it accepted.")
     for options, title in ((NETWORK_OPTIONS, "network"), (ACCESS_OPTIONS, "access"), (STORE_OPTIONS, "store"),
                            (INGEST_OPTIONS, "ingest"), (PRIVACY_OPTIONS, "privacy"),
-                           (AGGREGATE_OPTIONS + SCHEDULE_OPTIONS, "aggregation"), (METRICS_OPTIONS, "metrics"),
+                           (AGGREGATE_OPTIONS + SCHEDULE_OPTIONS + IDENTITY_OPTIONS, "aggregation"),
+                           (METRICS_OPTIONS, "metrics"), (GITHUB_SERVE_OPTIONS, "github"),
                            (LOGGING_OPTIONS, "logging")):
         add_options(serve, options, title)
     serve.set_defaults(run=_run_serve)

@@ -64,6 +64,13 @@ class Settings:
     hash_user_labels: bool = False
     log_level: str = "info"
     log_format: str = "text"
+    github_webhook_secret_file: str = ""
+    github_orgs: str = ""
+    github_token_file: str = ""
+    github_api_url: str = "https://api.github.com"
+    github_fetch_interval: int = 60
+    github_label_prs: bool = False
+    identity_map: str = ""
 
     @property
     def tls(self) -> TlsFiles | None:
@@ -80,6 +87,11 @@ class Settings:
     @property
     def allowed_host_names(self) -> frozenset[str]:
         return frozenset(name.strip().lower() for name in self.allowed_hosts.split(",") if name.strip())
+
+    @property
+    def github_org_map(self) -> dict[str, str]:
+        """GitHub owner login (lower-cased) -> cc-analytics org, from --github-orgs."""
+        return dict(_owner_and_org(pair) for pair in self.github_orgs.split(",") if pair.strip())
 
     @property
     def privacy(self) -> PrivacyPolicy:
@@ -102,6 +114,25 @@ class Option:
     @property
     def env(self) -> str:
         return ENV_PREFIX + self.field.upper()
+
+
+def _owner_and_org(pair: str) -> tuple[str, str]:
+    owner, _, org = pair.partition("=")
+    return owner.strip().lower(), org.strip()
+
+
+def _github_orgs(text: str) -> str:
+    for pair in (pair for pair in text.split(",") if pair.strip()):
+        owner, org = _owner_and_org(pair)
+        if "=" not in pair or not owner or not org:
+            raise ValueError(f"{pair.strip()!r} is not GITHUB_OWNER=ORG_ID")
+    return text
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("https://", "http://")):
+        raise ValueError("give an http:// or https:// URL")
+    return text.rstrip("/")
 
 
 def _port(text: str) -> int:
@@ -313,6 +344,42 @@ METRICS_OPTIONS = (
     *MEMBER_SERIES_OPTIONS,
 )
 
+# GitHub, for the contribution figures (collector/github/, aggregator/contributions/).
+GITHUB_WEBHOOK_OPTIONS = (
+    Option("github_webhook_secret_file", "File of the secret(s) GitHub signs webhook deliveries with, one per line "
+                                         "(two during a rotation). With it, serve accepts POST /github/webhook on "
+                                         "the API port; a delivery without a valid X-Hub-Signature-256 gets 401.",
+           metavar="FILE"),
+    Option("github_orgs", "Which cc-analytics org each GitHub owner's repositories belong to, comma-separated "
+                          "GITHUB_OWNER=ORG_ID pairs. Owners not listed go to --default-org-id; with --auth-tokens "
+                          "they must be listed, or their deliveries are refused (422) until they are.",
+           _github_orgs, "OWNER=ORG,..."),
+)
+
+GITHUB_API_OPTIONS = (
+    Option("github_token_file", "File holding a GitHub token that can read the repositories' pull requests and "
+                                "commits. With it, merged PRs' commits and files are fetched from the REST API and "
+                                "lines are effective lines; without it only what webhooks carry is used, and the "
+                                "figures say so.", metavar="FILE"),
+    Option("github_api_url", "Base URL of the GitHub REST API (GitHub Enterprise Server: "
+                             "https://HOST/api/v3).", _url, "URL"),
+)
+
+GITHUB_SERVE_OPTIONS = (
+    *GITHUB_WEBHOOK_OPTIONS,
+    *GITHUB_API_OPTIONS,
+    Option("github_fetch_interval", "Seconds between passes of the REST fetcher over merged PRs still to fetch "
+                                    "(with --github-token-file).", _positive, "SECONDS"),
+    Option("github_label_prs", "Add the label claude-code-assisted to merged PRs attributed with Claude Code "
+                               "(needs a --github-token-file token that may write issues).", _yes_no, switch=True),
+)
+
+IDENTITY_OPTIONS = (
+    Option("identity_map", "CSV of email,github_login,team[,from] rows: who a GitHub login is and which team "
+                           "they are in (from YYYY-MM-DD on, when a person changes teams). Commit author emails "
+                           "equal to user.email need no row.", metavar="FILE"),
+)
+
 LOGGING_OPTIONS = (
     Option("log_level", "Log verbosity: debug, info, warning or error.", _log_level, "LEVEL"),
     Option("log_format", "text (for people) or json (one object per line: time, level, logger, message).",
@@ -337,7 +404,7 @@ def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...], ti
 
 ALL_OPTIONS = (NETWORK_OPTIONS + ACCESS_OPTIONS + CLIENT_OPTIONS + STORE_OPTIONS + INGEST_OPTIONS + PRIVACY_OPTIONS
                + AGGREGATE_OPTIONS + SCHEDULE_OPTIONS
-               + METRICS_OPTIONS + LOGGING_OPTIONS)
+               + METRICS_OPTIONS + LOGGING_OPTIONS + GITHUB_SERVE_OPTIONS + IDENTITY_OPTIONS)
 
 
 def build_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:

@@ -14,7 +14,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from collector.refusals import REFUSALS
 from collector.signals import SIGNALS
-from collector.tables import TABLE_COLUMNS
+from collector.tables import WRITTEN_TABLE_COLUMNS
 from plumbing.metrics_registry import ProcessMetrics
 
 # Inserts of a batch take milliseconds on a healthy store and seconds on a struggling one.
@@ -55,7 +55,7 @@ class CollectorHealth:
             "Of the rows the store refused for good, those the dead_letters table refused too: dropped, logged.",
             ["table"], registry=registry)
         # Every raw table's series exists from the start, so rate() and increase() see the first dead letter.
-        for table in TABLE_COLUMNS:
+        for table in WRITTEN_TABLE_COLUMNS:
             self.dead_letter_rows.labels(table)
             self.dead_letter_dropped_rows.labels(table)
         self.queue_rows = Gauge(

@@ -55,3 +55,9 @@ class Ingestor:
             self._partial_log.log(f"{signal.name}:partial_success", "%s export from %s: %d stored; %s",
                                   signal.name, peer, len(batch.rows), client_text(message))
         return signal.response(batch.rejected, message)
+
+    async def store_rows(self, table: str, rows: list[tuple]) -> None:
+        """Queue rows decoded by another receiver (GitHub's): they are durable once this returns, and the writer
+        inserts them like any export's. Raises QueueFull when the write-ahead queue cannot take them."""
+        position = await self._queue.append(QueuedRows(table, rows).encode())
+        self._writer.enqueue(position, table, rows)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from collector.health import CollectorHealth
 from collector.ingest import Ingestor
 from collector.request_decoder import RequestDecoder
-from collector.tables import TABLE_COLUMNS
+from collector.tables import WRITTEN_TABLE_COLUMNS
 from collector.write_ahead_log import Position, WriteAheadLog
 from collector.writer import BatchWriter, InsertColumns
 from plumbing.supervisor import Supervisor
@@ -68,7 +68,7 @@ def build_pipeline(*, queue: QueueSettings, batches: BatchSettings, insert_colum
     write_ahead_log = WriteAheadLog(queue.directory, queue.max_bytes, sync=queue.sync)
     unconfirmed = write_ahead_log.open()
     writer = BatchWriter(
-        insert_columns, TABLE_COLUMNS,
+        insert_columns, WRITTEN_TABLE_COLUMNS,
         max_rows=batches.max_rows,
         max_delay_seconds=batches.max_delay_seconds,
         max_memory_rows=batches.max_memory_rows,

@@ -13,11 +13,11 @@ from collector.decode.payload import parse_protobuf
 from collector.decode.privacy import PrivacyPolicy
 from collector.queued_request import QueuedRows, decode_entry
 from collector.signals import Signal
-from collector.tables import TABLE_COLUMNS
+from collector.tables import WRITTEN_TABLE_COLUMNS
 from collector.write_ahead_log import Position, WriteAheadLog
 
 # Where each table's rows carry the organization.
-ORG_COLUMN = {table: columns.index("org_id") for table, columns in TABLE_COLUMNS.items()}
+ORG_COLUMN = {table: columns.index("org_id") for table, columns in WRITTEN_TABLE_COLUMNS.items()}
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 A test compares these tuples with the columns ClickHouse reports, so the two cannot drift apart.
 """
 
+from collector.github.tables import GITHUB_TABLE_COLUMNS
+
 IDENTITY_COLUMNS = ("user_key", "user_email", "user_account_uuid", "user_id", "session_id")
 
 EVENT_COLUMNS = (
@@ -39,8 +41,12 @@ SPAN_COLUMNS = (
     "received_at",
 )
 
+# The raw telemetry tables.
 TABLE_COLUMNS = {
     "events": EVENT_COLUMNS,
     "metric_points": METRIC_POINT_COLUMNS,
     "spans": SPAN_COLUMNS,
 }
+
+# Every table the writer inserts into from the write-ahead queue: telemetry and what GitHub sends.
+WRITTEN_TABLE_COLUMNS = {**TABLE_COLUMNS, **GITHUB_TABLE_COLUMNS}

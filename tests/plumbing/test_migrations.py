@@ -13,13 +13,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from cc_analytics.config import Settings
+from aggregator.contributions import CONTRIBUTION_TABLES
 from aggregator.rollup import CURSOR_TABLE, ROLLUP_TABLES
 from cc_analytics.store import MIGRATION_GROUPS, migrate
 from collector.decode import DecodeContext, Limits, decode_logs, decode_metrics, decode_traces
 from tests.support.paths import REPO
 from plumbing.store import migrations
 from plumbing.store.client import insert_columns
-from collector.tables import TABLE_COLUMNS
+from collector.github.tables import GITHUB_TABLE_COLUMNS
+from collector.tables import TABLE_COLUMNS, WRITTEN_TABLE_COLUMNS
 
 RAW_TABLES = tuple(TABLE_COLUMNS)
 
@@ -83,7 +85,8 @@ def test_migrate_twice_is_a_no_op(store):
     assert store.rows("SELECT count() FROM {db}.schema_migrations FINAL") == [(len(files_on_disk()),)]
     tables = {name for (name,) in store.rows("SELECT name FROM system.tables WHERE database = {database:String}",
                                              {"database": store.database})}
-    assert tables == {*RAW_TABLES, *ROLLUP_TABLES, CURSOR_TABLE, "dead_letters", "schema_migrations"}
+    assert tables == {*RAW_TABLES, *GITHUB_TABLE_COLUMNS, *ROLLUP_TABLES, *CONTRIBUTION_TABLES, CURSOR_TABLE, "dead_letters",
+                      "schema_migrations"}
 
 
 def test_a_missing_migration_is_applied_when_the_others_are_recorded(chdb_client, fresh_database):
@@ -96,14 +99,14 @@ def test_a_missing_migration_is_applied_when_the_others_are_recorded(chdb_client
 
 # --- the tables match the decoders --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("table", RAW_TABLES)
+@pytest.mark.parametrize("table", tuple(WRITTEN_TABLE_COLUMNS))
 def test_insertable_columns_are_the_decoder_tuple(store, table):
     columns = store.rows("SELECT name FROM system.columns "
                          "WHERE database = {database:String} AND table = {table:String} "
                          "AND default_kind != 'MATERIALIZED' ORDER BY position",
                          {"database": store.database, "table": table})
 
-    assert tuple(name for (name,) in columns) == TABLE_COLUMNS[table]
+    assert tuple(name for (name,) in columns) == WRITTEN_TABLE_COLUMNS[table]
 
 
 @pytest.mark.parametrize("table", RAW_TABLES)
@@ -173,14 +176,14 @@ def test_cluster_renders_on_cluster_and_replicated_engines():
         assert re.match(r"(CREATE TABLE IF NOT EXISTS|ALTER TABLE) `analytics`\.\w+ ON CLUSTER `prod_cluster`\s",
                         statement), statement
         if statement.startswith("CREATE"):
-            assert re.search(r"ENGINE = ReplicatedReplacingMergeTree\((received_at|version)\)", statement)
+            assert re.search(r"ENGINE = ReplicatedReplacingMergeTree\((received_at|version|updated_at|fetched_at)\)", statement)
 
 
 def test_without_cluster_there_is_no_on_cluster_and_no_replication():
     for statement in rendered(migrations.SchemaParams("analytics")):
         assert "ON CLUSTER" not in statement and "Replicated" not in statement
         if statement.startswith("CREATE"):
-            assert re.search(r"ENGINE = ReplacingMergeTree\((received_at|version)\)", statement)
+            assert re.search(r"ENGINE = ReplacingMergeTree\((received_at|version|updated_at|fetched_at)\)", statement)
 
 
 BAD_NAMES = ["bad-name", "db; DROP DATABASE system", "db`x", "1db", "db name", "db.table"]
