@@ -57,6 +57,11 @@ def text(obj: dict, key: str, where: str) -> str:
         raise PayloadError(f"{where}.{key} must be a string, not {_kind(value)}")
     if len(value) > MAX_TEXT:
         raise PayloadError(f"{where}.{key} is {len(value)} characters long, more than {MAX_TEXT}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # JSON's \ud800 escapes decode to a lone surrogate, which no column takes
+            raise PayloadError(f"{where}.{key} holds a lone UTF-16 surrogate") from None
     return value
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from collector.decode.privacy import PrivacyPolicy
 from collector.github.markers import has_body_marker, has_claude_trailer
 from collector.github.payload_fields import (
-    PayloadError, any_length_text, array, as_mapping, count, flag, mapping, optional_count, optional_mapping, optional_sha,
-    optional_text, optional_time_ms, sha, text, time_ms,
+    PayloadError, any_length_text, array, as_mapping, count, flag, mapping, optional_count, optional_mapping,
+    optional_sha, optional_text, optional_time_ms, sha, text, time_ms,
 )
 
 PULL_REQUEST, PUSH, PULL_REQUEST_REVIEW, PING = "pull_request", "push", "pull_request_review", "ping"
