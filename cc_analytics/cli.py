@@ -32,6 +32,7 @@ from cc_analytics.config import (
 )
 from cc_analytics.store import migrate, store_target
 from plumbing.store.client import StoreUnavailable, connect
+from collector.github.signature import SecretFileError
 from plumbing.auth import TokenFileError
 from plumbing.tls import TlsFileError
 from collector.write_ahead_log import QueueUnavailable
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     except (StoreUnavailable, QueueUnavailable, OSError) as error:
         log.error("%s", error)
         return EXIT_UNAVAILABLE
-    except (TokenFileError, TlsFileError) as error:
+    except (TokenFileError, TlsFileError, SecretFileError) as error:
         log.error("%s", error)
         return EXIT_USAGE
     except KeyboardInterrupt:

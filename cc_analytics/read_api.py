@@ -20,6 +20,8 @@ from aggregator.rollup import Rollup
 from cc_analytics.backend import purger
 from cc_analytics.config import Settings
 from collector import readiness
+from collector.github import webhook
+from collector.github.webhook import WebhookReceiver
 from collector.write_ahead_log import QueueDiskRefused, WriteAheadLog
 from collector.writer import BatchWriter
 from exporters import admin_api, metrics_endpoint, users_csv
@@ -40,9 +42,10 @@ USER_FORMATS = {"csv": UserFormat(users_csv.render, "text/csv; charset=utf-8", u
 def build_read_api(client, settings: Settings, *, refresher: Refresher | None, tokens: TokenTable | None,
                    queue: WriteAheadLog, writer: BatchWriter, ping_store: Callable[[], None], background: Supervisor,
                    purger: purge.Purger, metrics: ProcessMetrics, usage: metrics_endpoint.UsageExposition | None,
-                   sql_client=None) -> web.Application:
+                   sql_client=None, github_webhook: WebhookReceiver | None = None) -> web.Application:
     """Every route of the API port; it refuses to start if one was added without an access level. SQL runs on
-    sql_client when given (serve gives it its own), so a slow query holds no other read."""
+    sql_client when given (serve gives it its own), so a slow query holds no other read. Without github_webhook
+    (no --github-webhook-secret-file) POST /github/webhook answers 404 naming the flag."""
     # With tokens a rebinding page cannot call anything (it has no token); without, only known hosts are answered.
     guard = access_control(tokens) if tokens else refuse_unknown_hosts(settings.allowed_host_names)
     app = api.new_api_app(client, settings.database, [guard])
@@ -53,6 +56,7 @@ def build_read_api(client, settings: Settings, *, refresher: Refresher | None, t
         readiness.routes(queue, writer, ping_store, background),
         admin_api.routes(),
         metrics_endpoint.routes(metrics, usage, refresher if settings.aggregate_interval else None),
+        webhook.routes(github_webhook),
     ))
     return app
 

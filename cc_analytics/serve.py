@@ -27,6 +27,10 @@ from plumbing import malformed_requests
 from plumbing.auth import TokenTable
 from plumbing.connection_limits import ConnectionGuard, ConnectionLimits, connections_per_port, raise_open_file_limit
 from collector.decode import Limits
+from collector.github.delivery_counts import DeliveryCounts
+from collector.github.signature import load_secrets
+from collector.github.webhook import OrgPolicy, WebhookReceiver, stored_delivery_lookup
+from collector.ingest import Ingestor
 from collector.grpc_receiver import bind, build_grpc_server
 from collector.health import CollectorHealth
 from collector.http_receiver import build_http_app
@@ -56,6 +60,7 @@ async def serve(settings: Settings) -> None:
     malformed_requests.install()
     connections = connection_limits(settings, raise_open_file_limit())
     tokens = TokenTable.from_file(settings.auth_tokens) if settings.auth_tokens else None
+    webhook_secrets = load_secrets(settings.github_webhook_secret_file) if settings.github_webhook_secret_file else ()
     tls = settings.tls
     tls_context = tls.ssl_context() if tls else None
     async with contextlib.AsyncExitStack() as running:
@@ -95,7 +100,9 @@ async def serve(settings: Settings) -> None:
         api = build_read_api(read_client, settings, refresher=refresher, tokens=tokens, queue=queue, writer=writer,
                              ping_store=lambda: write_client.command("SELECT 1"), background=supervisor,
                              purger=serve_purger(target, settings, rollup, running), metrics=metrics, usage=usage,
-                             sql_client=sql_client)
+                             sql_client=sql_client,
+                             github_webhook=github_webhook_receiver(target, settings, webhook_secrets, ingestor,
+                                                                    metrics, running))
         api.middlewares.append(reads_after_queued_writes(writer))
         api_port = await _start_site(running, api, settings.host, settings.api_port, "API", limits=connections)
         grpc_server = build_grpc_server(ingestor, settings.max_request_bytes, tokens, connections=connections)
@@ -139,6 +146,23 @@ def reads_after_queued_writes(writer: BatchWriter):
         return await handler(request)
 
     return settled_first
+
+
+def github_webhook_receiver(target: StoreTarget, settings: Settings, secrets: tuple[bytes, ...],
+                            ingestor: Ingestor, metrics: ProcessMetrics,
+                            running: contextlib.AsyncExitStack) -> WebhookReceiver | None:
+    """POST /github/webhook's receiver, when serve has secrets to check deliveries with."""
+    if not secrets:
+        return None
+    # Its own client: the redelivery lookup never waits behind the API's reads.
+    client = connect(target, use_database=True)
+    running.callback(client.close)
+    # With tokens every owner must be listed: a delivery is never put in an org by default.
+    orgs = OrgPolicy(settings.github_org_map, settings.default_org_id, owners_must_be_listed=bool(settings.auth_tokens))
+    receiver = WebhookReceiver(secrets=secrets, ingestor=ingestor, orgs=orgs, privacy=settings.privacy,
+                               counts=DeliveryCounts(metrics, stored_delivery_lookup(client, settings.database)))
+    running.callback(receiver.close)
+    return receiver
 
 
 def rollup_for(settings: Settings, client, running: contextlib.AsyncExitStack) -> Rollup:

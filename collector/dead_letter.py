@@ -92,7 +92,7 @@ class InsertPlan:
         self._received_at_ms = received_at_ms
         self._pieces = collections.deque(
             Piece(table, piece) for table, rows in rows_by_table.items()
-            for piece in split_by_partition(rows, table_columns[table].index("timestamp")))
+            for piece in split_by_partition(rows, _partition_column(table_columns[table])))
         self._dead_letters: list[tuple] = []
         self.dropped: list[tuple[tuple, Refusal]] = []  # dead letters the dead_letters table refused too
 
@@ -145,10 +145,18 @@ def by_kind(dead_letters: list[tuple]) -> dict[tuple[str, str], tuple[int, str]]
     return kinds
 
 
-def split_by_partition(rows: list, timestamp_index: int, most: int = PARTITIONS_PER_INSERT) -> list[list]:
-    """The rows in pieces of at most `most` months each; one piece, in order, when they span no more."""
+def _partition_column(columns: Sequence[str]) -> int | None:
+    # The github_* tables have no timestamp and no partitions: their rows always fit one insert.
+    return columns.index("timestamp") if "timestamp" in columns else None
+
+
+def split_by_partition(rows: list, timestamp_index: int | None, most: int = PARTITIONS_PER_INSERT) -> list[list]:
+    """The rows in pieces of at most `most` months each; one piece, in order, when they span no more (or the
+    table has no partitions: timestamp_index None)."""
     if not rows:
         return []
+    if timestamp_index is None:
+        return [rows]
     by_month: dict[tuple, list] = {}
     for row in rows:
         by_month.setdefault(_month(row[timestamp_index]), []).append(row)

@@ -4,7 +4,8 @@ DNS rebinding: a web page on evil.example can point its own name at 127.0.0.1 on
 then sends that page's requests to serve as same-origin (Origin and Host both say evil.example), reads the answers
 and can POST, so the cross-origin rule alone does not stop it. A token would (a page cannot know it), but without
 --auth-tokens the API is open: there it refuses any Host that is not an IP literal, `localhost`, or a name listed
-in --allowed-hosts. A rebinding attack needs a name of the attacker's, so it never matches.
+in --allowed-hosts. A rebinding attack needs a name of the attacker's, so it never matches. Signature-checked
+routes (GitHub's webhook) answer any name: GitHub addresses serve by its public name, and a page cannot sign.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import ipaddress
 from aiohttp import web
 
 from plumbing.json_answer import json_response
+from plumbing.routes import Access, route_access
 
 LOOPBACK_NAMES = frozenset({"localhost"})
 
@@ -40,7 +42,7 @@ def refuse_unknown_hosts(allowed_names: frozenset[str]):
     @web.middleware
     async def check_host(request: web.Request, handler):
         name = host_name(request.headers.get("Host", ""))
-        if is_address(name) or name in names:
+        if is_address(name) or name in names or route_access(request) is Access.SIGNED:
             return await handler(request)
         return json_response({"error": f"this API answers requests to an IP address or to {', '.join(sorted(names))}"
                                        f", not to {name!r} (a web page could have pointed that name here); "

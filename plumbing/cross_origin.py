@@ -5,12 +5,15 @@ the server first, as long as the body is of a "simple" type (text/plain, form da
 request (POST, PUT, PATCH, DELETE: SQL, aggregation, purge) must come from the API's own origin or from no browser
 at all (no Origin header, Sec-Fetch-Site none or same-origin), and must not carry a simple content type: a body of
 any other type makes the browser ask first (a CORS preflight), which this server never grants. curl, urllib and
-the CLI send no Origin; a page served from the API port itself stays same-origin.
+the CLI send no Origin; a page served from the API port itself stays same-origin. Signature-checked routes
+(GitHub's webhook) are exempt: a page cannot sign a request, and GitHub may send a form body.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
+
+from plumbing.routes import Access, route_access
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The types a cross-site form or no-cors fetch may send without a preflight (the Fetch standard's CORS-safelisted).
@@ -20,7 +23,7 @@ _SAME_SITE_FETCHES = frozenset({"same-origin", "none"})
 
 @web.middleware
 async def refuse_cross_origin(request: web.Request, handler):
-    if request.method not in STATE_CHANGING:
+    if request.method not in STATE_CHANGING or route_access(request) is Access.SIGNED:
         return await handler(request)
     own_origin = f"{request.scheme}://{request.host}".lower()
     origin = request.headers.get("Origin")

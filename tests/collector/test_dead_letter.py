@@ -93,6 +93,24 @@ def test_rows_over_many_months_are_split_below_the_partition_limit_and_none_lost
     assert split_by_partition(rows[:3], 1) == [rows[:3]]  # few months: one insert, rows in order
 
 
+def test_rows_of_a_table_without_partitions_are_stored_in_one_insert(store, tmp_path):
+    """The github_* tables have no timestamp column and no partitions: the writer inserts them whole."""
+    insert = RecordingInsert(store)
+    pipeline = pipeline_on(tmp_path, insert)
+    deliveries = [("org-a", f"delivery-{n}", "ping", "", "", 1_700_000_000_000 + n) for n in range(3)]
+
+    async def scenario():
+        running(pipeline)
+        await pipeline.ingestor.store_rows("github_deliveries", deliveries)
+        assert await pipeline.writer.settled(30)
+        await pipeline.close()
+
+    asyncio.run(scenario())
+    assert store.rows("SELECT delivery_id FROM {db}.github_deliveries FINAL ORDER BY delivery_id") == [
+        (f"delivery-{n}",) for n in range(3)]
+    assert insert.calls == [("github_deliveries", 3)]
+
+
 # --- refused rows -------------------------------------------------------------------------------------------------
 
 def test_rows_the_store_refuses_go_to_dead_letters_and_the_rest_of_every_org_is_stored(store, tmp_path):
