@@ -21,12 +21,14 @@ from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
 from aggregator.snapshot import Snapshots
 from cc_analytics.config import Settings
+from cc_analytics.github_fetching import GitHubFetching, github_fetching, refused_owners
 from cc_analytics.read_api import build_read_api, serve_purger
 from cc_analytics.store import migrate, store_target
 from plumbing import malformed_requests
 from plumbing.auth import TokenTable
 from plumbing.connection_limits import ConnectionGuard, ConnectionLimits, connections_per_port, raise_open_file_limit
 from collector.decode import Limits
+from collector.github import backfill_routes
 from collector.grpc_receiver import bind, build_grpc_server
 from collector.health import CollectorHealth
 from collector.http_receiver import build_http_app
@@ -89,13 +91,15 @@ async def serve(settings: Settings) -> None:
                               max_days_per_run=settings.aggregate_max_days)
         if settings.aggregate_interval:
             await _start_refreshing(running, refresher, settings.aggregate_interval, supervisor)
+        github = _start_github(running, settings, target, pipeline, supervisor) if settings.github_token_file else None
         sql_client = connect_readonly(target) if settings.sql_endpoint else None
         if sql_client is not None:
             running.callback(sql_client.close)
         api = build_read_api(read_client, settings, refresher=refresher, tokens=tokens, queue=queue, writer=writer,
                              ping_store=lambda: write_client.command("SELECT 1"), background=supervisor,
                              purger=serve_purger(target, settings, rollup, running), metrics=metrics, usage=usage,
-                             sql_client=sql_client)
+                             sql_client=sql_client, more_routes=(backfill_routes.routes(
+                                 github.backfill if github else None, functools.partial(refused_owners, settings)),))
         api.middlewares.append(reads_after_queued_writes(writer))
         api_port = await _start_site(running, api, settings.host, settings.api_port, "API", limits=connections)
         grpc_server = build_grpc_server(ingestor, settings.max_request_bytes, tokens, connections=connections)
@@ -168,6 +172,31 @@ async def _start_refreshing(running: contextlib.AsyncExitStack, refresher: Refre
     loop = asyncio.get_running_loop()
     task = supervisor.spawn("rollup timer", lambda status: refresher.run_every(
         interval, lambda work: loop.run_in_executor(thread, work), status))
+    _cancel_on_unwind(running, task)
+
+
+def _start_github(running: contextlib.AsyncExitStack, settings: Settings, target: StoreTarget, pipeline,
+                  supervisor: Supervisor) -> GitHubFetching:
+    """The REST fetcher (and labeller) every --github-fetch-interval seconds, under the supervisor; its rows go
+    through the write-ahead queue like an export's. Raises GitHubTokenError for a token file it cannot use."""
+    client = connect(target, use_database=True)  # its own: a slow work-list query holds no API read
+    running.callback(client.close)
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="github")
+    running.callback(thread.shutdown, wait=True)
+    loop = asyncio.get_running_loop()
+    fetching = github_fetching(settings, client, pipeline.ingestor.store_rows,
+                               run_blocking=lambda work: loop.run_in_executor(thread, work),
+                               settle=lambda: pipeline.writer.settled(READ_AFTER_WRITE_SECONDS))
+    running.push_async_callback(fetching.github.close)
+    after_pass = fetching.labeller.label if fetching.labeller else None
+    task = supervisor.spawn("github fetcher", lambda status: fetching.fetcher.run_every(
+        settings.github_fetch_interval, status, after_pass))
+    _cancel_on_unwind(running, task)
+    return fetching
+
+
+def _cancel_on_unwind(running: contextlib.AsyncExitStack, task: asyncio.Task) -> None:
+    """Cancel the task when the stack unwinds, and wait until it has stopped."""
 
     async def stop() -> None:
         task.cancel()

@@ -1,0 +1,48 @@
+"""The GitHub REST parts wired from the settings, once for serve and for `github backfill` without serve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from clickhouse_connect.driver.client import Client
+
+from cc_analytics.config import Settings
+from collector.github.backfill import Backfill
+from collector.github.fetch_work import FetchWork
+from collector.github.fetcher import Fetcher, RunBlocking, StoreRows
+from collector.github.rest_client import GitHubClient, read_token
+from exporters.github_labels import PullRequestLabeller
+
+
+@dataclass
+class GitHubFetching:
+    github: GitHubClient
+    fetcher: Fetcher
+    backfill: Backfill
+    labeller: PullRequestLabeller | None  # with --github-label-prs
+
+
+def github_fetching(settings: Settings, client: Client, store_rows: StoreRows, *, run_blocking: RunBlocking,
+                    settle: Callable[[], Awaitable[object]]) -> GitHubFetching:
+    """Reads --github-token-file (GitHubTokenError when it cannot be used). client: a store client of its own."""
+    github = GitHubClient(read_token(settings.github_token_file), settings.github_api_url)
+    pseudonym = settings.privacy.pseudonym if settings.hash_emails else None
+    fetcher = Fetcher(github, FetchWork(client, settings.database), store_rows, pseudonym=pseudonym,
+                      run_blocking=run_blocking, settle=settle)
+    labeller = PullRequestLabeller(github, client, settings.database, store_rows, run_blocking=run_blocking,
+                                   settle=settle) if settings.github_label_prs else None
+    return GitHubFetching(github, fetcher, Backfill(github, fetcher, store_rows, lambda owner: org_of_owner(
+        settings, owner)), labeller)
+
+
+def org_of_owner(settings: Settings, owner: str) -> str:
+    return settings.github_org_map.get(owner.lower(), settings.default_org_id)
+
+
+def refused_owners(settings: Settings, repositories: list[str]) -> list[str]:
+    """With --auth-tokens every owner must be listed in --github-orgs; the owners that are not."""
+    if not settings.auth_tokens:
+        return []
+    owners = {repository.split("/", 1)[0] for repository in repositories}
+    return sorted(owner for owner in owners if owner not in settings.github_org_map)
