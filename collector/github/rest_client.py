@@ -16,9 +16,10 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import AsyncIterator
+from typing import AsyncIterator, Mapping
 
 import aiohttp
+from multidict import CIMultiDict
 
 from collector.github.rest_answers import Wait, next_page, rate_limit_wait, retryable_status
 from plumbing.log_once import RateLimitedLog
@@ -192,13 +193,13 @@ class GitHubClient:
                 raise GitHubError(f"{method} {url}: {status} {_message(body)}", status)
             return json.loads(body), next_page(headers.get("Link"))
 
-    async def _send(self, method: str, url: str, payload: dict | None) -> tuple[int, dict, bytes]:
+    async def _send(self, method: str, url: str, payload: dict | None) -> tuple[int, Mapping[str, str], bytes]:
         """One request; a 304 answers with the cached body of the ETag it was sent with."""
         cached = self._cache.get(url) if method == "GET" else None
         headers = {**self._headers, "If-None-Match": cached.etag} if cached else self._headers
         async with self._client().request(method, url, headers=headers, json=payload) as response:
             body = await response.read()
-            answer_headers = dict(response.headers)
+            answer_headers = CIMultiDict(response.headers)  # header names' case varies
         if response.status == 304 and cached:
             return 200, {"Link": cached.link} if cached.link else {}, cached.body
         if method == "GET" and response.status == 200 and answer_headers.get("ETag"):
