@@ -26,7 +26,7 @@ _LABELS = PULL_REQUEST_COLUMNS.index("labels")
 
 
 class PullRequestLabeller:
-    def __init__(self, github: GitHubClient, client: Client, database: str, store_rows: StoreRows, *,
+    def __init__(self, github: GitHubClient, client: Client, database: str, *, store_rows: StoreRows,
                  run_blocking: RunBlocking, settle: Callable[[], Awaitable[object]]):
         self._github = github
         self._client = client

@@ -43,7 +43,7 @@ class PassResult:
 
 
 class Fetcher:
-    def __init__(self, github: GitHubClient, work: FetchWork, store_rows: StoreRows, *,
+    def __init__(self, github: GitHubClient, work: FetchWork, *, store_rows: StoreRows,
                  pseudonym: Callable[[str], str] | None, run_blocking: RunBlocking,
                  settle: Callable[[], Awaitable[object]]):
         self._github = github

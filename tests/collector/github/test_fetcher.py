@@ -11,9 +11,9 @@ from collector.github import rest_rows
 from collector.github.fetch_work import FetchWork
 from collector.github.fetcher import Fetcher
 from collector.github.rest_client import GitHubClient, RetryPolicy
-from collector.github.tables import GITHUB_TABLE_COLUMNS
-from plumbing.store.client import insert_columns
 from tests.support.fake_github import TOKEN, FakeGitHub, commit_object, file_object, pull_object
+from tests.support.github_rows import in_process, insert
+from tests.support.writer_pipeline import RecordingInsert, pipeline_on, running
 
 REPO = "acme/widgets"
 FAST = RetryPolicy(attempts=2, first_backoff_seconds=0.05, max_backoff_seconds=0.1, max_wait_seconds=3)
@@ -26,10 +26,6 @@ def github():
     fake = FakeGitHub().start()
     yield fake
     fake.stop()
-
-
-def insert(store, table: str, rows: list[tuple]) -> None:
-    insert_columns(store.client, table, GITHUB_TABLE_COLUMNS[table], list(zip(*rows)), store.database)
 
 
 def merged_pull(store, github: FakeGitHub, number: int, org: str = "acme-org") -> list[str]:
@@ -52,17 +48,8 @@ def merged_pull(store, github: FakeGitHub, number: int, org: str = "acme-org") -
 def fetch_pass(store, github: FakeGitHub, pseudonym=None):
     async def run():
         async with GitHubClient(TOKEN, github.url, policy=FAST) as client:
-            async def store_rows(table, rows):
-                insert(store, table, rows)
-
-            async def blocking(work):
-                return work()
-
-            async def settled():
-                return True
-
-            fetcher = Fetcher(client, FetchWork(store.client, store.database), store_rows, pseudonym=pseudonym,
-                              run_blocking=blocking, settle=settled)
+            fetcher = Fetcher(client, FetchWork(store.client, store.database), pseudonym=pseudonym,
+                              **in_process(store))
             return await fetcher.run_pass()
     return asyncio.run(run())
 
@@ -122,3 +109,29 @@ def test_author_emails_are_pseudonymised_like_telemetrys(store, github):
     emails = {row[0] for row in store.rows("SELECT author_email FROM {db}.github_commits FINAL")}
     assert emails == {email_pseudonym("Ada@Example.com", "salt"), email_pseudonym("dev@example.com", "salt")}
     assert not any("@" in email for email in emails)
+
+
+@pytest.mark.slow
+def test_rows_through_the_write_ahead_queue_are_stored(store, github, tmp_path):
+    """serve's path: Ingestor.store_rows, then the batch writer (github tables have no timestamp partitions, and
+    github_fetches no received_at)."""
+    merged_pull(store, github, 41)
+    pipeline = pipeline_on(tmp_path, RecordingInsert(store), max_delay_seconds=0.05)
+
+    async def scenario():
+        running(pipeline)
+        async with GitHubClient(TOKEN, github.url, policy=FAST) as client:
+            loop = asyncio.get_running_loop()
+            fetcher = Fetcher(client, FetchWork(store.client, store.database), pseudonym=None,
+                              store_rows=pipeline.ingestor.store_rows,
+                              run_blocking=lambda work: loop.run_in_executor(None, work),
+                              settle=lambda: pipeline.writer.settled(30))
+            result = await fetcher.run_pass()
+        assert await pipeline.writer.settled(30)
+        await pipeline.close()
+        return result
+
+    result = asyncio.run(scenario())
+    assert (result.pull_requests, result.commits, result.failed) == (1, 3, 0)
+    assert counts(store) == {"github_commits": (3, 3), "github_pull_request_commits": (3, 3),
+                             "github_commit_files": (4, 4), "github_fetches": (4, 4)}
