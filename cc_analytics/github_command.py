@@ -9,18 +9,8 @@ import json
 import sys
 import time
 
-from cc_analytics import local_api
-from cc_analytics.config import (
-    CLIENT_OPTIONS,
-    EMAIL_OPTIONS,
-    GITHUB_API_OPTIONS,
-    GITHUB_WEBHOOK_OPTIONS,
-    LOGGING_OPTIONS,
-    NETWORK_OPTIONS,
-    STORE_OPTIONS,
-    Settings,
-    add_options,
-)
+from cc_analytics import config, local_api
+from cc_analytics.config import Settings, add_options
 from cc_analytics.github_fetching import github_fetching
 from cc_analytics.progress import ProgressBar
 from cc_analytics.store import open_store, store_target
@@ -33,7 +23,7 @@ from plumbing.store.client import insert_columns
 EXIT_USAGE = 2
 POLL_SECONDS = 0.5
 # Which org a repository owner's rows belong to: the one webhook option the backfill needs too.
-GITHUB_ORG_OPTIONS = tuple(option for option in GITHUB_WEBHOOK_OPTIONS if option.field == "github_orgs")
+GITHUB_ORG_OPTIONS = tuple(option for option in config.GITHUB_WEBHOOK_OPTIONS if option.field == "github_orgs")
 
 
 def add_parser(commands) -> None:
@@ -51,9 +41,9 @@ def add_parser(commands) -> None:
                           help="a repository, e.g. acme/widgets; repeat for several")
     backfill.add_argument("--since", required=True, metavar="YYYY-MM-DD",
                           help="first day: PRs last updated before it are not listed")
-    for options, title in ((NETWORK_OPTIONS + CLIENT_OPTIONS, "network"), (STORE_OPTIONS, "store"),
-                           (GITHUB_API_OPTIONS + GITHUB_ORG_OPTIONS, "github"), (EMAIL_OPTIONS, "privacy"),
-                           (LOGGING_OPTIONS, "logging")):
+    for options, title in ((config.NETWORK_OPTIONS + config.CLIENT_OPTIONS, "network"),
+                           (config.STORE_OPTIONS, "store"), (config.GITHUB_API_OPTIONS + GITHUB_ORG_OPTIONS, "github"),
+                           (config.EMAIL_OPTIONS, "privacy"), (config.LOGGING_OPTIONS, "logging")):
         add_options(backfill, options, title)
     backfill.set_defaults(run=run_backfill)
 
