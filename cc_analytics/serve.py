@@ -92,14 +92,18 @@ async def serve(settings: Settings) -> None:
         if settings.aggregate_interval:
             await _start_refreshing(running, refresher, settings.aggregate_interval, supervisor)
         github = _start_github(running, settings, target, pipeline, supervisor) if settings.github_token_file else None
+        if settings.github_label_prs and github is None:
+            log.warning("--github-label-prs does nothing without --github-token-file: no PR is labelled")
+        backfills = backfill_routes.BackfillJobs(github.backfill if github else None,
+                                                 functools.partial(refused_owners, settings))
+        running.push_async_callback(backfills.stop)  # before the GitHub client and the queue close
         sql_client = connect_readonly(target) if settings.sql_endpoint else None
         if sql_client is not None:
             running.callback(sql_client.close)
         api = build_read_api(read_client, settings, refresher=refresher, tokens=tokens, queue=queue, writer=writer,
                              ping_store=lambda: write_client.command("SELECT 1"), background=supervisor,
                              purger=serve_purger(target, settings, rollup, running), metrics=metrics, usage=usage,
-                             sql_client=sql_client, more_routes=(backfill_routes.routes(
-                                 github.backfill if github else None, functools.partial(refused_owners, settings)),))
+                             sql_client=sql_client, more_routes=(backfills.routes(),))
         api.middlewares.append(reads_after_queued_writes(writer))
         api_port = await _start_site(running, api, settings.host, settings.api_port, "API", limits=connections)
         grpc_server = build_grpc_server(ingestor, settings.max_request_bytes, tokens, connections=connections)

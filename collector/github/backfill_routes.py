@@ -21,17 +21,31 @@ log = logging.getLogger(__name__)
 PATH = "/api/v1/github/backfill"
 
 
-def routes(backfill: Backfill | None, refused_owners: Callable[[list[str]], list[str]]) -> RouteTable:
-    """backfill None: serve has no --github-token-file. refused_owners: the owners serve may not store."""
-    table = RouteTable()
-    running: set[asyncio.Task] = set()
+class BackfillJobs:
+    """The backfill serve runs (one at a time) and its routes; stop() cancels it when serve stops."""
 
-    @table.post(PATH, Access.ADMIN)
-    async def start(request: web.Request) -> web.Response:
+    def __init__(self, backfill: Backfill | None, refused_owners: Callable[[list[str]], list[str]]):
+        self._backfill = backfill  # None: serve has no --github-token-file
+        self._refused_owners = refused_owners  # the owners serve may not store
+        self._running: set[asyncio.Task] = set()
+
+    async def stop(self) -> None:
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+
+    def routes(self) -> RouteTable:
+        table = RouteTable()
+        table.add("POST", PATH, self._start, Access.ADMIN)
+        table.add("GET", PATH, self._progress, Access.ADMIN)
+        return table
+
+    async def _start(self, request: web.Request) -> web.Response:
+        backfill = self._backfill
         if backfill is None:
             return json_response({"error": "this serve has no --github-token-file, so it cannot call GitHub"},
                                  status=503)
-        if running:
+        if self._running:
             return json_response({"error": "a backfill is running; GET this path for its progress",
                                   "progress": backfill.progress.as_json()}, status=409)
         try:
@@ -41,23 +55,20 @@ def routes(backfill: Backfill | None, refused_owners: Callable[[list[str]], list
             return json_response({"error": str(error)}, status=400)
         if not repositories:
             return json_response({"error": "give at least one repo=OWNER/NAME"}, status=400)
-        refused = refused_owners(repositories)
+        refused = self._refused_owners(repositories)
         if refused:
             return json_response({"error": f"owners not in --github-orgs: {', '.join(refused)}; with "
                                            "--auth-tokens every owner must be mapped to an org"}, status=400)
         backfill.progress = BackfillProgress(total=len(repositories))
         task = asyncio.get_running_loop().create_task(_run(backfill, repositories, since))
-        running.add(task)
-        task.add_done_callback(running.discard)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
         return json_response(backfill.progress.as_json(), status=202)
 
-    @table.get(PATH, Access.ADMIN)
-    async def progress(_: web.Request) -> web.Response:
-        if backfill is None:
+    async def _progress(self, _: web.Request) -> web.Response:
+        if self._backfill is None:
             return json_response({"error": "this serve has no --github-token-file"}, status=503)
-        return json_response(backfill.progress.as_json())
-
-    return table
+        return json_response(self._backfill.progress.as_json())
 
 
 async def _run(backfill: Backfill, repositories: list[str], since) -> None:
