@@ -9,7 +9,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from aggregator.readonly_sql import QUERY_FORMATS
-from cc_analytics import claude_env, export_commands, log_format, purge_command, report_commands
+from cc_analytics import claude_env, export_commands, github_command, log_format, purge_command, report_commands
 from cc_analytics.backend import Refused, open_backend
 from cc_analytics.config import (
     AGGREGATE_OPTIONS,
@@ -35,6 +35,7 @@ from plumbing.store.client import StoreUnavailable, connect
 from collector.github.signature import SecretFileError
 from plumbing.auth import TokenFileError
 from plumbing.tls import TlsFileError
+from collector.github.rest_client import GitHubTokenError
 from collector.write_ahead_log import QueueUnavailable
 
 log = logging.getLogger("cc_analytics")
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     except (StoreUnavailable, QueueUnavailable, OSError) as error:
         log.error("%s", error)
         return EXIT_UNAVAILABLE
-    except (TokenFileError, TlsFileError, SecretFileError) as error:
+    except (TokenFileError, TlsFileError, SecretFileError, GitHubTokenError) as error:
         log.error("%s", error)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     query_cmd.set_defaults(run=_run_query)
 
     purge_command.add_parser(commands)
+    github_command.add_parser(commands)
     return parser
 
 

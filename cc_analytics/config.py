@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from plumbing.tls import TlsFiles
 from collector.decode.privacy import PrivacyPolicy
+from collector.github.orgs import OrgPolicy
 from aggregator.refresh import DEFAULT_MAX_DAYS_PER_RUN, MIN_DAYS_PER_RUN
 
 ENV_PREFIX = "CC_ANALYTICS_"
@@ -89,9 +90,10 @@ class Settings:
         return frozenset(name.strip().lower() for name in self.allowed_hosts.split(",") if name.strip())
 
     @property
-    def github_org_map(self) -> dict[str, str]:
-        """GitHub owner login (lower-cased) -> cc-analytics org, from --github-orgs."""
-        return dict(_owner_and_org(pair) for pair in self.github_orgs.split(",") if pair.strip())
+    def github_org_policy(self) -> OrgPolicy:
+        """Whose org a GitHub owner's rows go to; with --auth-tokens, only owners listed in --github-orgs."""
+        return OrgPolicy(dict(_owner_and_org(pair) for pair in self.github_orgs.split(",") if pair.strip()),
+                         self.default_org_id, owners_must_be_listed=bool(self.auth_tokens))
 
     @property
     def privacy(self) -> PrivacyPolicy:

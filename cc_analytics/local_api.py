@@ -24,7 +24,7 @@ def call(settings: Settings, method: str, path: str, parameters: dict, body: byt
          timeout: float = 600, content_type: str | None = None) -> bytes:
     """The answer's body; a body is sent as content_type (the API refuses the form types a browser sends)."""
     host = claude_env.reachable_host(settings.host, local=True)
-    query = urllib.parse.urlencode({k: v for k, v in parameters.items() if v is not None})
+    query = urllib.parse.urlencode({k: v for k, v in parameters.items() if v is not None}, doseq=True)
     headers = {"Authorization": f"Bearer {settings.api_token}"} if settings.api_token else {}
     if content_type:
         headers["Content-Type"] = content_type

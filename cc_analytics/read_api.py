@@ -29,7 +29,7 @@ from plumbing.access import access_control
 from plumbing.allowed_hosts import refuse_unknown_hosts
 from plumbing.auth import TokenTable
 from plumbing.metrics_registry import ProcessMetrics
-from plumbing.routes import mount
+from plumbing.routes import RouteTable, mount
 from plumbing.store.client import StoreTarget, connect
 from plumbing.supervisor import Supervisor
 
@@ -42,7 +42,8 @@ USER_FORMATS = {"csv": UserFormat(users_csv.render, "text/csv; charset=utf-8", u
 def build_read_api(client, settings: Settings, *, refresher: Refresher | None, tokens: TokenTable | None,
                    queue: WriteAheadLog, writer: BatchWriter, ping_store: Callable[[], None], background: Supervisor,
                    purger: purge.Purger, metrics: ProcessMetrics, usage: metrics_endpoint.UsageExposition | None,
-                   sql_client=None, github_webhook: WebhookReceiver | None = None) -> web.Application:
+                   sql_client=None, github_webhook: WebhookReceiver | None = None,
+                   more_routes: tuple[RouteTable, ...] = ()) -> web.Application:
     """Every route of the API port; it refuses to start if one was added without an access level. SQL runs on
     sql_client when given (serve gives it its own), so a slow query holds no other read. Without github_webhook
     (no --github-webhook-secret-file) POST /github/webhook answers 404 naming the flag."""
@@ -57,6 +58,7 @@ def build_read_api(client, settings: Settings, *, refresher: Refresher | None, t
         admin_api.routes(),
         metrics_endpoint.routes(metrics, usage, refresher if settings.aggregate_interval else None),
         webhook.routes(github_webhook),
+        *more_routes,
     ))
     return app
 

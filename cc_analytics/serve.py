@@ -21,6 +21,7 @@ from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
 from aggregator.snapshot import Snapshots
 from cc_analytics.config import Settings
+from cc_analytics.github_fetching import GitHubFetching, github_fetching
 from cc_analytics.read_api import build_read_api, serve_purger
 from cc_analytics.store import migrate, store_target
 from plumbing import malformed_requests
@@ -29,8 +30,9 @@ from plumbing.connection_limits import ConnectionGuard, ConnectionLimits, connec
 from collector.decode import Limits
 from collector.github.delivery_counts import DeliveryCounts
 from collector.github.signature import load_secrets
-from collector.github.webhook import OrgPolicy, WebhookReceiver, stored_delivery_lookup
+from collector.github.webhook import WebhookReceiver, stored_delivery_lookup
 from collector.ingest import Ingestor
+from collector.github import backfill_routes
 from collector.grpc_receiver import bind, build_grpc_server
 from collector.health import CollectorHealth
 from collector.http_receiver import build_http_app
@@ -94,6 +96,12 @@ async def serve(settings: Settings) -> None:
                               max_days_per_run=settings.aggregate_max_days)
         if settings.aggregate_interval:
             await _start_refreshing(running, refresher, settings.aggregate_interval, supervisor)
+        github = _start_github(running, settings, target, pipeline, supervisor) if settings.github_token_file else None
+        if settings.github_label_prs and github is None:
+            log.warning("--github-label-prs does nothing without --github-token-file: no PR is labelled")
+        backfills = backfill_routes.BackfillJobs(github.backfill if github else None,
+                                                 settings.github_org_policy.refused)
+        running.push_async_callback(backfills.stop)  # before the GitHub client and the queue close
         sql_client = connect_readonly(target) if settings.sql_endpoint else None
         if sql_client is not None:
             running.callback(sql_client.close)
@@ -102,7 +110,8 @@ async def serve(settings: Settings) -> None:
                              purger=serve_purger(target, settings, rollup, running), metrics=metrics, usage=usage,
                              sql_client=sql_client,
                              github_webhook=github_webhook_receiver(target, settings, webhook_secrets, ingestor,
-                                                                    metrics, running))
+                                                                    metrics, running),
+                             more_routes=(backfills.routes(),))
         api.middlewares.append(reads_after_queued_writes(writer))
         api_port = await _start_site(running, api, settings.host, settings.api_port, "API", limits=connections)
         grpc_server = build_grpc_server(ingestor, settings.max_request_bytes, tokens, connections=connections)
@@ -157,9 +166,8 @@ def github_webhook_receiver(target: StoreTarget, settings: Settings, secrets: tu
     # Its own client: the redelivery lookup never waits behind the API's reads.
     client = connect(target, use_database=True)
     running.callback(client.close)
-    # With tokens every owner must be listed: a delivery is never put in an org by default.
-    orgs = OrgPolicy(settings.github_org_map, settings.default_org_id, owners_must_be_listed=bool(settings.auth_tokens))
-    receiver = WebhookReceiver(secrets=secrets, ingestor=ingestor, orgs=orgs, privacy=settings.privacy,
+    receiver = WebhookReceiver(secrets=secrets, ingestor=ingestor, orgs=settings.github_org_policy,
+                               privacy=settings.privacy,
                                counts=DeliveryCounts(metrics, stored_delivery_lookup(client, settings.database)))
     running.callback(receiver.close)
     return receiver
@@ -192,6 +200,31 @@ async def _start_refreshing(running: contextlib.AsyncExitStack, refresher: Refre
     loop = asyncio.get_running_loop()
     task = supervisor.spawn("rollup timer", lambda status: refresher.run_every(
         interval, lambda work: loop.run_in_executor(thread, work), status))
+    _cancel_on_unwind(running, task)
+
+
+def _start_github(running: contextlib.AsyncExitStack, settings: Settings, target: StoreTarget, pipeline,
+                  supervisor: Supervisor) -> GitHubFetching:
+    """The REST fetcher (and labeller) every --github-fetch-interval seconds, under the supervisor; its rows go
+    through the write-ahead queue like an export's. Raises GitHubTokenError for a token file it cannot use."""
+    client = connect(target, use_database=True)  # its own: a slow work-list query holds no API read
+    running.callback(client.close)
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="github")
+    running.callback(thread.shutdown, wait=True)
+    loop = asyncio.get_running_loop()
+    fetching = github_fetching(settings, client, pipeline.ingestor.store_rows,
+                               run_blocking=lambda work: loop.run_in_executor(thread, work),
+                               settle=lambda: pipeline.writer.settled(READ_AFTER_WRITE_SECONDS))
+    running.push_async_callback(fetching.github.close)
+    after_pass = fetching.labeller.label if fetching.labeller else None
+    task = supervisor.spawn("github fetcher", lambda status: fetching.fetcher.run_every(
+        settings.github_fetch_interval, status, after_pass))
+    _cancel_on_unwind(running, task)
+    return fetching
+
+
+def _cancel_on_unwind(running: contextlib.AsyncExitStack, task: asyncio.Task) -> None:
+    """Cancel the task when the stack unwinds, and wait until it has stopped."""
 
     async def stop() -> None:
         task.cancel()

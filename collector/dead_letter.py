@@ -92,7 +92,7 @@ class InsertPlan:
         self._received_at_ms = received_at_ms
         self._pieces = collections.deque(
             Piece(table, piece) for table, rows in rows_by_table.items()
-            for piece in split_by_partition(rows, _partition_column(table_columns[table])))
+            for piece in _by_partition(rows, table_columns[table]))
         self._dead_letters: list[tuple] = []
         self.dropped: list[tuple[tuple, Refusal]] = []  # dead letters the dead_letters table refused too
 
@@ -108,8 +108,9 @@ class InsertPlan:
     def columns(self, piece: Piece) -> list:
         """The piece column by column, a raw table's received_at stamped with the batch's time."""
         columns = list(zip(*piece.rows))
-        if piece.table != DEAD_LETTER_TABLE:
-            columns[self._table_columns[piece.table].index("received_at")] = [self._received_at_ms] * len(piece.rows)
+        names = self.column_names(piece.table)
+        if piece.table != DEAD_LETTER_TABLE and "received_at" in names:  # github_fetches has fetched_at only
+            columns[names.index("received_at")] = [self._received_at_ms] * len(piece.rows)
         return columns
 
     def stored(self) -> Piece:
@@ -129,7 +130,7 @@ class InsertPlan:
     def _dead_letter(self, table: str, row: Sequence, refusal: Refusal) -> tuple:
         columns = self._table_columns[table]
         fields = dict(zip(columns, row))
-        del fields["received_at"]  # stamped at insert: without it, a replay of the row makes the same dead letter
+        fields.pop("received_at", None)  # stamped at insert: without it, a replay of the row makes the same dead letter
         # The row as decoded, so already redacted.
         row_json = json.dumps(fields, default=str, ensure_ascii=False, sort_keys=True)
         return (str(fields.get("org_id", "")), table, str(fields.get("user_key", "")), self._received_at_ms,
@@ -145,18 +146,17 @@ def by_kind(dead_letters: list[tuple]) -> dict[tuple[str, str], tuple[int, str]]
     return kinds
 
 
-def _partition_column(columns: Sequence[str]) -> int | None:
-    # The github_* tables have no timestamp and no partitions: their rows always fit one insert.
-    return columns.index("timestamp") if "timestamp" in columns else None
+def _by_partition(rows: list, columns: Sequence[str]) -> list[list]:
+    """The telemetry tables are partitioned by month of their timestamp; the github_* tables have no partitions."""
+    if "timestamp" not in columns:
+        return [rows] if rows else []
+    return split_by_partition(rows, columns.index("timestamp"))
 
 
-def split_by_partition(rows: list, timestamp_index: int | None, most: int = PARTITIONS_PER_INSERT) -> list[list]:
-    """The rows in pieces of at most `most` months each; one piece, in order, when they span no more (or the
-    table has no partitions: timestamp_index None)."""
+def split_by_partition(rows: list, timestamp_index: int, most: int = PARTITIONS_PER_INSERT) -> list[list]:
+    """The rows in pieces of at most `most` months each; one piece, in order, when they span no more."""
     if not rows:
         return []
-    if timestamp_index is None:
-        return [rows]
     by_month: dict[tuple, list] = {}
     for row in rows:
         by_month.setdefault(_month(row[timestamp_index]), []).append(row)

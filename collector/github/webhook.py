@@ -19,12 +19,12 @@ import re
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from aiohttp import web
 
 from collector.decode.privacy import PrivacyPolicy
 from collector.github.delivery_counts import DeliveryCounts
+from collector.github.orgs import OrgPolicy
 from collector.github.payloads import Delivery, PayloadError, owner_login, rows_of_delivery
 from collector.github.signature import SHA1_SIGNATURE_HEADER, SIGNATURE_HEADER, SignatureRefused, check_signature
 from collector.ingest import Ingestor
@@ -54,18 +54,6 @@ class Refused(Exception):
         super().__init__(reason)
         self.status, self.outcome = status, outcome
         self.log_kind = f"github:{outcome}:{log_kind}" if log_kind else f"github:{outcome}"
-
-
-@dataclass(frozen=True)
-class OrgPolicy:
-    """Which cc-analytics org a repository owner's deliveries belong to (--github-orgs, --default-org-id)."""
-
-    org_by_owner: dict[str, str]
-    default_org_id: str
-    owners_must_be_listed: bool  # with --auth-tokens: an unlisted owner is refused, not put in the default org
-
-    def org_of(self, owner: str) -> str | None:
-        return self.org_by_owner.get(owner, None if self.owners_must_be_listed else self.default_org_id)
 
 
 class WebhookReceiver:
