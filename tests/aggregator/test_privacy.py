@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from aggregator.purge import PURGED_TABLES, Purger
+from aggregator.purge import PURGED_TABLES, Purger, person_columns
 from collector.decode.privacy import email_pseudonym
 from tests.support.claude_records import DAY, MODEL, at, event, identity, lines, point
 from tests.support.exports import assert_stored
@@ -58,8 +58,8 @@ def rows_of(serve, key: str) -> dict[str, int]:
     """Rows per table whose user key or email is key (any case)."""
     counts = {}
     for table in PURGED_TABLES:
-        email = " OR lower(user_email) = lower({k})" if table in (*RAW_TABLES, "daily_user") else ""
-        sql = f"SELECT count() AS n FROM {table} WHERE lower(user_key) = lower({{k}}){email}"
+        named = " OR ".join(f"lower({column}) = lower({{k}})" for column in person_columns(table))
+        sql = f"SELECT count() AS n FROM {table} WHERE {named}"
         counts[table] = int(serve.scalar(sql.replace("{k}", "'" + key.replace("'", "") + "'")))
     return counts
 
