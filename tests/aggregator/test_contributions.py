@@ -4,6 +4,8 @@ GitHub rows; a purge erases a member's contribution rows and commits."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -25,6 +27,7 @@ from tests.support.github_fleet import (
     make_fleet,
     telemetry_days,
 )
+from tests.support.paths import REPO
 from tests.support.github_fleet_truth import DAILY_FIGURES, FleetTruth, days_of
 
 
@@ -185,3 +188,15 @@ def test_a_purge_erases_the_members_contribution_rows_and_commits(store):
         ("github_commits", "author_email = 'ada@example.com'"))] == [0, 0, 0]
     assert store.rows(count % ("github_commits", "author_email != 'ada@example.com'"))[0][0] > 0
 
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["aggregate", "--from", "2026-11-01", "--to", "2026-11-01"], ["serve"]])
+def test_a_bad_identity_map_stops_serve_and_aggregate_at_start(tmp_path, command):
+    bad = tmp_path / "identities.csv"
+    bad.write_text("email,github_login,team\nada@example.com,ada,pay\nnot-an-email,bob,pay\n")
+    result = subprocess.run([sys.executable, "-m", "cc_analytics", *command, "--identity-map", str(bad),
+                             "--data-dir", str(tmp_path / "data")], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    assert f"{bad}, line 3: 'not-an-email' is not an email address" in result.stderr
