@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Callable, Mapping
+from typing import Callable, Mapping, NamedTuple
 
 from aggregator.contributions.identity import IdentityMap
 
@@ -70,16 +70,14 @@ class PullRequest:
     commits_fetched: bool  # the REST fetcher listed its commits at its current head
 
 
-@dataclass(frozen=True)
-class Sighting:
-    """A Claude Code session reported a commit SHA."""
+class Sighting(NamedTuple):
+    """A Claude Code session reported a commit SHA (one per tool_result row read: a plain tuple)."""
     sha: str
     user_key: str
     at_ns: int
 
 
-@dataclass(frozen=True)
-class LinesDay:
+class LinesDay(NamedTuple):
     """A member's accepted lines (points > 0) in a repository on a day: the first and last point's times."""
     day: date
     first_ns: int
