@@ -47,7 +47,7 @@ _IN_RUN = ("timestamp >= fromUnixTimestamp64Nano({run_start:Int64}) "
 # A point counts only when its value is finite and within [0, MAX_POINT_VALUE]: NaN, infinities, negative values on
 # these monotonic counters and absurd magnitudes (the decoder refuses them; other writers or older rows may hold
 # them) are left out of the rollup whole, so no figure is NaN, wraps, or makes the run fail for every org.
-_USABLE_VALUE = f"isFinite(value) AND value BETWEEN 0 AND {float(MAX_POINT_VALUE)}"
+USABLE_VALUE = f"isFinite(value) AND value BETWEEN 0 AND {float(MAX_POINT_VALUE)}"
 
 _RESOURCE_TEAM = "resource_attributes[{team_key:String}] AS resource_team"
 
@@ -69,7 +69,7 @@ DELTA_POINTS = f"""
 INSERT INTO {{staging}} (day, {_POINT_KEY}, delta, {_GROUP_COLUMNS})
 SELECT {_DAY}, {_POINT_KEY}, sum(value), {_GROUP_VALUES}
 FROM (SELECT {_POINT} FROM {{database}}.metric_points FINAL
-      PREWHERE temporality != 'cumulative' AND {_IN_RUN} AND {_USABLE_VALUE})
+      PREWHERE temporality != 'cumulative' AND {_IN_RUN} AND {USABLE_VALUE})
 GROUP BY day, {_POINT_KEY}
 """
 
@@ -89,7 +89,7 @@ FROM
         FROM {{database}}.metric_points FINAL
         PREWHERE temporality = 'cumulative' AND timestamp >= fromUnixTimestamp64Nano({{lookback:Int64}})
           AND timestamp < fromUnixTimestamp64Nano({{run_end:Int64}})
-          AND {_SORTED_DAYS.format(first="lookback_utc_day")} AND {_USABLE_VALUE}
+          AND {_SORTED_DAYS.format(first="lookback_utc_day")} AND {USABLE_VALUE}
     )
     WINDOW series AS (PARTITION BY series_hash ORDER BY timestamp
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)

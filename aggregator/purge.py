@@ -11,6 +11,9 @@ beside the table's parts) and a server may log its queries, so rows are matched 
 value (see person_filter). After deleting, purge waits for the store to remove the old parts that still held the
 rows (old_parts_lifetime; chDB: within about 30 s), so no copy stays on disk.
 
+Their contribution rows go too (pull_request_attribution and daily_contributions of the member), and the
+github_commits rows whose author email is theirs; PRs they authored stay, as GitHub's record, under no member.
+
 daily_org keeps its totals: they are sums over the organization and name nobody; a day rebuilt later is summed
 from the remaining raw rows, without the person.
 """
@@ -31,6 +34,7 @@ from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
 from aggregator.api import bad_request
+from aggregator.contributions import CONTRIBUTION_TABLES
 from aggregator.params import BadParameter, json_value
 from collector.dead_letter import DEAD_LETTER_TABLE
 from plumbing.routes import Access, RouteTable
@@ -39,8 +43,10 @@ RAW_TABLES = ("events", "metric_points", "spans")
 # The rollups with a row per member (daily_org has one per organization).
 MEMBER_ROLLUPS = ("daily_user", "daily_model", "daily_edit_tool")
 # A dead letter is a raw row the store refused: the person's, kept with its user key, goes too.
-PURGED_TABLES = RAW_TABLES + (DEAD_LETTER_TABLE,) + MEMBER_ROLLUPS
-_TABLES_WITH_EMAIL = frozenset(RAW_TABLES + ("daily_user",))
+PURGED_TABLES = RAW_TABLES + (DEAD_LETTER_TABLE,) + MEMBER_ROLLUPS + CONTRIBUTION_TABLES + ("github_commits",)
+# The columns that name the person, where not user_key alone.
+_PERSON_COLUMNS = {**{table: ("user_key", "user_email") for table in RAW_TABLES + ("daily_user",)},
+                   **{table: ("member",) for table in CONTRIBUTION_TABLES}, "github_commits": ("author_email",)}
 # How long a purge waits for the store to remove the old parts that held the deleted rows.
 OLD_PARTS_WAIT_SECONDS = 120
 
@@ -83,9 +89,14 @@ class PersonDigests:
         return {"salt": self.salt, "digests": self.digests}
 
 
+def person_columns(table: str) -> tuple[str, ...]:
+    """The columns of a purged table that can name the person."""
+    return _PERSON_COLUMNS.get(table, ("user_key",))
+
+
 def person_filter(table: str) -> str:
     """The rows of the person in table: lower() of the stored value, salted and hashed as PersonDigests does."""
-    columns = ("user_key", "user_email") if table in _TABLES_WITH_EMAIL else ("user_key",)
+    columns = person_columns(table)
     return "(" + " OR ".join(f"lower(hex(SHA256(concat({{salt:String}}, lower({column}))))) IN "
                              "{digests:Array(String)}" for column in columns) + ")"
 

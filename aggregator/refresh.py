@@ -8,6 +8,14 @@ point on each of 400 past days neither holds the rollup for minutes nor delays a
 Where the scan resumes after a restart is saved in the store (rollup_cursor): the receive time of the oldest
 backlog entry, so a backlog left by a stopped serve is found again; before the first save, the latest version
 in the rollups (records that arrived before the aggregator existed are rolled up without a manual backfill).
+
+With a ContributionRollup, each rebuild of a range rebuilds its contribution days too, and the timer rebuilds the
+contribution days that can have changed (aggregator.contributions.changes): merge and creation days of PRs whose
+GitHub rows arrived since the previous scan, and the days whose PRs read telemetry of a day that received records
+(that day - 3 to + 22). Rather than "the last 23 days whenever telemetry arrives", this follows the records' own
+days, so late telemetry for an old day reaches the PRs it bears on, and a minute of today's telemetry rebuilds four
+days, not 23. Those days wait in a backlog of their own, newest first, at most CONTRIBUTION_DAYS_PER_RUN a run,
+kept in the saved cursor like the late days.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Callable, Iterable
 
+from aggregator.contributions.changes import days_near_telemetry
+from aggregator.contributions.rollup import ContributionRollup
 from aggregator.rollup import DayRebuilt, Rollup, runs_of_days
 from plumbing.log_once import RateLimitedLog
 from plumbing.supervisor import TaskStatus
@@ -33,6 +43,8 @@ RECEIVE_MARGIN_MS = 5 * 60 * 1000
 DEFAULT_MAX_DAYS_PER_RUN = 16
 # Today, yesterday, and at least one backlog day: fewer would let a backlog wait forever.
 MIN_DAYS_PER_RUN = 3
+# Contribution days one timer run rebuilds at most (a contribution day reads only its PRs and their telemetry).
+CONTRIBUTION_DAYS_PER_RUN = 64
 
 
 def days_between(first: date, last: date) -> list[date]:
@@ -41,7 +53,8 @@ def days_between(first: date, last: date) -> list[date]:
 
 class Refresher:
     def __init__(self, rollup: Rollup, on_failure: Callable[[], None] | None = None,
-                 after_run: Callable[[], None] | None = None, max_days_per_run: int = DEFAULT_MAX_DAYS_PER_RUN):
+                 after_run: Callable[[], None] | None = None, max_days_per_run: int = DEFAULT_MAX_DAYS_PER_RUN,
+                 contributions: ContributionRollup | None = None):
         if max_days_per_run < MIN_DAYS_PER_RUN:
             raise ValueError(f"a run must rebuild at least {MIN_DAYS_PER_RUN} days, not {max_days_per_run}")
         self.rollup = rollup
@@ -54,6 +67,11 @@ class Refresher:
         # window overlaps the previous one (RECEIVE_MARGIN_MS), and a day is scheduled again only for records
         # received later than those, not once per run while the margin lasts.
         self._scheduled: dict[tuple[str, date], int] = {}
+        self.contributions = contributions
+        # Contribution days waiting for a timer run: day -> start of the scan that found it; and, as _scheduled,
+        # the latest GitHub receive time already scheduled of each day.
+        self._contribution_backlog: dict[date, int] = {}
+        self._github_scheduled: dict[date, int] = {}
         self._failure_log = RateLimitedLog(log, logging.ERROR)
         self._on_failure = on_failure
         self._after_run = after_run  # e.g. render /metrics now, in this thread, rather than in a scrape
@@ -72,7 +90,10 @@ class Refresher:
         days = days_between(first, last)
         done = []
         for run in runs_of_days(days):
-            for rebuilt in self.rollup.rebuild_days(run):
+            rebuilt_run = self.rollup.rebuild_days(run)
+            if self.contributions:
+                self.contributions.rebuild_days(run)
+            for rebuilt in rebuilt_run:
                 done.append(rebuilt)
                 if progress:
                     progress(rebuilt, len(done), len(days))
@@ -100,8 +121,31 @@ class Refresher:
             # wrong. Today's run rebuilds the day when it comes.
             if day <= today and received_ms > self._scheduled.get((org, day), -1):
                 self._backlog.setdefault(day, {}).setdefault(org, self._scanned_ns)
+                if self.contributions:
+                    self._schedule_contributions(days_near_telemetry(day))
         self._scheduled = found
+        if self.contributions:
+            github = self.contributions.days_with_github_rows_since(since_ms)
+            self._schedule_contributions(day for day, received_ms in github.items()
+                                         if received_ms > self._github_scheduled.get(day, -1))
+            self._github_scheduled = github
         self._scanned_ns = started_ns
+
+    def _schedule_contributions(self, days: Iterable[date]) -> None:
+        today = self.rollup.today()
+        for day in days:
+            if day <= today:
+                self._contribution_backlog.setdefault(day, self._scanned_ns)
+
+    def _refresh_contributions(self) -> None:
+        """The waiting contribution days, newest first (today's figures matter most), a bounded number a run."""
+        if not self.contributions:
+            return
+        days = sorted(self._contribution_backlog, reverse=True)[:CONTRIBUTION_DAYS_PER_RUN]
+        for run in runs_of_days(days):
+            self.contributions.rebuild_days(run)
+            for day in run:
+                self._contribution_backlog.pop(day, None)
 
     def refresh(self) -> list[DayRebuilt]:
         started_ns = time.time_ns()
@@ -112,8 +156,9 @@ class Refresher:
             rebuilt += self.rollup.rebuild_days(run)
             for day in run:
                 self._backlog.pop(day, None)
-        self.rollup.save_cursor(min((found for orgs in self._backlog.values() for found in orgs.values()),
-                                    default=self._scanned_ns))
+        self._refresh_contributions()
+        waiting = [found for orgs in self._backlog.values() for found in orgs.values()]
+        self.rollup.save_cursor(min(waiting + list(self._contribution_backlog.values()), default=self._scanned_ns))
         self.last_success = time.time()
         self.last_run_seconds = (time.time_ns() - started_ns) / 1e9
         return rebuilt

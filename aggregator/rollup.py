@@ -172,7 +172,7 @@ class Rollup:
         run_start, run_end = self.day_bounds_ns(days[0])[0], self.day_bounds_ns(days[-1])[1]
         lookback = self._lookback(run_start, run_end)
         parameters = {"zone": self.time_zone, "version": version, "team_key": self.team_attribute,
-                      "lookback": lookback, "lookback_utc_day": _utc_day(lookback), **_bounds(run_start, run_end)}
+                      "lookback": lookback, "lookback_utc_day": utc_day(lookback), **_bounds(run_start, run_end)}
         for statement in (activity.DELTA_POINTS, activity.CUMULATIVE_POINTS, activity.EVENTS):
             self._run(statement, staging, parameters)
         counts = {day: (users, records) for day, records, users in self.client.query(
@@ -184,25 +184,8 @@ class Rollup:
             self._run(activity.TEAM_FROM_ATTRIBUTES, staging, parameters)
         for statement in (_DAILY_USER, _DAILY_ORG, _DAILY_MODEL, _DAILY_EDIT_TOOL):
             self._run(statement, staging, parameters)
-        self._delete_vanished_rows(sorted(counts), version)
+        delete_vanished_rows(self.client, self.database, ROLLUP_KEYS, sorted(counts), version)
         return counts
-
-    def _delete_vanished_rows(self, days: list[date], version: int) -> None:
-        """Delete older rows of the days whose key this run did not write again (e.g. after a time zone change).
-
-        Rows it did write again are replaced by the new version (FINAL, and merges); deleting only when needed
-        keeps the every-minute refresh from creating a mutation per table each time.
-        """
-        parameters = {"days": days, "version": version}
-        for table, key in ROLLUP_KEYS.items():
-            columns = ", ".join(("day", *key))
-            vanished = (f"day IN {{days:Array(Date)}} AND version < {{version:UInt64}} AND ({columns}) NOT IN "
-                        f"(SELECT {columns} FROM {self.database}.{table} "
-                        f"WHERE day IN {{days:Array(Date)}} AND version = {{version:UInt64}})")
-            count = self.client.query(f"SELECT count() FROM {self.database}.{table} WHERE {vanished}",
-                                      parameters=parameters).result_rows[0][0]
-            if count:
-                self.client.command(f"DELETE FROM {self.database}.{table} WHERE {vanished}", parameters=parameters)
 
     def _lookback(self, run_start: int, run_end: int) -> int:
         """Where to start reading the run's cumulative series, so each has its previous point."""
@@ -252,6 +235,26 @@ def last_run_version(client: Client, database: str) -> int:
     return int(client.query(f"SELECT max(version) FROM {database}.daily_org").result_rows[0][0] or 0)
 
 
+def delete_vanished_rows(client: Client, database: str, table_keys: dict[str, tuple[str, ...]], days: list[date],
+                         version: int) -> None:
+    """Delete older rows of the days whose key (with the day) a run at this version did not write again (e.g.
+    after a time zone change); database is quoted.
+
+    Rows it did write again are replaced by the new version (FINAL, and merges); deleting only when needed
+    keeps the every-minute refresh from creating a mutation per table each time.
+    """
+    parameters = {"days": days, "version": version}
+    for table, key in table_keys.items():
+        columns = ", ".join(("day", *key))
+        vanished = (f"day IN {{days:Array(Date)}} AND version < {{version:UInt64}} AND ({columns}) NOT IN "
+                    f"(SELECT {columns} FROM {database}.{table} "
+                    f"WHERE day IN {{days:Array(Date)}} AND version = {{version:UInt64}})")
+        count = client.query(f"SELECT count() FROM {database}.{table} WHERE {vanished}",
+                             parameters=parameters).result_rows[0][0]
+        if count:
+            client.command(f"DELETE FROM {database}.{table} WHERE {vanished}", parameters=parameters)
+
+
 def day_bounds_ns(day: date, zone: ZoneInfo) -> tuple[int, int]:
     """[start, end) of a calendar day in a time zone, in ns since the epoch (DST-aware)."""
     start = datetime.combine(day, datetime.min.time(), zone)
@@ -272,11 +275,11 @@ def runs_of_days(days: Iterable[date]) -> list[list[date]]:
 
 def _bounds(run_start: int, run_end: int) -> dict:
     """[start, end) in ns, and the UTC days of its first and last instant, for the sort key's toDate(timestamp)."""
-    return {"run_start": run_start, "run_end": run_end, "first_utc_day": _utc_day(run_start),
-            "last_utc_day": _utc_day(run_end - 1)}
+    return {"run_start": run_start, "run_end": run_end, "first_utc_day": utc_day(run_start),
+            "last_utc_day": utc_day(run_end - 1)}
 
 
-def _utc_day(ns: int) -> date:
+def utc_day(ns: int) -> date:
     return datetime.fromtimestamp(ns // 1_000_000_000, timezone.utc).date()
 
 

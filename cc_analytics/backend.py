@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 from clickhouse_connect.driver.client import Client
 
 from aggregator import purge
+from aggregator.contributions.identity import load_identity_map
+from aggregator.contributions.rollup import ContributionRollup
 from aggregator.readonly_sql import QueryRefused, connect_readonly, run_readonly_query
 from aggregator.refresh import Refresher, days_between
 from aggregator.reports import Filters, Reports
@@ -65,6 +67,15 @@ def purger(client: Client, settings: Settings, lock=None) -> purge.Purger:
     """The Purger of this configuration: with the email's keyed hash when ingest hashes emails."""
     pseudonym = settings.privacy.pseudonym if settings.hash_emails else None
     return purge.Purger(client, settings.database, settings.cluster, pseudonym, lock)
+
+
+def contributions_for(settings: Settings, rollup: Rollup) -> ContributionRollup:
+    """The contribution rollup beside a telemetry rollup (its client, time zone and lock), with the identity map's
+    emails in their stored form (the pseudonym under --hash-emails)."""
+    identities = load_identity_map(settings.identity_map)
+    if settings.hash_emails:
+        identities = identities.with_emails(settings.privacy.pseudonym)
+    return ContributionRollup(rollup.client, settings.database, settings.timezone, identities, rollup.lock)
 
 
 class ServeBackend:
@@ -137,7 +148,7 @@ class StoreBackend:
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
         rollup = Rollup(self._client, self.settings.database, self.settings.timezone, self.settings.team_attribute)
-        return Refresher(rollup).rebuild(first, last, progress)
+        return Refresher(rollup, contributions=contributions_for(self.settings, rollup)).rebuild(first, last, progress)
 
     def snapshot(self, day: date, max_members: int) -> tuple[Snapshot, ZoneInfo]:
         return (Snapshots(self._client, self.settings.database).as_of(day, max_members),

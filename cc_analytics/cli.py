@@ -15,6 +15,7 @@ from cc_analytics.config import (
     AGGREGATE_OPTIONS,
     ACCESS_OPTIONS,
     CLIENT_OPTIONS,
+    EMAIL_OPTIONS,
     GITHUB_SERVE_OPTIONS,
     IDENTITY_OPTIONS,
     INGEST_OPTIONS,
@@ -102,10 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
         "aggregate", help="rebuild the daily rollups of a range of days (backfill), then exit",
         description="Rebuild every daily figure of the days from --from to --to (inclusive) from the raw rows. "
                     "Idempotent: running it again gives the same result. Goes through a running serve (whose "
-                    "--timezone and --team-attribute apply), else opens the store itself. Shows a progress bar.")
+                    "--timezone, --team-attribute and --identity-map apply), else opens the store itself. "
+                    "Rebuilds the contribution figures of PRs opened or merged on those days too. Shows a "
+                    "progress bar.")
     _add_day_range(aggregate_cmd)
     for options, title in ((NETWORK_OPTIONS + CLIENT_OPTIONS, "network"), (STORE_OPTIONS, "store"),
-                           (AGGREGATE_OPTIONS, "aggregation"), (LOGGING_OPTIONS, "logging")):
+                           (EMAIL_OPTIONS, "privacy"), (AGGREGATE_OPTIONS + IDENTITY_OPTIONS, "aggregation"),
+                           (LOGGING_OPTIONS, "logging")):
         add_options(aggregate_cmd, options, title)
     aggregate_cmd.set_defaults(run=report_commands.run_aggregate)
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from plumbing.tls import TlsFiles
 from collector.decode.privacy import PrivacyPolicy
 from collector.github.orgs import OrgPolicy
+from aggregator.contributions.identity import load_identity_map
 from aggregator.refresh import DEFAULT_MAX_DAYS_PER_RUN, MIN_DAYS_PER_RUN
 
 ENV_PREFIX = "CC_ANALYTICS_"
@@ -172,6 +173,11 @@ def _yes_no(text: str) -> bool:
     if answer in ("no", "false", "0", "off"):
         return False
     raise ValueError("use yes or no")
+
+
+def _identity_map_file(path: str) -> str:
+    load_identity_map(path)  # a bad file stops serve and aggregate at start, with its line (IdentityMapError)
+    return path
 
 
 def _time_zone(text: str) -> str:
@@ -379,7 +385,7 @@ GITHUB_SERVE_OPTIONS = (
 IDENTITY_OPTIONS = (
     Option("identity_map", "CSV of email,github_login,team[,from] rows: who a GitHub login is and which team "
                            "they are in (from YYYY-MM-DD on, when a person changes teams). Commit author emails "
-                           "equal to user.email need no row.", metavar="FILE"),
+                           "equal to user.email need no row.", _identity_map_file, "FILE"),
 )
 
 LOGGING_OPTIONS = (

@@ -20,6 +20,7 @@ from aggregator.readonly_sql import connect_readonly
 from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
 from aggregator.snapshot import Snapshots
+from cc_analytics.backend import contributions_for
 from cc_analytics.config import Settings
 from cc_analytics.github_fetching import GitHubFetching, github_fetching
 from cc_analytics.read_api import build_read_api, serve_purger
@@ -93,7 +94,8 @@ async def serve(settings: Settings) -> None:
         usage = usage_exposition(target, settings, rollup, metrics, running, supervisor.status("metrics render"))
         refresher = Refresher(rollup, on_failure=metrics.store_errors.labels("rollup").inc,
                               after_run=usage.refresh if usage else None,
-                              max_days_per_run=settings.aggregate_max_days)
+                              max_days_per_run=settings.aggregate_max_days,
+                              contributions=contributions_for(settings, rollup))
         if settings.aggregate_interval:
             await _start_refreshing(running, refresher, settings.aggregate_interval, supervisor)
         github = _start_github(running, settings, target, pipeline, supervisor) if settings.github_token_file else None

@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from aggregator.purge import PURGED_TABLES, Purger
+from aggregator.purge import PURGED_TABLES, Purger, person_columns
 from collector.decode.privacy import email_pseudonym
 from tests.support.claude_records import DAY, MODEL, at, event, identity, lines, point
 from tests.support.exports import assert_stored
@@ -49,6 +49,9 @@ def aggregate(serve) -> None:
     serve.api("POST", "/api/v1/aggregate", **{"from": str(DAY), "to": str(DAY)})
 
 
+# these members made no pull request and no commit GitHub told us of
+NO_CONTRIBUTIONS = {"pull_request_attribution": 0, "daily_contributions": 0, "github_commits": 0}
+
 def members(serve) -> dict[str, dict]:
     rows = json.loads(serve.api("GET", "/api/v1/users", month=f"{DAY:%Y-%m}"))["data"]
     return {row["user_key"]: {column: row[column] for column in ("email", *MEMBER_COLUMNS)} for row in rows}
@@ -58,8 +61,8 @@ def rows_of(serve, key: str) -> dict[str, int]:
     """Rows per table whose user key or email is key (any case)."""
     counts = {}
     for table in PURGED_TABLES:
-        email = " OR lower(user_email) = lower({k})" if table in (*RAW_TABLES, "daily_user") else ""
-        sql = f"SELECT count() AS n FROM {table} WHERE lower(user_key) = lower({{k}}){email}"
+        named = " OR ".join(f"lower({column}) = lower({{k}})" for column in person_columns(table))
+        sql = f"SELECT count() AS n FROM {table} WHERE {named}"
         counts[table] = int(serve.scalar(sql.replace("{k}", "'" + key.replace("'", "") + "'")))
     return counts
 
@@ -129,7 +132,8 @@ def test_hash_emails_stores_no_email_and_keeps_member_figures_exact(serve_factor
     result = purge(serve, "ADA@example.com")
     assert result.returncode == 0, result.stderr
     assert deleted_counts(result.stdout) == {"events": 4, "metric_points": 6, "spans": 2, "dead_letters": 0,
-                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1}
+                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1,
+                                             **NO_CONTRIBUTIONS}
     assert sum(rows_of(serve, ada).values()) == 0
     assert list(members(serve)) == [email_pseudonym("grace@example.com", SALT)]
 
@@ -161,7 +165,8 @@ def test_purge_through_a_running_serve_then_on_the_store(serve_factory):
     assert result.returncode == 0, result.stderr
     assert "through the running serve" in result.stdout
     assert deleted_counts(result.stdout) == {"events": 2, "metric_points": 3, "spans": 1, "dead_letters": 0,
-                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1}
+                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1,
+                                             **NO_CONTRIBUTIONS}
     assert sum(rows_of(serve, "alice@example.com").values()) == 0
     assert members(serve) == {key: figures for key, figures in before.items() if key != "alice@example.com"}
     assert serve.scalar("SELECT active_users AS n FROM daily_org FINAL") == org_before  # org totals name nobody
@@ -182,7 +187,8 @@ def test_purge_through_a_running_serve_then_on_the_store(serve_factory):
     assert direct.returncode == 0, direct.stderr
     assert "embedded chDB store" in direct.stdout
     assert deleted_counts(direct.stdout) == {"events": 2, "metric_points": 3, "spans": 1, "dead_letters": 0,
-                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1}
+                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1,
+                                             **NO_CONTRIBUTIONS}
     reopened = serve_factory("--aggregate-interval", "0", data_dir=serve.data_dir)
     assert sum(rows_of(reopened, "bob@example.com").values()) == 0
     assert rows_of(reopened, "carol@example.com") == carol
