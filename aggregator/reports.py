@@ -20,7 +20,8 @@ _COLUMNS = ", ".join(f.name for f in SUMMED_FIGURES)
 # A member's merged pull requests and lines of the month, from the contribution rollup (0 without any).
 _MEMBER_CONTRIBUTIONS = (
     "SELECT org_id, member AS user_key, " + ", ".join(f"sum({SUMMED[name]}) AS {name}" for name in MEMBER_COLUMNS) +
-    f" FROM {{database}}.{DAILY_TABLE} FINAL WHERE day BETWEEN {{first:Date}} AND {{last:Date}} GROUP BY org_id, member")
+    f" FROM {{database}}.{DAILY_TABLE} FINAL WHERE day BETWEEN {{first:Date}} AND {{last:Date}}"
+    " GROUP BY org_id, member")
 
 
 @dataclass(frozen=True)

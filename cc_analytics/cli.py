@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Receive Claude Code telemetry over OTLP/gRPC and OTLP/HTTP and store every event, metric point "
                     "and span in ClickHouse; keep the daily rollups current (today, yesterday and days that "
                     "received late records, every --aggregate-interval seconds) and answer the read API: "
-                    "/api/v1/daily, /api/v1/users, /v1/organizations/usage_report/claude_code, "
+                    "/api/v1/daily, /api/v1/users, /api/v1/contributions, "
+                    "/v1/organizations/usage_report/claude_code, "
                     "POST /api/v1/aggregate, and Prometheus /metrics. Applies pending migrations first. Stops cleanly on SIGINT/SIGTERM, "
                     "after flushing what it accepted.")
     for options, title in ((NETWORK_OPTIONS, "network"), (ACCESS_OPTIONS, "access"), (STORE_OPTIONS, "store"),

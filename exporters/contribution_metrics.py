@@ -32,7 +32,8 @@ def pull_request_levels(row: dict) -> dict[str, int]:
 
 def line_levels(row: dict) -> dict[str, int]:
     """Merged lines of PRs with Claude Code's commits (or marked whole by the PR body) and the rest."""
-    return {"with_claude_code": row["lines_merged_with_cc"], "without": row["lines_merged"] - row["lines_merged_with_cc"]}
+    return {"with_claude_code": row["lines_merged_with_cc"],
+            "without": row["lines_merged"] - row["lines_merged_with_cc"]}
 
 
 def contribution_families(snapshot: Snapshot, user_label, max_label_values: int

@@ -37,7 +37,8 @@ def write_rows(rows: list[dict], columns: tuple[str, ...]) -> bytes:
 def _cell(value: object) -> object:
     if value is None:
         return ""
-    # Emails, keys, team names, logins and repository names come from clients: one starting like a formula must not run in a spreadsheet.
+    # Emails, keys, team names, logins and repository names come from clients: one starting like a formula must
+    # not run in a spreadsheet.
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
