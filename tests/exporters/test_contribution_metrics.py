@@ -126,9 +126,9 @@ def test_orgs_and_teams_past_the_cap_are_summed_into_other(seeded):
 
 def test_a_member_called_other_does_not_make_a_second_other_series(store):
     seed = Seed()
-    for member in ("other", "ada"):
-        seed.add_daily(TODAY, "org-a", "payments", member, member, "org-a/x", merged=2, with_cc=1, lines=5)
+    for member, merged in (("other", 5), ("ada", 3), ("bob", 2)):
+        seed.add_daily(TODAY, "org-a", "payments", member, member, "org-a/x", merged=merged, with_cc=1, lines=5)
     seed.insert(store.client, store.database)
-    samples = scrape(store)  # asserts no series twice
+    samples = scrape(store, max_members=1)  # bob is left out, into other; asserts no series twice
     assert summed(samples["cc_analytics_contribution_user_month_prs_merged"], ("user",)) == {
-        ("other",): 2, ("ada",): 2}
+        ("other",): 7, ("ada",): 3}
