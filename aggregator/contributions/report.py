@@ -126,16 +126,14 @@ class Contributions(RollupReader):
         """Every merged PR of the days, with its attribution level and the reason for it."""
         parameters = {"first": first, "last": last, "level": level, **filters.parameters()}
         condition = filters.where(ATTRIBUTION_TABLE) + (" AND level = {level:String}" if level else "")
+        columns = ", ".join("day AS date" if column == "date" else column for column in PULL_REQUEST_COLUMNS)
         rows = self._rows(
-            "SELECT day AS date, org_id, repository, number, merged_at, author_login, member, matched_by, team, "
-            "level, reason, commits, commits_with_claude_code, lines_merged, lines_with_claude_code, lines_basis "
-            f"FROM {{database}}.{ATTRIBUTION_TABLE} FINAL WHERE day BETWEEN {{first:Date}} AND {{last:Date}}"
-            f"{condition} ORDER BY merged_at, org_id, repository, number", parameters)
+            f"SELECT {columns} FROM {{database}}.{ATTRIBUTION_TABLE} FINAL WHERE day BETWEEN {{first:Date}} AND "
+            f"{{last:Date}}{condition} ORDER BY merged_at, org_id, repository, number", parameters)
         for row in rows:
             row["date"] = row["date"].isoformat()
             row["merged_at"] = utc_text(row["merged_at"])
         return rows
-
 
 
 def file_name(first: date, last: date, group: str, extension: str) -> str:
