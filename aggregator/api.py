@@ -21,7 +21,9 @@ from typing import Callable, Iterator
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
-from aggregator.params import BadParameter, parse_choice, parse_day, parse_limit, parse_month, parse_range
+from aggregator.contributions.report import GROUP_COLUMNS, GROUPS, LEVELS, ContributionFilters, Contributions, file_name
+from aggregator.params import (BadParameter, parse_choice, parse_day, parse_limit, parse_month, parse_range,
+                               parse_repository)
 from aggregator.readonly_sql import QUERY_FORMATS, QueryRefused, stream_readonly_query
 from aggregator.refresh import Refresher
 from aggregator.reports import Filters, Reports
@@ -44,6 +46,15 @@ class UserFormat:
     render: Callable[[list[dict]], bytes]
     content_type: str
     file_name: Callable[[date], str]
+
+
+@dataclass(frozen=True)
+class ContributionFormat:
+    """A download format of the contributions report: render(rows, columns) -> bytes."""
+
+    render: Callable[[list[dict], tuple[str, ...]], bytes]
+    content_type: str
+    extension: str
 
 
 REPORTS = web.AppKey("reports", Reports)
@@ -117,11 +128,13 @@ def new_api_app(client: Client, database: str, middlewares=()) -> web.Applicatio
 
 
 def routes(client: Client, database: str, refresher: Refresher | None = None,
-           user_formats: dict[str, UserFormat] | None = None, sql_client: Client | None = None) -> RouteTable:
-    """Health, read-only SQL (on sql_client, from connect_readonly; None: SQL is off), the daily and members
-    reports, re-aggregation and the snapshot."""
+           user_formats: dict[str, UserFormat] | None = None, sql_client: Client | None = None,
+           contribution_formats: dict[str, ContributionFormat] | None = None) -> RouteTable:
+    """Health, read-only SQL (on sql_client, from connect_readonly; None: SQL is off), the daily, members and
+    contributions reports, re-aggregation and the snapshot."""
     table = RouteTable()
     user_formats = user_formats or {}
+    contribution_formats = contribution_formats or {}
 
     @table.get("/healthz", Access.OPEN)
     async def healthz(_: web.Request) -> web.Response:
@@ -168,6 +181,42 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
         return web.Response(body=download.render(rows), headers={
             "Content-Type": download.content_type,
             "Content-Disposition": f'attachment; filename="{download.file_name(month)}"'})
+
+    def contribution_filters(request: web.Request) -> ContributionFilters:
+        return ContributionFilters(org=requested_org(request), team=optional(request, "team"),
+                                   repository=parse_repository(request.query.get("repo")))
+
+    @table.get("/api/v1/contributions", Access.ORG)
+    async def contributions(request: web.Request) -> web.Response:
+        try:
+            first, last = parse_range(request.query.get("from"), request.query.get("to"))
+            group = parse_choice("group", request.query.get("group"), GROUPS, "day")
+            output_format = parse_choice("format", request.query.get("format"), ("json", *contribution_formats),
+                                         "json")
+            filters = contribution_filters(request)
+        except BadParameter as error:
+            return bad_request(error)
+        answer = await in_query_thread(request, Contributions(client, database).answer, first, last, filters, group)
+        if output_format == "json":
+            return json_response(answer)
+        download = contribution_formats[output_format]
+        return web.Response(body=download.render(answer["data"], GROUP_COLUMNS[group]), headers={
+            "Content-Type": download.content_type,
+            "Content-Disposition": f'attachment; filename="{file_name(first, last, group, download.extension)}"'})
+
+    @table.get("/api/v1/contributions/pull_requests", Access.ORG)
+    async def contribution_pull_requests(request: web.Request) -> web.Response:
+        try:
+            first, last = parse_range(request.query.get("from"), request.query.get("to"))
+            level = optional(request, "level")
+            if level is not None:
+                parse_choice("level", level, LEVELS, level)
+            filters = contribution_filters(request)
+        except BadParameter as error:
+            return bad_request(error)
+        rows = await in_query_thread(request, Contributions(client, database).pull_requests, first, last, filters,
+                                     level)
+        return json_response({"from": first.isoformat(), "to": last.isoformat(), "data": rows})
 
     @table.post("/api/v1/aggregate", Access.ADMIN)
     async def aggregate(request: web.Request) -> web.Response:

@@ -79,3 +79,12 @@ def json_value(name: str, text: str):
         return json.loads(text)
     except (ValueError, RecursionError):
         raise BadParameter(f"{name} is not JSON this API can read") from None
+
+
+def parse_repository(text: str | None) -> str | None:
+    """A repository as OWNER/NAME, lower-cased as the contribution tables key it; None when not given."""
+    if not text:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", text):
+        raise BadParameter(f"repo={text!r} is not a GitHub repository as OWNER/NAME")
+    return text.lower()

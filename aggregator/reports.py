@@ -10,11 +10,18 @@ import calendar
 from dataclasses import dataclass
 from datetime import date
 
+from aggregator.contributions import DAILY_TABLE
+from aggregator.contributions.report import MEMBER_COLUMNS, SUMMED
 from aggregator.figures import EDIT_TOOL_FIGURES, MODEL_FIGURES, SUMMED_FIGURES, accept_rate, share
 from aggregator.reading import RollupReader
 
 _SUMS = ", ".join(f"sum({f.name}) AS {f.name}" for f in SUMMED_FIGURES)
 _COLUMNS = ", ".join(f.name for f in SUMMED_FIGURES)
+# A member's merged pull requests and lines of the month, from the contribution rollup (0 without any).
+_MEMBER_CONTRIBUTIONS = (
+    "SELECT org_id, member AS user_key, " + ", ".join(f"sum({SUMMED[name]}) AS {name}" for name in MEMBER_COLUMNS) +
+    f" FROM {{database}}.{DAILY_TABLE} FINAL WHERE day BETWEEN {{first:Date}} AND {{last:Date}}"
+    " GROUP BY org_id, member")
 
 
 @dataclass(frozen=True)
@@ -57,13 +64,15 @@ class Reports(RollupReader):
         return [_with_rates({"date": row.pop("day").isoformat(), **row}) for row in rows]
 
     def users(self, month: date, filters: Filters = Filters()) -> list[dict]:
-        """Every member active in the month, month to date: lines accepted first, then the rest of the figures."""
+        """Every member active in the month, month to date: lines accepted first, then the rest of the figures,
+        then their merged pull requests and lines (MEMBER_COLUMNS)."""
         first, last = month_bounds(month)
         rows = self._rows(
-            "SELECT org_id, user_key, max(user_email) AS email, argMaxIf(team, day, team != '') AS team, "
-            "count() AS days_active, length(groupUniqArrayArray(session_ids)) AS sessions, " + _SUMS +
+            "SELECT * FROM (SELECT org_id, user_key, max(user_email) AS email, argMaxIf(team, day, team != '') AS "
+            "team, count() AS days_active, length(groupUniqArrayArray(session_ids)) AS sessions, " + _SUMS +
             " FROM {database}.daily_user FINAL WHERE day BETWEEN {first:Date} AND {last:Date}" + filters.where() +
-            " GROUP BY org_id, user_key ORDER BY lines_accepted DESC, org_id, user_key",
+            " GROUP BY org_id, user_key) AS member LEFT JOIN (" + _MEMBER_CONTRIBUTIONS + ") AS contributed"
+            " USING (org_id, user_key) ORDER BY lines_accepted DESC, org_id, user_key",
             {"first": first, "last": last, **filters.parameters()})
         return [_with_rates(row) for row in rows]
 

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from aggregator.contributions import DAILY_TABLE
+from aggregator.contributions.report import SUMMED
 from aggregator.figures import EDIT_TOOL_FIGURES, MODEL_FIGURES, SUMMED_FIGURES
 from aggregator.reading import RollupReader
 from aggregator.rollup import last_run_version
@@ -26,6 +28,9 @@ MEMBER_DAYS = 28
 MEMBER_FIGURES = ("lines_accepted", "edits_accepted", "edits_rejected", "cost_usd")
 # The label value of the members (and, on /metrics, the teams, orgs, models...) left out: their figures summed.
 OTHER = "other"
+# Contribution figures published per window and per member (month to date); members ranked by the first ones.
+CONTRIBUTION_FIGURES = ("prs_merged_with_cc", "prs_merged", "lines_merged_with_cc", "lines_merged",
+                        "prs_merged_assisted", "prs_opened")
 
 
 def window_bounds(window: str, day: date) -> tuple[date, date]:
@@ -53,6 +58,10 @@ class Snapshot:
     team_users: list[dict] = field(default_factory=list)  # window, org_id, team, active_users, new_users
     members: list[dict] = field(default_factory=list)  # org_id, team, user_key, email, sessions, ..., last_active
     members_left_out: int = 0
+    # window, org_id, team, CONTRIBUTION_FIGURES, active_members (distinct members with sessions)
+    contribution_windows: list[dict] = field(default_factory=list)
+    contribution_members: list[dict] = field(default_factory=list)  # org_id, team, user_key, email, figures
+    contribution_members_left_out: int = 0
 
 
 # The running totals, read with the windows as one more "window" that holds every day up to the day.
@@ -95,7 +104,58 @@ class Snapshots(RollupReader):
             "daily_edit_tool", "org_id, team, tool_name, language", EDIT_TOOL_FIGURES, parameters))
         snapshot.org_users, snapshot.team_users = self._active_users(parameters)
         snapshot.members, snapshot.members_left_out = self._members(parameters, max_members)
+        snapshot.contribution_windows = self._contribution_windows(parameters)
+        snapshot.contribution_members, snapshot.contribution_members_left_out = self._contribution_members(
+            parameters, max_members)
         return snapshot
+
+    def _contribution_windows(self, parameters: dict) -> list[dict]:
+        """Per (window, org, team): the contribution figures and the members with sessions (sessions > 0)."""
+        parameters = dict(parameters)
+        windows = _in_windows(parameters)
+        sums = ", ".join(f"sum({SUMMED[name]}) AS {name}" for name in CONTRIBUTION_FIGURES)
+        figures = self._rows(
+            f"SELECT window, org_id, team, {sums} FROM (SELECT * FROM {{database}}.{DAILY_TABLE} FINAL"
+            " WHERE day BETWEEN {earliest:Date} AND {day:Date})"
+            f" ARRAY JOIN {windows} AS window GROUP BY window, org_id, team", parameters)
+        active = self._rows(
+            "SELECT window, org_id, team, uniqExact(user_key) AS active_members FROM (SELECT day, org_id, team, "
+            "user_key FROM {database}.daily_user FINAL WHERE day BETWEEN {earliest:Date} AND {day:Date} AND "
+            f"sessions > 0) ARRAY JOIN {windows} AS window GROUP BY window, org_id, team", parameters)
+        merged = {(row["window"], row["org_id"], row["team"]): {**row, "active_members": 0} for row in figures}
+        for row in active:
+            merged.setdefault((row["window"], row["org_id"], row["team"]),
+                              {**row, **dict.fromkeys(CONTRIBUTION_FIGURES, 0)})["active_members"] = \
+                row["active_members"]
+        return [merged[key] for key in sorted(merged)]
+
+    def _contribution_members(self, parameters: dict, max_members: int) -> tuple[list[dict], int]:
+        """Month to date per member with merged or opened PRs: the top max_members by PRs with Claude Code (then
+        PRs, lines), the rest summed per (org, team) into one OTHER member; with how many were left out. The
+        email is the member's in daily_user (as the usage families label members), else none."""
+        parameters = {**parameters, "month_start": window_bounds("month", parameters["day"])[0],
+                      "member_start": parameters["day"] - timedelta(days=MEMBER_DAYS - 1)}
+        sums = ", ".join(f"sum({SUMMED[name]}) AS {name}" for name in CONTRIBUTION_FIGURES)
+        rows = self._rows(
+            "SELECT org_id, team, user_key, email, " + ", ".join(CONTRIBUTION_FIGURES) + " FROM ("
+            f" SELECT org_id, argMaxIf(team, day, team != '') AS team, member AS user_key, {sums}"
+            f" FROM {{database}}.{DAILY_TABLE} FINAL WHERE day BETWEEN {{month_start:Date}} AND {{day:Date}}"
+            " GROUP BY org_id, member) AS contributed LEFT JOIN ("
+            " SELECT org_id, user_key, max(user_email) AS email FROM {database}.daily_user FINAL"
+            " WHERE day BETWEEN least({month_start:Date}, {member_start:Date}) AND {day:Date}"
+            " GROUP BY org_id, user_key) AS known USING (org_id, user_key)", parameters)
+        rows.sort(key=lambda row: (*(-row[name] for name in CONTRIBUTION_FIGURES), row["org_id"], row["user_key"]))
+        # a member whose label is OTHER is summed into the OTHER member, so no two series share labels
+        ranked = [row for row in rows if (row["email"] or row["user_key"]) != OTHER]
+        kept, others = ranked[:max_members], ranked[max_members:]
+        folded: dict[tuple[str, str], dict] = {}
+        for row in others + [row for row in rows if (row["email"] or row["user_key"]) == OTHER]:
+            into = folded.setdefault((row["org_id"], row["team"]), {
+                "org_id": row["org_id"], "team": row["team"], "user_key": OTHER, "email": "",
+                **dict.fromkeys(CONTRIBUTION_FIGURES, 0)})
+            for name in CONTRIBUTION_FIGURES:
+                into[name] += row[name]
+        return kept + list(folded.values()), len(others)
 
     def _team_figures(self, parameters: dict) -> tuple[list[dict], list[dict]]:
         """Per (org, team): running totals with sessions summed per member-day, and the windows with sessions

@@ -20,6 +20,7 @@ from clickhouse_connect.driver.client import Client
 from aggregator import purge
 from aggregator.contributions.identity import load_identity_map
 from aggregator.contributions.rollup import ContributionRollup
+from aggregator.contributions.report import ContributionFilters, Contributions
 from aggregator.readonly_sql import QueryRefused, connect_readonly, run_readonly_query
 from aggregator.refresh import Refresher, days_between
 from aggregator.reports import Filters, Reports
@@ -43,6 +44,8 @@ class Backend(Protocol):
     def daily(self, first: date, last: date, filters: Filters) -> list[dict]: ...
 
     def users(self, month: date, filters: Filters) -> list[dict]: ...
+
+    def contributions(self, first: date, last: date, filters: ContributionFilters, group: str) -> dict: ...
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]: ...
 
@@ -91,6 +94,11 @@ class ServeBackend:
     def users(self, month: date, filters: Filters) -> list[dict]:
         return self._json("GET", "/api/v1/users", {"month": f"{month:%Y-%m}", "org": filters.org,
                                                    "team": filters.team, "q": filters.search})["data"]
+
+    def contributions(self, first: date, last: date, filters: ContributionFilters, group: str) -> dict:
+        return self._json("GET", "/api/v1/contributions", {
+            "from": first.isoformat(), "to": last.isoformat(), "group": group, "org": filters.org,
+            "team": filters.team, "repo": filters.repository})
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
         """One day per request, so the progress moves as the serve's does on the store."""
@@ -145,6 +153,9 @@ class StoreBackend:
 
     def users(self, month: date, filters: Filters) -> list[dict]:
         return Reports(self._client, self.settings.database).users(month, filters)
+
+    def contributions(self, first: date, last: date, filters: ContributionFilters, group: str) -> dict:
+        return Contributions(self._client, self.settings.database).answer(first, last, filters, group)
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
         rollup = Rollup(self._client, self.settings.database, self.settings.timezone, self.settings.team_attribute)

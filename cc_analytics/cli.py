@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Receive Claude Code telemetry over OTLP/gRPC and OTLP/HTTP and store every event, metric point "
                     "and span in ClickHouse; keep the daily rollups current (today, yesterday and days that "
                     "received late records, every --aggregate-interval seconds) and answer the read API: "
-                    "/api/v1/daily, /api/v1/users, /v1/organizations/usage_report/claude_code, "
+                    "/api/v1/daily, /api/v1/users, /api/v1/contributions, "
+                    "/v1/organizations/usage_report/claude_code, "
                     "POST /api/v1/aggregate, and Prometheus /metrics. Applies pending migrations first. Stops cleanly on SIGINT/SIGTERM, "
                     "after flushing what it accepted.")
     for options, title in ((NETWORK_OPTIONS, "network"), (ACCESS_OPTIONS, "access"), (STORE_OPTIONS, "store"),
@@ -114,9 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     aggregate_cmd.set_defaults(run=report_commands.run_aggregate)
 
     report_cmd = commands.add_parser(
-        "report", help="print the members report of a month or the daily org figures",
+        "report", help="print the members report of a month, the daily org figures or the contributions",
         description="Read the daily rollups: `report users` lists every member month to date, lines accepted "
-                    "first; `report daily` prints one row per day and org. Through a running serve, else from "
+                    "first; `report daily` prints one row per day and org; `report contributions` the merged pull "
+                    "requests and lines with and without Claude Code. Through a running serve, else from "
                     "the store directly.")
     kinds = report_cmd.add_subparsers(title="reports", metavar="REPORT", dest="report", required=True)
     users_cmd = kinds.add_parser("users", help="every member's figures month to date",
@@ -126,7 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     daily_cmd = kinds.add_parser("daily", help="org figures per day",
                                  description="One row per day and organization.")
     _add_day_range(daily_cmd)
-    for kind in (users_cmd, daily_cmd):
+    contributions_cmd = kinds.add_parser(
+        "contributions", help="merged pull requests and lines with and without Claude Code",
+        description="Pull requests merged (with Claude Code, assisted, all), their lines, PRs opened and merged "
+                    "PRs per active member, from GitHub's webhooks and REST API joined with the telemetry.")
+    _add_day_range(contributions_cmd)
+    contributions_cmd.add_argument("--group", choices=("day", "user", "repo"), default="day",
+                                   help="one row per day and org, per member, or per repository [default day]")
+    contributions_cmd.add_argument("--repo", metavar="OWNER/NAME", help="only this GitHub repository")
+    for kind in (users_cmd, daily_cmd, contributions_cmd):
         kind.add_argument("--format", dest="output_format", choices=("table", "csv", "json"), default="table",
                           help="table for reading, csv for spreadsheets, json for scripts [default table]")
         kind.add_argument("--org", metavar="ID", help="only this organization.id")

@@ -14,7 +14,7 @@ from typing import Callable
 from aiohttp import web
 
 from aggregator import api, purge
-from aggregator.api import UserFormat
+from aggregator.api import ContributionFormat, UserFormat
 from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
 from cc_analytics.backend import purger
@@ -36,7 +36,9 @@ from plumbing.supervisor import Supervisor
 # How long a purge waits for the writer to store what is queued before it (longer only in a store outage).
 PURGE_SETTLE_SECONDS = 30
 
-USER_FORMATS = {"csv": UserFormat(users_csv.render, "text/csv; charset=utf-8", users_csv.file_name)}
+CSV = "text/csv; charset=utf-8"
+USER_FORMATS = {"csv": UserFormat(users_csv.render, CSV, users_csv.file_name)}
+CONTRIBUTION_FORMATS = {"csv": ContributionFormat(users_csv.write_rows, CSV, "csv")}
 
 
 def build_read_api(client, settings: Settings, *, refresher: Refresher | None, tokens: TokenTable | None,
@@ -51,7 +53,7 @@ def build_read_api(client, settings: Settings, *, refresher: Refresher | None, t
     guard = access_control(tokens) if tokens else refuse_unknown_hosts(settings.allowed_host_names)
     app = api.new_api_app(client, settings.database, [guard])
     mount(app, (
-        api.routes(client, settings.database, refresher, USER_FORMATS, sql_client),
+        api.routes(client, settings.database, refresher, USER_FORMATS, sql_client, CONTRIBUTION_FORMATS),
         purge.routes(purger, store_queued=functools.partial(store_queued_records, queue, writer),
                      forget_stored=queue.forget_confirmed),
         readiness.routes(queue, writer, ping_store, background),

@@ -13,7 +13,8 @@ import json
 import sys
 from datetime import date
 
-from aggregator.params import BadParameter, parse_month, parse_range
+from aggregator.contributions.report import GROUP_COLUMNS, ContributionFilters
+from aggregator.params import BadParameter, parse_month, parse_range, parse_repository
 from aggregator.refresh import days_between
 from aggregator.reports import Filters
 from cc_analytics.backend import Backend, Refused, open_backend
@@ -30,6 +31,18 @@ USER_TABLE = (("member", lambda r: r["email"] or r["user_key"]), ("org", "org_id
 DAILY_TABLE = (("date", "date"), ("org", "org_id"), ("active users", "active_users"), ("sessions", "sessions"),
                ("lines accepted", "lines_accepted"), ("accept rate", lambda r: _rate(r["accept_rate"])),
                ("commits", "commits"), ("PRs", "pull_requests"), ("prompts", "prompts"), ("cost USD", "cost_usd"))
+
+_CONTRIBUTION_FIGURES = (("PRs merged", "prs_merged"), ("with CC", "prs_merged_with_cc"),
+                         ("share with CC", lambda r: _rate(r["share_with_cc"])), ("assisted", "prs_merged_assisted"),
+                         ("lines merged", "lines_merged"), ("lines with CC", "lines_merged_with_cc"),
+                         ("active members", "active_members"), ("PRs per active", "prs_merged_per_active_member"),
+                         ("PRs opened", "prs_opened"))
+CONTRIBUTION_TABLES = {
+    "day": (("date", "date"), ("org", "org_id"), *_CONTRIBUTION_FIGURES),
+    "user": (("member", "member"), ("login", "author_login"), ("team", "team"), ("org", "org_id"),
+             *_CONTRIBUTION_FIGURES),
+    "repo": (("repository", "repository"), ("org", "org_id"), *_CONTRIBUTION_FIGURES),
+}
 
 
 def day_range(args: argparse.Namespace, command: str) -> tuple[date, date] | None:
@@ -64,7 +77,10 @@ def run_aggregate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_report(args: argparse.Namespace, settings: Settings) -> int:
-    """The rows of `report users` or `report daily`, rendered the same whichever backend answered."""
+    """The rows of `report users`, `report daily` or `report contributions`, rendered the same whichever backend
+    answered."""
+    if args.report == "contributions":
+        return run_contributions_report(args, settings)
     try:
         if args.report == "users":
             month = parse_month("--month", args.month or f"{date.today():%Y-%m}")
@@ -88,6 +104,34 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
         print(f"cc-analytics report {args.report}: {error}", file=sys.stderr)
         return 1
     sys.stdout.write(render(rows, args.report, args.output_format, columns))
+    return 0
+
+
+def run_contributions_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Merged PRs and lines with and without Claude Code per day, member or repository; the answer's note (lines
+    from GitHub's additions) follows the table, goes to stderr with CSV and stays in the JSON."""
+    try:
+        first, last = parse_range(args.first, args.last)
+        filters = ContributionFilters(org=args.org or None, team=args.team or None,
+                                      repository=parse_repository(args.repo))
+    except BadParameter as error:
+        print(f"cc-analytics report contributions: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with open_backend(settings) as backend:
+            answer = backend.contributions(first, last, filters, args.group)
+    except Refused as error:
+        print(f"cc-analytics report contributions: {error}", file=sys.stderr)
+        return 1
+    if args.output_format == "json":
+        sys.stdout.write(json.dumps(answer, indent=2) + "\n")
+        return 0
+    if args.output_format == "csv":
+        sys.stdout.write(users_csv.write_rows(answer["data"], GROUP_COLUMNS[args.group]).decode())
+    else:
+        sys.stdout.write(text_table(answer["data"], CONTRIBUTION_TABLES[args.group]))
+    if answer["note"]:
+        print(f"note: {answer['note']}", file=sys.stderr if args.output_format == "csv" else sys.stdout)
     return 0
 
 

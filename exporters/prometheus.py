@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from aggregator.figures import EDIT_TOOL_FIGURES, SUMMED_FIGURES
 from aggregator.snapshot import MEMBER_FIGURES, OTHER, PUBLISHED_FIGURES, TEAM_FIGURES, Snapshot
+from exporters.contribution_metrics import contribution_families
 from exporters.label_caps import cap_label_values
 
 PREFIX = "cc_analytics_"
@@ -44,11 +45,14 @@ def usage_families(snapshot: Snapshot, hash_user_labels: bool, day_start: Callab
                    max_label_values: int) -> Iterator[Metric]:
     """Every usage family of the snapshot, at most max_label_values values per label (the rest in OTHER);
     day_start(day) is the unix time a calendar day begins."""
+    contributions, contributions_folded = contribution_families(
+        snapshot, lambda member: user_label(member, hash_user_labels), max_label_values)
     snapshot, folded = cap_label_values(snapshot, max_label_values)
     yield from _totals(snapshot)
     yield from _windows(snapshot)
     yield from _members(snapshot, hash_user_labels, day_start)
-    yield _folded({"user": snapshot.members_left_out, **folded})
+    yield from contributions
+    yield _folded({"user": snapshot.members_left_out, **folded, **contributions_folded})
 
 
 def _totals(snapshot: Snapshot) -> Iterator[Metric]:
@@ -146,7 +150,9 @@ def _members(snapshot: Snapshot, hashed: bool, day_start: Callable[[date], float
 def _folded(counts: dict[str, int]) -> Metric:
     family = GaugeMetricFamily(f"{PREFIX}label_values_folded",
                                f"Values of a label summed into its \"{OTHER}\" series instead of their own: members "
-                               "past --max-user-series (dimension user), the rest past --max-label-values.",
+                               "past --max-user-series (dimension user, contribution_user), the rest past "
+                               "--max-label-values (contribution_org and contribution_team in the contribution "
+                               "families).",
                                labels=["dimension"])
     for dimension, count in counts.items():
         family.add_metric([dimension], count)

@@ -60,14 +60,14 @@ def total(family: str, scope: str = TEAM, by: str = "", **labels: str) -> str:
     return f"sum{grouping}({selector(family, scope, **labels)})"
 
 
-def in_window(family: str, window: str, scope: str = TEAM, by: str = "") -> str:
-    return total(family, scope, by, window=window)
+def in_window(family: str, window: str, scope: str = TEAM, by: str = "", **labels: str) -> str:
+    return total(family, scope, by, window=window, **labels)
 
 
-def per_day(family: str, scope: str = TEAM, by: str = "", window: str = TODAY) -> str:
+def per_day(family: str, scope: str = TEAM, by: str = "", window: str = TODAY, **labels: str) -> str:
     """The day's final value of a window gauge: its largest value in each 1d step (panels set interval 1d)."""
     grouping = f" by ({by}) " if by else ""
-    return f"sum{grouping}(max_over_time({selector(family, scope, window=window)}[$__interval]))"
+    return f"sum{grouping}(max_over_time({selector(family, scope, window=window, **labels)}[$__interval]))"
 
 
 def per_second(counter: str, by: str = "") -> str:
@@ -441,6 +441,80 @@ def adoption_accept_rates() -> Row:
     ])
 
 
+PRS, LINES = "cc_analytics_contribution_prs_merged", "cc_analytics_contribution_lines_merged"
+ACTIVE_MEMBERS = "cc_analytics_contribution_active_members"
+WITH_CC = "with_claude_code"
+LEVELS = ((WITH_CC, "with Claude Code"), ("assisted", "assisted"), ("without", "without"))
+MERGE_DAYS = "; each bar is the merge day that ended at its time (UTC days, serve's default --timezone)"
+
+
+def contribution_board() -> dict:
+    return board("cc-analytics-contribution", "Claude Code contribution",
+                 "Pull requests and lines merged on GitHub with and without Claude Code, per day, per active "
+                 "member and per member, as on Anthropic's contribution metrics page.", "30d",
+                 [ORG_VARIABLE, TEAM_VARIABLE],
+                 [contribution_figures(), contribution_trends(), contribution_rates(), contribution_leaders()])
+
+
+def contribution_figures() -> Row:
+    merged, with_cc = in_window(PRS, MONTH), in_window(PRS, MONTH, level=WITH_CC)
+    return (4, [
+        (5, stat_panel("PRs merged this month", "Pull requests merged this month, with or without Claude Code.",
+                       Query(merged))),
+        (5, stat_panel("PRs merged with Claude Code", "Pull requests merged this month with a commit or body "
+                       "marked as Claude Code's.", Query(with_cc))),
+        (5, stat_panel("Share with Claude Code", "PRs merged with Claude Code / all PRs merged this month.",
+                       Query(ratio(with_cc, merged)), "percentunit")),
+        (5, stat_panel("Lines merged with Claude Code", "Effective lines merged this month in Claude Code's "
+                       "commits.", Query(in_window(LINES, MONTH, level=WITH_CC)))),
+        (4, stat_panel("PRs per active member", "PRs merged this month / members with Claude Code sessions this "
+                       "month.", Query(ratio(merged, in_window(ACTIVE_MEMBERS, MONTH))))),
+    ])
+
+
+def contribution_trends() -> Row:
+    return (8, [
+        (12, series_panel("PRs merged per day", f"Pull requests merged with Claude Code, assisted and without it "
+                          f"each day{MERGE_DAYS}.", [Query(per_day(PRS, level=level), legend)
+                                                    for level, legend in LEVELS], daily=True, stacked=True)),
+        (12, series_panel("Lines merged per day", f"Lines merged with and without Claude Code each day{MERGE_DAYS}.",
+                          [Query(per_day(LINES, level=level), legend) for level, legend in LEVELS
+                           if level != "assisted"], daily=True, stacked=True)),
+    ])
+
+
+def contribution_rates() -> Row:
+    merged = per_day(PRS)
+    return (8, [
+        (12, series_panel("Share of PRs with Claude Code per day", f"PRs merged with Claude Code / all PRs merged "
+                          f"each day{MERGE_DAYS}.", [Query(ratio(per_day(PRS, level=WITH_CC), merged), "share")],
+                          "percentunit", daily=True)),
+        (12, series_panel("PRs merged per active member per day", "PRs merged / members with Claude Code sessions "
+                          f"each day{MERGE_DAYS}.", [Query(ratio(merged, per_day(ACTIVE_MEMBERS)),
+                                                           "PRs per active member")], daily=True)),
+    ])
+
+
+def contribution_leaders() -> Row:
+    member = {name: total(f"cc_analytics_contribution_user_month_{name}", TEAM, "user")
+              for name in ("prs_merged", "lines_merged")}
+    with_cc = {name: total(f"cc_analytics_contribution_user_month_{name}", TEAM, "user", level=WITH_CC)
+               for name in ("prs_merged", "lines_merged")}
+    return (12, [
+        (6, bars_panel("Top 10 by PRs with Claude Code", "The 10 members with the most pull requests merged with "
+                       "Claude Code this month.", Query(f"sort_desc(topk(10, {with_cc['prs_merged']}))", "{{user}}"))),
+        (6, bars_panel("Top 10 by lines with Claude Code", "The 10 members with the most lines merged with Claude "
+                       "Code this month.", Query(f"sort_desc(topk(10, {with_cc['lines_merged']}))", "{{user}}"))),
+        (12, table_panel("Members", "Per member this month: PRs merged with Claude Code and in all, their share, "
+                         "and lines merged with Claude Code and in all.", ["user"], [
+            Column("PRs with Claude Code", with_cc["prs_merged"]),
+            Column("PRs merged", member["prs_merged"]),
+            Column("Share with Claude Code", ratio(with_cc["prs_merged"], member["prs_merged"]), "percentunit"),
+            Column("Lines with Claude Code", with_cc["lines_merged"]),
+            Column("Lines merged", member["lines_merged"])])),
+    ])
+
+
 ROLLUP_AGE = "time() - max(cc_analytics_rollup_last_success_timestamp_seconds)"
 QUEUE, CAPACITY = "cc_analytics_collector_queue_rows", "cc_analytics_collector_queue_capacity_rows"
 
@@ -532,6 +606,7 @@ DASHBOARDS = {
     "cc-analytics-usage.json": usage_board,
     "cc-analytics-cost.json": cost_board,
     "cc-analytics-adoption.json": adoption_board,
+    "cc-analytics-contribution.json": contribution_board,
     "cc-analytics-collector.json": collector_board,
 }
 

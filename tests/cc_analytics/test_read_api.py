@@ -28,6 +28,7 @@ from plumbing.metrics_registry import ProcessMetrics
 from plumbing.supervisor import Supervisor
 from plumbing.routes import ROUTE_ACCESS, Access, undeclared
 from tests.support.claude_records import DAY, at, event, identity, lines
+from tests.support.contribution_rows import Seed, seed_data_dir
 from tests.support.otlp_messages import export_request
 from tests.support.exports import assert_stored
 from tests.support.hostile_api_input import BODIES, PARAMETERS, cursor_of, nested_brackets
@@ -73,6 +74,17 @@ def call(serve, method: str, path: str, token: str | None = None, **parameters) 
         return error.code, error.read()
 
 
+def contributions_of_two_orgs(tmp_path):
+    """A data directory holding a merged PR of each org, so the contribution routes have both orgs to tell apart."""
+    seed = Seed()
+    for number, org in enumerate(("org-a", "org-b"), 1):
+        seed.add_daily(DAY, org, "", f"dev@{org}.example.com", "dev", f"{org}/widgets", merged=1, with_cc=1)
+        seed.add_pull_request(DAY, org, f"{org}/widgets", number, login="dev", member=f"dev@{org}.example.com",
+                              team="", level="with_claude_code", lines=3, lines_with_cc=3)
+    seed_data_dir(tmp_path / "data", seed)
+    return tmp_path / "data"
+
+
 def feed_two_orgs(serve, token: str | None) -> None:
     for org in ("org-a", "org-b"):
         who = dict(email=f"dev@{org}.example.com", session=f"{org}-s1", org=org)
@@ -88,11 +100,12 @@ def test_every_route_serve_builds_declares_an_access_level(read_api):
     routes = declared_routes(read_api)
     assert routes[("GET", "/healthz")] is Access.OPEN and routes[("GET", "/readyz")] is Access.OPEN
     assert {path for (_, path), level in routes.items() if level is Access.ORG} == {
-        "/api/v1/daily", "/api/v1/users", "/v1/organizations/usage_report/claude_code"}
+        "/api/v1/daily", "/api/v1/users", "/v1/organizations/usage_report/claude_code", "/api/v1/contributions",
+        "/api/v1/contributions/pull_requests"}
 
 
-def test_without_tokens_no_route_asks_for_one(read_api, serve_factory):
-    serve = serve_factory("--aggregate-interval", "0")
+def test_without_tokens_no_route_asks_for_one(read_api, serve_factory, tmp_path):
+    serve = serve_factory("--aggregate-interval", "0", data_dir=contributions_of_two_orgs(tmp_path))
     feed_two_orgs(serve, None)
     for (method, path), level in declared_routes(read_api).items():
         status, body = call(serve, method, path)
@@ -104,7 +117,8 @@ def test_without_tokens_no_route_asks_for_one(read_api, serve_factory):
 def test_with_tokens_each_level_holds(read_api, serve_factory, tmp_path):
     tokens_file = tmp_path / "tokens"
     tokens_file.write_text("".join(f"{org} {token}\n" for org, token in TOKENS.items()))
-    serve = serve_factory("--auth-tokens", str(tokens_file), "--aggregate-interval", "0")
+    serve = serve_factory("--auth-tokens", str(tokens_file), "--aggregate-interval", "0",
+                          data_dir=contributions_of_two_orgs(tmp_path))
     feed_two_orgs(serve, TOKENS["*"])
     org_token, admin_token = TOKENS["org-a"], TOKENS["*"]
     for (method, path), level in declared_routes(read_api).items():
@@ -159,6 +173,9 @@ BAD_INPUTS = [
     ("GET", "/api/v1/snapshot", {"day": "1969-12-31"}, None, "outside 1970-01-01..2149-06-06"),
     ("GET", "/api/v1/daily", {"from": "0001-01-01", "to": "0001-01-02"}, None, "outside 1970-01-01"),
     ("GET", "/api/v1/users", {"month": "9999-12"}, None, "outside 1970-01..2149-06"),
+    ("GET", "/api/v1/contributions", {"from": "0001-01-01", "to": "0001-01-02"}, None, "outside 1970-01-01"),
+    ("GET", "/api/v1/contributions", {"repo": "../../etc/passwd"}, None, "is not a GitHub repository"),
+    ("GET", "/api/v1/contributions/pull_requests", {"level": "\x00"}, None, "is not one of"),
     ("POST", "/api/v1/purge", {}, ('{"user":' * 5_000 + "1" + "}" * 5_000).encode(), "is not JSON"),
     ("POST", "/api/v1/purge", {}, b"[" * 50_000, "is not JSON"),
     ("POST", "/api/v1/purge", {}, json.dumps({"user": "x" * (1 << 20)}).encode(), "over 65536 bytes"),

@@ -35,9 +35,10 @@ EXPECTED_UIDS = {
     "cc-analytics-usage.json": "cc-analytics-usage",
     "cc-analytics-cost.json": "cc-analytics-cost",
     "cc-analytics-adoption.json": "cc-analytics-adoption",
+    "cc-analytics-contribution.json": "cc-analytics-contribution",
     "cc-analytics-collector.json": "cc-analytics-collector",
 }
-USAGE_BOARDS = {"cc-analytics-usage", "cc-analytics-cost", "cc-analytics-adoption"}
+USAGE_BOARDS = {"cc-analytics-usage", "cc-analytics-cost", "cc-analytics-adoption", "cc-analytics-contribution"}
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 LABEL_VARIABLES = {
     "org": "label_values(cc_analytics_active_users, org)",

@@ -20,6 +20,7 @@ from tests.support.paths import REPO
 from tests.support.polling import wait_until
 from tests.support.serve_process import ServeProcess
 from tests.support.dashboard_queries import FAMILIES, all_panels, substitute
+from tests.support.contribution_rows import Seed, generated_seed, seed_data_dir
 from tests.support.fleet import Fleet
 from tests.support.exports import post_export
 from tests.support.fleet_truth import SentRecord
@@ -41,8 +42,10 @@ def day_start(day: date) -> float:
 
 
 class Stack:
-    def __init__(self, serve: ServeProcess, fleet: Fleet, prometheus: PrometheusServer, today: date):
+    def __init__(self, serve: ServeProcess, fleet: Fleet, prometheus: PrometheusServer, today: date,
+                 contributions: Seed):
         self.serve, self.fleet, self.prometheus, self.today = serve, fleet, prometheus, today
+        self.contributions = contributions
 
     def by(self, expr: str, *labels: str, at: float | None = None) -> dict:
         """An instant query's result keyed by the label values (one label: the value itself)."""
@@ -55,11 +58,19 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     work = tmp_path_factory.mktemp("monitoring")
+    today = utc_today()
+    fleet = Fleet(today=today)
+    # PRs of the fleet's members, as the contribution rollup would write them (the members' sessions are the
+    # fleet's own); the rollup runs leave these rows be (tests/support/contribution_rows.py SEEDED_VERSION).
+    contributions = generated_seed([(m.org_id, m.team, m.user_key, m.email) for m in fleet.members],
+                                   [*fleet.days[-12:], today], with_sessions=False)
+    for member in fleet.members:  # every team merges with and without Claude Code today, whatever the seed drew
+        contributions.add_daily(today, member.org_id, member.team, member.user_key, "dev", f"{member.org_id}/docs",
+                                opened=1, merged=2, with_cc=1, assisted=1, lines=20, lines_with_cc=8)
+    seed_data_dir(work / "data", contributions)
     serve = ServeProcess(work / "data", ("--aggregate-interval", "1")).start()
     prometheus = None
     try:
-        today = utc_today()
-        fleet = Fleet(today=today)
         for phase in Fleet.PHASES:
             fleet.send(phase, serve)
         fleet.send_today(serve)
@@ -81,7 +92,7 @@ def stack(tmp_path_factory):
         # Enough scrapes for rate() and increase() over the live part.
         assert wait_until(lambda: len(prometheus.range('up{job="cc-analytics"}', time.time() - 60, time.time(), 1)
                                       [0]["values"]) >= 5 if prometheus.instant('up') else False, timeout=60)
-        yield Stack(serve, fleet, prometheus, today)
+        yield Stack(serve, fleet, prometheus, today, contributions)
     finally:
         if prometheus:
             prometheus.stop()
@@ -319,3 +330,37 @@ def test_collector_health_counts_what_happened(stack):
     last = stack.by("cc_analytics_org_last_record_timestamp_seconds", "org")
     assert set(last) == {member.org_id for member in stack.fleet.members}
     assert all(time.time() - 600 < seconds <= time.time() for seconds in last.values())
+
+
+def contribution_panel(title: str) -> tuple[dict, dict]:
+    dashboard = json.loads((REPO / "grafana-dashboards" / "cc-analytics-contribution.json").read_text())
+    [panel] = [panel for panel in all_panels(dashboard) if panel["title"] == title]
+    return dashboard, panel
+
+
+@pytest.mark.parametrize("org, team", [(".*", ".*"), ("org-acme", ".*"), ("org-globex", "payments")])
+def test_the_contribution_dashboard_shows_the_merged_prs_written(stack, org, team):
+    today, variables = stack.today, {"org": org, "team": team}
+    month = [row for row in stack.contributions.daily if row["day"] >= today.replace(day=1)
+             and re.fullmatch(org, row["org_id"]) and re.fullmatch(team, row["team"])]
+
+    def value(title: str) -> float:
+        dashboard, panel = contribution_panel(title)
+        [series] = run_panel_query(stack, dashboard, panel, panel["targets"][0]["expr"], True, **variables)
+        return float(series["value"][1])
+
+    merged = sum(row["prs_merged"] for row in month)
+    with_cc = sum(row["prs_merged_with_claude_code"] for row in month)
+    assert value("PRs merged this month") == merged
+    assert value("PRs merged with Claude Code") == with_cc
+    assert value("Share with Claude Code") == pytest.approx(with_cc / merged)
+    assert value("Lines merged with Claude Code") == sum(row["lines_merged_with_claude_code"] for row in month)
+    members = defaultdict(float)
+    for row in month:
+        members[row["member"]] += row["prs_merged_with_claude_code"]
+    label = {(m.org_id, m.user_key): m.email or m.user_key for m in stack.fleet.members}
+    dashboard, top = contribution_panel("Top 10 by PRs with Claude Code")
+    leaders = run_panel_query(stack, dashboard, top, top["targets"][0]["expr"], True, **variables)
+    assert [float(series["value"][1]) for series in leaders] == sorted(
+        (value for value in members.values()), reverse=True)[:10]
+    assert {series["metric"]["user"] for series in leaders} <= {*label.values(), "github:octocat"}
