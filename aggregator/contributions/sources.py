@@ -78,21 +78,23 @@ class ContributionSources:
                 "WHERE repository IN {repositories:Array(String)}", repositories=repositories):
             listed[org, repository, number].add(sha)
         pushed = defaultdict(list)
-        for org, repository, ref, sha, received in self._rows(
-                "SELECT org_id, repository, ref, lower(sha), toUnixTimestamp64Nano(received_at) "
-                "FROM {database}.github_branch_commits FINAL WHERE repository IN {repositories:Array(String)}",
-                repositories=repositories):
-            pushed[org, repository, ref].append((sha, received))
+        for org, repository, ref, sha in self._rows(
+                "SELECT org_id, repository, ref, lower(sha) FROM {database}.github_branch_commits FINAL "
+                "WHERE repository IN {repositories:Array(String)}", repositories=repositories):
+            pushed[org, repository, ref].append(sha)
         pull_requests = []
         for (org, repository, number, login, created_ns, merged, merged_ns, head_sha, head_ref, body_marker,
              additions) in found:
             commits_fetched = (org, repository, PULL_REQUEST_COMMITS, str(number), head_sha) in fetched
+            known = commits_of[org, repository]
             if commits_fetched:
                 shas = listed[org, repository, number]
-            else:  # without REST: what was pushed to its branch before it was merged
-                shas = {sha for sha, received in pushed[org, repository, head_ref]
-                        if not merged or received <= merged_ns}
-            known = commits_of[org, repository]
+            else:
+                # Without REST: the commits pushed to its branch, written before it was merged (a branch used
+                # again later adds newer ones). Their own time, not when their push arrived: GitHub does not keep
+                # deliveries in order, and a push redelivered after the merge is still part of it.
+                shas = {sha for sha in pushed[org, repository, head_ref]
+                        if not merged or sha not in known or known[sha][5] <= merged_ns}
             commits = tuple(_commit(sha, known.get(sha), (org, repository, COMMIT_FILES, sha, "") in fetched)
                             for sha in sorted(shas))
             pull_requests.append(PullRequest(org, repository, number, login, created_ns,
@@ -106,12 +108,12 @@ class ContributionSources:
             "FINAL WHERE repository IN {repositories:Array(String)} GROUP BY org_id, repository, sha",
             repositories=repositories)}
         commits: dict = defaultdict(dict)
-        for org, repository, sha, email, login, trailer, parents in self._rows(
+        for org, repository, sha, email, login, trailer, parents, authored_ns in self._rows(
                 "SELECT org_id, repository, lower(sha), lower(author_email), lower(author_login), claude_trailer, "
-                "parents FROM {database}.github_commits FINAL WHERE repository IN {repositories:Array(String)}",
-                repositories=repositories):
+                "parents, toUnixTimestamp64Nano(authored_at) FROM {database}.github_commits FINAL "
+                "WHERE repository IN {repositories:Array(String)}", repositories=repositories):
             commits[org, repository][sha] = (email, login, bool(trailer), parents,
-                                            lines.get((org, repository, sha), 0))
+                                            lines.get((org, repository, sha), 0), authored_ns)
         return commits
 
     def telemetry(self, pull_requests: list[PullRequest]) -> dict[str, OrgTelemetry]:
@@ -162,7 +164,7 @@ class ContributionSources:
 def _commit(sha: str, known: tuple | None, files_fetched: bool) -> Commit:
     if known is None:  # listed or pushed, but no row of its own (yet): nothing says who wrote it or how
         return Commit(sha, "", "", False, 0, None)
-    email, login, trailer, parents, lines = known
+    email, login, trailer, parents, lines, _ = known
     return Commit(sha, email, login, trailer, parents, lines if files_fetched else None)
 
 

@@ -15,7 +15,7 @@ from aggregator.contributions.rollup import ContributionRollup
 from aggregator.purge import Purger
 from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
-from collector.github.tables import PULL_REQUEST_COLUMNS
+from collector.github.tables import BRANCH_COMMIT_COLUMNS, COMMIT_COLUMNS, PULL_REQUEST_COLUMNS
 from tests.support.github_fleet import (
     DAY_NS,
     FIRST_DAY,
@@ -168,6 +168,26 @@ def test_the_timer_picks_up_a_late_webhook(store):
                          "received_at = now64(3) WHERE number = 7", settings={"mutations_sync": 2})
     refresher.refresh()
     assert _levels(store) == {7: "with_claude_code"}
+
+
+def test_a_push_delivered_after_the_merge_still_belongs_to_the_pr_a_later_commit_does_not(store):
+    """Without REST a PR's commits are those of its branch written before the merge, whenever their push arrived:
+    GitHub does not keep deliveries in order, and redelivers on request."""
+    merged_ns = (1_793_620_800 - 30 * 86_400) * 10**9
+    _one_pull_request(store, ORG, 8, merged_ns)
+    delivered_now = time.time_ns() // 10**6  # long after the merge
+    commits = [dict(org_id=ORG, repository="acme/widgets", sha=sha, author_email="ada@example.com",
+                    author_login="ada", authored_at=authored_ns // 10**6, claude_trailer=1, parents=1,
+                    source="push", received_at=delivered_now)
+               for sha, authored_ns in (("a" * 40, merged_ns - 60 * 10**9), ("b" * 40, merged_ns + 86_400 * 10**9))]
+    insert_github_rows(store, "github_commits", COMMIT_COLUMNS, commits)
+    insert_github_rows(store, "github_branch_commits", BRANCH_COMMIT_COLUMNS, [
+        dict(org_id=ORG, repository="acme/widgets", ref="b-8", sha=commit["sha"], received_at=delivered_now)
+        for commit in commits])
+    ContributionRollup(store.client, store.database).rebuild_days([_day(merged_ns)])
+    ((level, commits_counted, reason),) = store.rows("SELECT level, commits, reason FROM "
+                                                     "{db}.pull_request_attribution FINAL")
+    assert (level, commits_counted) == ("with_claude_code", 1) and "a" * 7 in reason
 
 
 def test_a_purge_erases_the_members_contribution_rows_and_commits(store):
