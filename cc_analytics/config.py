@@ -355,8 +355,10 @@ METRICS_OPTIONS = (
 # GitHub, for the contribution figures (collector/github/, aggregator/contributions/).
 GITHUB_WEBHOOK_OPTIONS = (
     Option("github_webhook_secret_file", "File of the secret(s) GitHub signs webhook deliveries with, one per line "
-                                         "(two during a rotation). With it, serve accepts POST /github/webhook on "
-                                         "the API port; a delivery without a valid X-Hub-Signature-256 gets 401.",
+                                         "(two during a rotation); a line @OWNER SECRET signs only that repository "
+                                         "owner's deliveries (one secret per GitHub organization). With it, serve "
+                                         "accepts POST /github/webhook on the API port; a delivery without a valid "
+                                         "X-Hub-Signature-256 gets 401.",
            metavar="FILE"),
     Option("github_orgs", "Which cc-analytics org each GitHub owner's repositories belong to, comma-separated "
                           "GITHUB_OWNER=ORG_ID pairs. Owners not listed go to --default-org-id; with --auth-tokens "

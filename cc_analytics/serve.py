@@ -30,7 +30,7 @@ from plumbing.auth import TokenTable
 from plumbing.connection_limits import ConnectionGuard, ConnectionLimits, connections_per_port, raise_open_file_limit
 from collector.decode import Limits
 from collector.github.delivery_counts import DeliveryCounts
-from collector.github.signature import load_secrets
+from collector.github.signature import WebhookSecret, load_secrets
 from collector.github.webhook import WebhookReceiver, stored_delivery_lookup
 from collector.ingest import Ingestor
 from collector.github import backfill_routes
@@ -159,16 +159,21 @@ def reads_after_queued_writes(writer: BatchWriter):
     return settled_first
 
 
-def github_webhook_receiver(target: StoreTarget, settings: Settings, secrets: tuple[bytes, ...],
+def github_webhook_receiver(target: StoreTarget, settings: Settings, secrets: tuple[WebhookSecret, ...],
                             ingestor: Ingestor, metrics: ProcessMetrics,
                             running: contextlib.AsyncExitStack) -> WebhookReceiver | None:
     """POST /github/webhook's receiver, when serve has secrets to check deliveries with."""
     if not secrets:
         return None
+    orgs = settings.github_org_policy
+    if len(set(orgs.org_by_owner.values())) > 1 and any(not secret.owner for secret in secrets):
+        log.warning("a GitHub webhook secret without @OWNER signs deliveries for every owner of --github-orgs, "
+                    "so whoever knows it can store rows in each of their orgs; give each owner a secret of its own "
+                    "(@OWNER SECRET lines)")
     # Its own client: the redelivery lookup never waits behind the API's reads.
     client = connect(target, use_database=True)
     running.callback(client.close)
-    receiver = WebhookReceiver(secrets=secrets, ingestor=ingestor, orgs=settings.github_org_policy,
+    receiver = WebhookReceiver(secrets=secrets, ingestor=ingestor, orgs=orgs,
                                privacy=settings.privacy,
                                counts=DeliveryCounts(metrics, stored_delivery_lookup(client, settings.database)))
     running.callback(receiver.close)

@@ -17,7 +17,8 @@ from plumbing.metrics_registry import ProcessMetrics
 
 OTHER_EVENT = "other"
 # What happened to a delivery: stored, or the refusal (its HTTP status in the webhook's answers).
-OUTCOMES = ("stored", "unsigned", "too_large", "unsupported", "malformed", "unlisted_owner", "unavailable")
+OUTCOMES = ("stored", "unsigned", "too_large", "unsupported", "malformed", "other_owner", "unlisted_owner",
+            "unavailable")
 RECENT_DELIVERY_IDS = 10_000
 
 

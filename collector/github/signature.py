@@ -6,6 +6,10 @@ whitespace is not part of a secret), several during a rotation: a delivery signe
 Every secret is compared, in constant time, whether or not an earlier one matched, so the time an answer takes
 says nothing about which secret, or how much of a signature, was right. SHA-1 signatures (X-Hub-Signature alone)
 are refused: GitHub sends both headers, and only the SHA-256 one is worth checking.
+
+A line `@OWNER SECRET` gives a secret that signs the deliveries of one repository owner only. When several GitHub
+organizations send to one serve (several cc-analytics orgs under --auth-tokens), each gets a secret of its own
+that way, so whoever configured one organization's webhook cannot sign deliveries for another's repositories.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from dataclasses import dataclass, field
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 SHA1_SIGNATURE_HEADER = "X-Hub-Signature"
 _SIGNATURE = re.compile(r"sha256=([0-9a-f]{64})")
+_LOGIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 
 
 class SecretFileError(ValueError):
@@ -32,7 +38,23 @@ class SignatureRefused(Exception):
         self.kind = kind
 
 
-def load_secrets(path: str) -> tuple[bytes, ...]:
+@dataclass(frozen=True)
+class WebhookSecret:
+    secret: bytes = field(repr=False)
+    owner: str = ""  # lower-cased; "" signs for every owner
+
+    @staticmethod
+    def of_line(line: str) -> WebhookSecret:
+        """A line of the secrets file, stripped; ValueError for an @ line without a login and a secret."""
+        if not line.startswith("@"):
+            return WebhookSecret(line.encode())
+        owner, _, secret = line[1:].partition(" ")
+        if not _LOGIN.fullmatch(owner) or not secret.strip():
+            raise ValueError("write @OWNER SECRET: a GitHub login, a space and the secret")
+        return WebhookSecret(secret.strip().encode(), owner.lower())
+
+
+def load_secrets(path: str) -> tuple[WebhookSecret, ...]:
     """The secrets of the file, in order; a file that cannot be read or holds none stops serve at start."""
     try:
         with open(path, encoding="utf-8") as file:
@@ -40,11 +62,17 @@ def load_secrets(path: str) -> tuple[bytes, ...]:
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise SecretFileError(f"cannot read the GitHub webhook secrets file {path}: {reason}") from None
-    secrets = tuple(line.strip().encode() for line in lines if line.strip() and not line.strip().startswith("#"))
+    secrets = []
+    for number, line in enumerate(lines, 1):
+        if line.strip() and not line.strip().startswith("#"):
+            try:
+                secrets.append(WebhookSecret.of_line(line.strip()))
+            except ValueError as error:  # the line itself is a secret: never quoted
+                raise SecretFileError(f"the GitHub webhook secrets file {path}, line {number}: {error}") from None
     if not secrets:
         raise SecretFileError(f"the GitHub webhook secrets file {path} holds no secret: every delivery would be "
                               "refused; write the secret of the webhook's settings on a line of its own")
-    return secrets
+    return tuple(secrets)
 
 
 def signature_of(secret: bytes, body: bytes) -> str:
@@ -52,9 +80,9 @@ def signature_of(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-def check_signature(secrets: tuple[bytes, ...], body: bytes, signature: str | None, sha1_signature: str | None) -> None:
-    """Return if signature (the X-Hub-Signature-256 header) signs body with one of secrets; else raise
-    SignatureRefused."""
+def check_signature(secrets: tuple[WebhookSecret, ...], body: bytes, signature: str | None,
+                    sha1_signature: str | None) -> WebhookSecret:
+    """The secret with which signature (the X-Hub-Signature-256 header) signs body; SignatureRefused if none."""
     if signature is None:
         if sha1_signature is not None:
             raise SignatureRefused("sha1_only", f"only an {SHA1_SIGNATURE_HEADER} (SHA-1) signature was sent; "
@@ -65,8 +93,9 @@ def check_signature(secrets: tuple[bytes, ...], body: bytes, signature: str | No
         raise SignatureRefused("malformed", f"{SIGNATURE_HEADER} is not sha256= and 64 hex digits")
     presented = match.group(1).encode()
     # A list, not a generator: every secret is compared, also after a match.
-    matches = [hmac.compare_digest(signature_of(secret, body)[len("sha256="):].encode(), presented)
+    matches = [hmac.compare_digest(signature_of(secret.secret, body)[len("sha256="):].encode(), presented)
                for secret in secrets]
     if not any(matches):
         raise SignatureRefused("wrong", f"{SIGNATURE_HEADER} does not match the body signed with the secret of "
                                         "--github-webhook-secret-file")
+    return secrets[matches.index(True)]

@@ -26,7 +26,8 @@ from collector.decode.privacy import PrivacyPolicy
 from collector.github.delivery_counts import DeliveryCounts
 from collector.github.orgs import OrgPolicy
 from collector.github.payloads import Delivery, PayloadError, owner_login, rows_of_delivery
-from collector.github.signature import SHA1_SIGNATURE_HEADER, SIGNATURE_HEADER, SignatureRefused, check_signature
+from collector.github.signature import (SHA1_SIGNATURE_HEADER, SIGNATURE_HEADER, SignatureRefused, WebhookSecret,
+                                        check_signature)
 from collector.ingest import Ingestor
 from collector.refusals import REFUSALS
 from collector.write_ahead_log import QueueFull
@@ -57,7 +58,7 @@ class Refused(Exception):
 
 
 class WebhookReceiver:
-    def __init__(self, *, secrets: tuple[bytes, ...], ingestor: Ingestor, orgs: OrgPolicy, privacy: PrivacyPolicy,
+    def __init__(self, *, secrets: tuple[WebhookSecret, ...], ingestor: Ingestor, orgs: OrgPolicy, privacy: PrivacyPolicy,
                  counts: DeliveryCounts):
         self._secrets = secrets
         self._ingestor = ingestor
@@ -89,8 +90,8 @@ class WebhookReceiver:
     async def _store(self, request: web.Request, event: str, delivery_id: str) -> dict:
         body = await read_body(request)
         try:
-            check_signature(self._secrets, body, request.headers.get(SIGNATURE_HEADER),
-                            request.headers.get(SHA1_SIGNATURE_HEADER))
+            secret = check_signature(self._secrets, body, request.headers.get(SIGNATURE_HEADER),
+                                     request.headers.get(SHA1_SIGNATURE_HEADER))
         except SignatureRefused as refusal:
             raise Refused(401, "unsigned", str(refusal), refusal.kind) from None
         payload = parsed_payload(request.content_type, body)
@@ -99,6 +100,10 @@ class WebhookReceiver:
                                             "(letters, digits, '-', '.', '_'), as GitHub sends them")
         try:
             owner = owner_login(payload)
+            if secret.owner and secret.owner != owner:
+                raise Refused(403, "other_owner", f"the secret that signed this delivery signs for {secret.owner}'s "
+                              f"repositories only, not {owner or 'an unnamed owner'}'s; nothing was stored",
+                              secret.owner)
             org = self._org(owner)
             rows = rows_of_delivery(Delivery(event, delivery_id, payload, time.time_ns() // 1_000_000, org,
                                              self._privacy))

@@ -9,7 +9,8 @@ import hmac
 import pytest
 
 from collector.github import signature
-from collector.github.signature import SecretFileError, SignatureRefused, check_signature, load_secrets, signature_of
+from collector.github.signature import (SecretFileError, SignatureRefused, WebhookSecret, check_signature, load_secrets,
+                                        signature_of)
 
 # https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries#testing-the-webhook-payload-validation
 VECTOR_SECRET = b"It's a Secret to Everybody"
@@ -19,8 +20,8 @@ VECTOR_SIGNATURE = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f43
 
 def test_githubs_documented_vector_passes():
     assert signature_of(VECTOR_SECRET, VECTOR_BODY) == VECTOR_SIGNATURE
-    check_signature((VECTOR_SECRET,), VECTOR_BODY, VECTOR_SIGNATURE, None)
-    check_signature((VECTOR_SECRET,), VECTOR_BODY, VECTOR_SIGNATURE.upper().replace("SHA256", "sha256"), None)
+    check_signature((WebhookSecret(VECTOR_SECRET),), VECTOR_BODY, VECTOR_SIGNATURE, None)
+    check_signature((WebhookSecret(VECTOR_SECRET),), VECTOR_BODY, VECTOR_SIGNATURE.upper().replace("SHA256", "sha256"), None)
 
 
 @pytest.mark.parametrize("sent, sha1, kind", [
@@ -36,13 +37,13 @@ def test_githubs_documented_vector_passes():
 ])
 def test_bad_signatures_are_refused_with_their_kind(sent, sha1, kind):
     with pytest.raises(SignatureRefused) as refused:
-        check_signature((VECTOR_SECRET,), VECTOR_BODY, sent, sha1)
+        check_signature((WebhookSecret(VECTOR_SECRET),), VECTOR_BODY, sent, sha1)
     assert refused.value.kind == kind
     assert "Hello" not in str(refused.value)
 
 
 def test_during_a_rotation_either_secret_passes_and_every_secret_is_compared(monkeypatch):
-    secrets = (b"old secret", b"new secret", b"third")
+    secrets = tuple(WebhookSecret(secret) for secret in (b"old secret", b"new secret", b"third"))
     compared = []
     compare_digest = hmac.compare_digest
 
@@ -53,7 +54,7 @@ def test_during_a_rotation_either_secret_passes_and_every_secret_is_compared(mon
     monkeypatch.setattr(signature.hmac, "compare_digest", counting_compare)
     for secret in secrets:
         compared.clear()
-        check_signature(secrets, VECTOR_BODY, signature_of(secret, VECTOR_BODY), None)
+        assert check_signature(secrets, VECTOR_BODY, signature_of(secret.secret, VECTOR_BODY), None) == secret
         assert len(compared) == len(secrets)  # no early exit on the first match
     with pytest.raises(SignatureRefused):
         check_signature(secrets, VECTOR_BODY, signature_of(b"retired", VECTOR_BODY), None)
@@ -62,7 +63,22 @@ def test_during_a_rotation_either_secret_passes_and_every_secret_is_compared(mon
 def test_the_secrets_file_has_one_secret_a_line_without_blanks_and_comments(tmp_path):
     path = tmp_path / "secrets"
     path.write_text("# rotated 2026-11-01\n\n  It's a Secret to Everybody  \nnew-secret\n   \n# end\n")
-    assert load_secrets(str(path)) == (b"It's a Secret to Everybody", b"new-secret")
+    assert load_secrets(str(path)) == (WebhookSecret(b"It's a Secret to Everybody"), WebhookSecret(b"new-secret"))
+
+
+def test_a_secret_can_be_limited_to_one_owner(tmp_path):
+    path = tmp_path / "secrets"
+    path.write_text("@Acme acme's secret\n@beta-corp s3cret\nshared secret\n")
+    assert load_secrets(str(path)) == (WebhookSecret(b"acme's secret", "acme"), WebhookSecret(b"s3cret", "beta-corp"),
+                                       WebhookSecret(b"shared secret"))
+
+
+@pytest.mark.parametrize("text", ["@acme\n", "@ secret\n", "@acme/widgets secret\n"])
+def test_an_owner_line_without_a_login_and_a_secret_is_refused(tmp_path, text):
+    path = tmp_path / "secrets"
+    path.write_text(text)
+    with pytest.raises(SecretFileError, match="@OWNER SECRET"):
+        load_secrets(str(path))
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n  \n"])

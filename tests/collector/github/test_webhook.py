@@ -249,6 +249,30 @@ def test_with_tokens_an_unlisted_owner_is_refused_and_a_listed_one_needs_no_bear
     assert serve.log_text().count("is not in --github-orgs") == 1
 
 
+def test_an_owners_secret_signs_only_that_owners_deliveries(serve_factory, tmp_path):
+    """Two GitHub organizations, two cc-analytics orgs: whoever set up one organization's webhook knows its
+    secret, and must not be able to store rows in the other org."""
+    (tmp_path / "tokens").write_text("* admin-token-0123456789abcdef0123\n")
+    serve = serve_factory("--auth-tokens", str(tmp_path / "tokens"), "--aggregate-interval", "0",
+                          "--github-webhook-secret-file", secrets_file(tmp_path, "@codertocat " + SECRET,
+                                                                       "@beta beta's own secret"),
+                          "--github-orgs", "codertocat=acme,beta=beta-org")
+    serve = serve.with_token("admin-token-0123456789abcdef0123")
+    own = examples("pull_request")[0]
+    assert deliver(serve, "pull_request", own)[0] == 200
+    forged = examples("pull_request")[0]
+    forged["repository"]["owner"]["login"] = "beta"
+    forged["pull_request"]["number"] = 4242
+    status, answer = deliver(serve, "pull_request", forged)  # signed with codertocat's secret
+    assert status == 403 and "codertocat's repositories only" in answer["error"]
+    assert deliver(serve, "pull_request", forged, secret="beta's own secret")[0] == 200
+    assert serve.query("SELECT org_id, count() AS n FROM github_pull_requests FINAL GROUP BY org_id ORDER BY org_id") \
+        == [{"org_id": "acme", "n": 1}, {"org_id": "beta-org", "n": 1}]
+    assert "signs deliveries for every owner" not in serve.log_text()  # each owner has a secret of its own
+    assert 'cc_analytics_github_deliveries_total{event="pull_request",outcome="other_owner"} 1.0' in \
+        serve.api("GET", "/metrics").decode().splitlines()
+
+
 def test_an_acknowledged_delivery_survives_a_sigkill(serve_factory, tmp_path):
     data = tmp_path / "data"
     flags = ("--github-webhook-secret-file", secrets_file(tmp_path, SECRET), "--aggregate-interval", "0",
