@@ -43,6 +43,9 @@ EVENT_HEADER, DELIVERY_HEADER = "X-GitHub-Event", "X-GitHub-Delivery"
 _EVENT = re.compile(r"[a-z_]{1,64}")
 _DELIVERY_ID = re.compile(r"[0-9A-Za-z._-]{1,128}")
 _READ_CHUNK = 64 * 1024
+# Bodies read at once: a body is held whole until its signature is checked, so unsigned senders on many
+# connections could otherwise hold connections x 25 MB; the rest wait their turn (GitHub waits 10 s for an answer).
+MAX_DELIVERIES_AT_ONCE = 4
 
 log = logging.getLogger(__name__)
 _lookup_log = RateLimitedLog(log, logging.WARNING)
@@ -66,6 +69,7 @@ class WebhookReceiver:
         self._privacy = privacy
         self._counts = counts
         self._log = RateLimitedLog(log, logging.WARNING)
+        self._turns = asyncio.Semaphore(MAX_DELIVERIES_AT_ONCE)
         # the redelivery lookup reads the store: on a thread of its own, never on the event loop
         self._lookup_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="github-webhook")
 
@@ -76,7 +80,8 @@ class WebhookReceiver:
         event = request.headers.get(EVENT_HEADER, "")
         delivery_id = request.headers.get(DELIVERY_HEADER, "")
         try:
-            answer = await self._store(request, event, delivery_id)
+            async with self._turns:
+                answer = await self._store(request, event, delivery_id)
         except Refused as refusal:
             self._counts.refused(event, refusal.outcome)
             self._log.log(refusal.log_kind, "GitHub delivery %s (%s) from %s refused (%d): %s",

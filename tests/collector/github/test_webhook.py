@@ -8,11 +8,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import signal
+import socket
+import threading
 import uuid
 
 import pytest
 
-from collector.github.webhook import MAX_DELIVERY_BYTES
+from collector.github.webhook import MAX_DELIVERIES_AT_ONCE, MAX_DELIVERY_BYTES
 from tests.support.read_api import send
 from tests.support.serve_process import ServeProcess
 from tests.support.webhook_deliveries import FORM, SECRET, deliver, github_body
@@ -247,6 +249,31 @@ def test_with_tokens_an_unlisted_owner_is_refused_and_a_listed_one_needs_no_bear
     assert serve.query("SELECT org_id, count() AS n FROM github_deliveries FINAL GROUP BY org_id") == [
         {"org_id": "acme", "n": 1}]
     assert serve.log_text().count("is not in --github-orgs") == 1
+
+
+def test_a_delivery_waits_while_the_readers_are_busy_and_is_stored_when_one_frees(github_serve):
+    """A body is held whole until its signature is checked: senders without the secret that start 20 MB bodies
+    on many connections get MAX_DELIVERIES_AT_ONCE read at a time (bounded memory); the others wait their turn."""
+    serve = github_serve
+    hogs = []
+    for _ in range(MAX_DELIVERIES_AT_ONCE):
+        hog = socket.create_connection((serve.host, serve.api_port))
+        hog.sendall(b"POST /github/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    b"X-GitHub-Event: push\r\nContent-Length: 20000000\r\n\r\n{\"zero\": \"" + b"0" * 65536)
+        hogs.append(hog)
+    answers = []
+    payload = examples("pull_request")[0]
+    payload["pull_request"]["number"] = 4343
+    waiting = threading.Thread(target=lambda: answers.append(deliver(serve, "pull_request", payload)))
+    waiting.start()
+    waiting.join(3)
+    assert waiting.is_alive() and not answers  # every reader is busy with a body that does not come
+    hogs.pop().close()  # one sender gives up: its turn goes to the waiting delivery
+    waiting.join(60)
+    assert answers and answers[0][0] == 200
+    assert serve.scalar("SELECT count() FROM github_pull_requests FINAL WHERE number = 4343") == 1
+    for hog in hogs:
+        hog.close()
 
 
 def test_an_owners_secret_signs_only_that_owners_deliveries(serve_factory, tmp_path):
