@@ -85,7 +85,8 @@ class WebhookReceiver:
         except Refused as refusal:
             self._counts.refused(event, refusal.outcome)
             self._log.log(refusal.log_kind, "GitHub delivery %s (%s) from %s refused (%d): %s",
-                          client_text(delivery_id), client_text(event), request.remote, refusal.status, refusal)
+                          client_text(delivery_id) or "without an id", client_text(event) or "no event",
+                          request.remote, refusal.status, refusal)
             headers = {}
             if refusal.outcome == "unavailable":
                 headers["Retry-After"] = str(REFUSALS["unavailable"].retry_delay_seconds)
