@@ -179,8 +179,9 @@ def attribute(pr: PullRequest, member: Member, telemetry: OrgTelemetry) -> Attri
 def _level(pr, with_cc, seen, member, telemetry) -> tuple[str, str]:
     sighted = [commit for commit in with_cc if commit.sha in seen]
     if sighted:
-        reporter = min(s.user_key for s in seen[sighted[0].sha])
-        return WITH_CLAUDE_CODE, f"commit {sighted[0].sha[:7]} made in a Claude Code session of {reporter}"
+        # whose session: never named (a key may be an email, which a purge of that person must take along)
+        whose = "the author" if member.member in {s.user_key for s in seen[sighted[0].sha]} else "another member"
+        return WITH_CLAUDE_CODE, f"commit {sighted[0].sha[:7]} made in a Claude Code session of {whose}"
     if with_cc:
         return WITH_CLAUDE_CODE, f"commit {with_cc[0].sha[:7]} carries the Co-Authored-By noreply@anthropic.com trailer"
     if pr.body_marker:

@@ -72,6 +72,11 @@ def test_every_attribution_and_daily_figure_equals_the_fleet_truth_and_a_rebuild
                                                                     "login"}
     _aggregate(store, fleet, identities)
     assert (_stored_attributions(store), _stored_daily(store)) == (attributions, daily)
+    # a reason never names a person (a purge of them would leave it behind)
+    assert store.rows("SELECT count() FROM {db}.pull_request_attribution FINAL WHERE arrayExists(key -> "
+                      "position(reason, key) > 0, (SELECT groupArray(DISTINCT user_key) FROM {db}.daily_user))") \
+        == [(0,)]
+    assert store.rows("SELECT count() FROM {db}.pull_request_attribution FINAL WHERE reason LIKE '%session of%'")[0][0]
     versions = store.rows("SELECT count(DISTINCT version) FROM {db}.daily_contributions")
     assert versions == [(1,)] or len(store.rows("SELECT version FROM {db}.daily_contributions FINAL")) == len(daily)
 

@@ -73,8 +73,8 @@ class FleetTruth:
                                 and _in_window(ns, pr.merged_ns)})
         if first_sighted:
             level = "with_claude_code"
-            reason = (f"commit {first_sighted[0].sha[:7]} made in a Claude Code session of "
-                      f"{min(sighted[first_sighted[0].sha])}")
+            whose = "the author" if member in sighted[first_sighted[0].sha] else "another member"
+            reason = f"commit {first_sighted[0].sha[:7]} made in a Claude Code session of {whose}"
         elif with_cc:
             level = "with_claude_code"
             reason = f"commit {with_cc[0].sha[:7]} carries the Co-Authored-By noreply@anthropic.com trailer"
