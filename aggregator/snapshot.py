@@ -89,11 +89,11 @@ def _split_totals(rows: list[dict], dropped: tuple[str, ...] = ()) -> tuple[list
 
 
 class Snapshots(RollupReader):
-    def version(self) -> int:
+    def version(self) -> tuple[int, int]:
         """Changes whenever a rollup run writes: a snapshot of the same day and version is the same. A run may
-        rebuild only contribution days (a webhook arrived), so their table's version counts too."""
+        rebuild only contribution days (a webhook arrived), so their table's version is part of it."""
         contributions = self.client.query(f"SELECT max(version) FROM {self.database}.{DAILY_TABLE}")
-        return max(last_run_version(self.client, self.database), int(contributions.result_rows[0][0] or 0))
+        return last_run_version(self.client, self.database), int(contributions.result_rows[0][0] or 0)
 
     def as_of(self, day: date, max_members: int) -> Snapshot:
         """Every figure as it stands at the end of day (so far, for today)."""

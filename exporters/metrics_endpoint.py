@@ -92,10 +92,10 @@ class UsageExposition:
         except Exception as error:
             self._read_failed(error)
 
-    def _state(self) -> tuple[date, int]:
+    def _state(self) -> tuple[date, tuple[int, int]]:
         return self._today(), self._snapshots.version()
 
-    def _render(self, state: tuple[date, int]) -> None:
+    def _render(self, state: tuple[date, tuple[int, int]]) -> None:
         snapshot = self._snapshots.as_of(state[0], self._max_user_series)
         text = text_format.render(usage_families(snapshot, self._hash_user_labels, self._day_start,
                                                     self._max_label_values))
@@ -112,7 +112,7 @@ class UsageExposition:
 
 @dataclass(frozen=True)
 class _Rendered:
-    state: tuple[date, int]  # (today, rollup version) the text is of
+    state: tuple[date, tuple[int, int]]  # (today, rollup version) the text is of
     text: bytes
 
 

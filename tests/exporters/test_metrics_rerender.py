@@ -95,3 +95,20 @@ def test_a_failed_rerender_keeps_the_previous_text_and_counts_a_store_error(stor
     assert wait_until(lambda: metrics.registry.get_sample_value("cc_analytics_store_errors_total",
                                                                 {"operation": "read"}), timeout=30)
     assert exposition.render() == first
+
+
+def test_a_run_that_rebuilt_only_contribution_days_renders_again(store):
+    """A webhook can change only daily_contributions (the timer rebuilds the merge day, no telemetry changed):
+    /metrics must show the new PR, though daily_org's version stayed where it was."""
+    exposition = UsageExposition(Snapshots(store.client, store.database), lambda: DAY, lambda day: 0.0, 100, 100,
+                                 False, ProcessMetrics())
+    add_user_day(store, DAY, "ada", lines_accepted=5, version=1)
+    new_rollup_run(store, 1)
+    exposition.refresh()
+    merged = b'cc_analytics_contribution_prs_merged{org="org-a",team="payments",level="without",window="today"} '
+    assert merged + b"1\n" not in exposition.render()
+    store.client.command(f"INSERT INTO `{store.database}`.daily_contributions (day, org_id, team, member, "
+                         f"repository, prs_merged, version) VALUES ('{DAY}', 'org-a', 'payments', 'ada', "
+                         "'acme/widgets', 1, 2)")
+    exposition.refresh()
+    assert merged + b"1\n" in exposition.render()
