@@ -233,12 +233,17 @@ def test_serve_does_not_start_with_an_empty_or_unreadable_secrets_file(tmp_path,
         assert serve.process.returncode == 2
 
 
-def test_with_tokens_an_unlisted_owner_is_refused_and_a_listed_one_needs_no_bearer_token(serve_factory, tmp_path):
+def serve_with_tokens(serve_factory, tmp_path, github_orgs: str, *secrets: str):
+    """A serve with --auth-tokens (the caller holds the admin token), the secrets and --github-orgs."""
     (tmp_path / "tokens").write_text("* admin-token-0123456789abcdef0123\n")
     serve = serve_factory("--auth-tokens", str(tmp_path / "tokens"), "--aggregate-interval", "0",
-                          "--github-webhook-secret-file", secrets_file(tmp_path, SECRET),
-                          "--github-orgs", "codertocat=acme")
-    serve = serve.with_token("admin-token-0123456789abcdef0123")
+                          "--github-webhook-secret-file", secrets_file(tmp_path, *secrets),
+                          "--github-orgs", github_orgs)
+    return serve.with_token("admin-token-0123456789abcdef0123")
+
+
+def test_with_tokens_an_unlisted_owner_is_refused_and_a_listed_one_needs_no_bearer_token(serve_factory, tmp_path):
+    serve = serve_with_tokens(serve_factory, tmp_path, "codertocat=acme", SECRET)
     listed = examples("pull_request")[0]
     assert deliver(serve, "pull_request", listed)[0] == 200
     unlisted = examples("pull_request")[0]
@@ -279,12 +284,8 @@ def test_a_delivery_waits_while_the_readers_are_busy_and_is_stored_when_one_free
 def test_an_owners_secret_signs_only_that_owners_deliveries(serve_factory, tmp_path):
     """Two GitHub organizations, two cc-analytics orgs: whoever set up one organization's webhook knows its
     secret, and must not be able to store rows in the other org."""
-    (tmp_path / "tokens").write_text("* admin-token-0123456789abcdef0123\n")
-    serve = serve_factory("--auth-tokens", str(tmp_path / "tokens"), "--aggregate-interval", "0",
-                          "--github-webhook-secret-file", secrets_file(tmp_path, "@codertocat " + SECRET,
-                                                                       "@beta beta's own secret"),
-                          "--github-orgs", "codertocat=acme,beta=beta-org")
-    serve = serve.with_token("admin-token-0123456789abcdef0123")
+    serve = serve_with_tokens(serve_factory, tmp_path, "codertocat=acme,beta=beta-org",
+                              "@codertocat " + SECRET, "@beta beta's own secret")
     own = examples("pull_request")[0]
     assert deliver(serve, "pull_request", own)[0] == 200
     forged = examples("pull_request")[0]
