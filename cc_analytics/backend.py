@@ -75,9 +75,7 @@ def purger(client: Client, settings: Settings, lock=None) -> purge.Purger:
 def contributions_for(settings: Settings, rollup: Rollup) -> ContributionRollup:
     """The contribution rollup beside a telemetry rollup (its client, time zone and lock), with the identity map's
     emails in their stored form (the pseudonym under --hash-emails)."""
-    identities = load_identity_map(settings.identity_map)
-    if settings.hash_emails:
-        identities = identities.with_emails(settings.privacy.pseudonym)
+    identities = load_identity_map(settings.identity_map).with_emails(settings.privacy.stored_email)
     return ContributionRollup(rollup.client, settings.database, settings.timezone, identities, rollup.lock)
 
 

@@ -27,8 +27,8 @@ def github_fetching(settings: Settings, client: Client, store_rows: StoreRows, *
                     settle: Callable[[], Awaitable[object]]) -> GitHubFetching:
     """Reads --github-token-file (GitHubTokenError when it cannot be used). client: a store client of its own."""
     github = GitHubClient(read_token(settings.github_token_file), settings.github_api_url)
-    pseudonym = settings.privacy.pseudonym if settings.hash_emails else None
-    fetcher = Fetcher(github, FetchWork(client, settings.database), store_rows=store_rows, pseudonym=pseudonym,
+    fetcher = Fetcher(github, FetchWork(client, settings.database), store_rows=store_rows,
+                      stored_email=settings.privacy.stored_email,
                       run_blocking=run_blocking, settle=settle)
     labeller = PullRequestLabeller(github, client, settings.database, store_rows=store_rows, run_blocking=run_blocking,
                                    settle=settle) if settings.github_label_prs else None

@@ -111,6 +111,11 @@ class PrivacyPolicy:
             return email
         return email_pseudonym(email, self.email_hash_salt)
 
+    def stored_email(self, email: str) -> str:
+        """An email as the tables hold it, wherever it comes from (telemetry, GitHub, the identity map): its
+        pseudonym under --hash-emails, else as given; no email stays empty."""
+        return self.pseudonym(email) if self.hash_emails and email else email
+
     def for_resource(self) -> PrivacyPolicy:
         """The policy for a resource's own attributes: operator configuration, only its email is hashed."""
         return dataclasses.replace(self, store_prompts=True)
@@ -170,7 +175,7 @@ class PrivacyPolicy:
         if not isinstance(node, str):
             return node
         if key == EMAIL_KEY:
-            return self.pseudonym(node) if self.hash_emails and node else node
+            return self.stored_email(node)
         return node if key in CLEAR_KEYS else self.text(key, node)
 
 

@@ -44,12 +44,12 @@ class PassResult:
 
 class Fetcher:
     def __init__(self, github: GitHubClient, work: FetchWork, *, store_rows: StoreRows,
-                 pseudonym: Callable[[str], str] | None, run_blocking: RunBlocking,
+                 stored_email: Callable[[str], str], run_blocking: RunBlocking,
                  settle: Callable[[], Awaitable[object]]):
         self._github = github
         self._work = work
         self._store_rows = store_rows
-        self._pseudonym = pseudonym  # the email's keyed hash, when emails are hashed
+        self._stored_email = stored_email  # PrivacyPolicy.stored_email: hashed under --hash-emails
         self._run_blocking = run_blocking
         self._settle = settle  # until what was stored is in the store, so the work list sees it
         self._one_pass = asyncio.Lock()  # the timer and a backfill never fetch the same item together
@@ -111,7 +111,7 @@ class Fetcher:
         org, repository = pull.org_id, pull.repository
         if commits:
             await self._store_rows("github_commits", [
-                rest_rows.commit_row(org, repository, commit, self._pseudonym, now) for commit in commits])
+                rest_rows.commit_row(org, repository, commit, self._stored_email, now) for commit in commits])
             await self._store_rows("github_pull_request_commits", [
                 rest_rows.pull_request_commit_row(org, repository, pull.number, commit["sha"], now)
                 for commit in commits])

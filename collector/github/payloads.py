@@ -111,7 +111,7 @@ def _push_rows(delivery: Delivery, repository: str) -> dict[str, list[tuple]]:
         email = optional_text(author, "email", f"{where}.author")
         commit_sha = sha(commit, "id", where)
         commits.append((
-            org, repository, commit_sha, privacy.pseudonym(email) if privacy.hash_emails and email else email,
+            org, repository, commit_sha, privacy.stored_email(email),
             optional_text(author, "username", f"{where}.author"), time_ms(commit, "timestamp", where),
             int(has_claude_trailer(any_length_text(commit, "message", where))),
             0, "push", delivery.received_at_ms))

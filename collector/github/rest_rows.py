@@ -1,8 +1,8 @@
 """GitHub REST answers -> rows of the github_* tables (columns in collector/github/tables.py). Pure: no I/O.
 
 Only flags and counts are kept: a commit message gives claude_trailer, a PR body gives body_marker, a file's patch
-gives its effective lines, and the texts themselves are dropped here. The author email is pseudonymised as
-telemetry's user.email is when emails are hashed.
+gives its effective lines, and the texts themselves are dropped here. The author email is stored as telemetry's
+user.email is (PrivacyPolicy.stored_email).
 """
 
 from __future__ import annotations
@@ -41,14 +41,14 @@ def pull_request_row(org_id: str, repository: str, pull: dict, received_at: int)
     )
 
 
-def commit_row(org_id: str, repository: str, commit: dict, pseudonym: Callable[[str], str] | None,
+def commit_row(org_id: str, repository: str, commit: dict, stored_email: Callable[[str], str],
                received_at: int) -> tuple:
     """A COMMIT_COLUMNS row of a commit object (from a PR's commit list or the commit endpoint)."""
     details = commit.get("commit") or {}
     author = details.get("author") or {}
     email = author.get("email") or ""
     return (
-        org_id, repository, commit["sha"].lower(), pseudonym(email) if pseudonym and email else email,
+        org_id, repository, commit["sha"].lower(), stored_email(email),
         (commit.get("author") or {}).get("login") or "", time_ms(author.get("date")),
         int(has_claude_trailer(details.get("message") or "")), len(commit.get("parents") or []), REST, received_at,
     )

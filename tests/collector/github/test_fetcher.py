@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from collector.decode.privacy import email_pseudonym
+from collector.decode.privacy import PrivacyPolicy, email_pseudonym
 from collector.github import rest_rows
 from collector.github.fetch_work import FetchWork
 from collector.github.fetcher import Fetcher
@@ -45,10 +45,10 @@ def merged_pull(store, github: FakeGitHub, number: int, org: str = "acme-org") -
     return shas
 
 
-def fetch_pass(store, github: FakeGitHub, pseudonym=None):
+def fetch_pass(store, github: FakeGitHub, privacy: PrivacyPolicy = PrivacyPolicy()):
     async def run():
         async with GitHubClient(TOKEN, github.url, policy=FAST) as client:
-            fetcher = Fetcher(client, FetchWork(store.client, store.database), pseudonym=pseudonym,
+            fetcher = Fetcher(client, FetchWork(store.client, store.database), stored_email=privacy.stored_email,
                               **in_process(store))
             return await fetcher.run_pass()
     return asyncio.run(run())
@@ -105,7 +105,7 @@ def test_a_failed_fetch_stays_on_the_work_list(store, github):
 @pytest.mark.slow
 def test_author_emails_are_pseudonymised_like_telemetrys(store, github):
     merged_pull(store, github, 31)
-    fetch_pass(store, github, pseudonym=lambda email: email_pseudonym(email, "salt"))
+    fetch_pass(store, github, PrivacyPolicy(hash_emails=True, email_hash_salt="salt"))
     emails = {row[0] for row in store.rows("SELECT author_email FROM {db}.github_commits FINAL")}
     assert emails == {email_pseudonym("Ada@Example.com", "salt"), email_pseudonym("dev@example.com", "salt")}
     assert not any("@" in email for email in emails)
@@ -122,7 +122,8 @@ def test_rows_through_the_write_ahead_queue_are_stored(store, github, tmp_path):
         running(pipeline)
         async with GitHubClient(TOKEN, github.url, policy=FAST) as client:
             loop = asyncio.get_running_loop()
-            fetcher = Fetcher(client, FetchWork(store.client, store.database), pseudonym=None,
+            fetcher = Fetcher(client, FetchWork(store.client, store.database),
+                              stored_email=PrivacyPolicy().stored_email,
                               store_rows=pipeline.ingestor.store_rows,
                               run_blocking=lambda work: loop.run_in_executor(None, work),
                               settle=lambda: pipeline.writer.settled(30))
