@@ -37,6 +37,7 @@ from aggregator.api import bad_request
 from aggregator.contributions import CONTRIBUTION_TABLES
 from aggregator.params import BadParameter, json_value
 from collector.dead_letter import DEAD_LETTER_TABLE
+from plumbing.request_body import BodyTooLarge, read_bounded
 from plumbing.routes import Access, RouteTable
 
 RAW_TABLES = ("events", "metric_points", "spans")
@@ -187,11 +188,10 @@ def routes(purger: Purger, *, store_queued: Callable[[], Awaitable[bool]] | None
 
 
 async def _person_named(request: web.Request) -> str:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise BadParameter(f"the body is over {MAX_BODY_BYTES} bytes; {_BODY_HINT}")
-    body = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
-        raise BadParameter(f"the body is over {MAX_BODY_BYTES} bytes; {_BODY_HINT}")
+    try:
+        body = await read_bounded(request, MAX_BODY_BYTES)
+    except BodyTooLarge:
+        raise BadParameter(f"the body is over {MAX_BODY_BYTES} bytes; {_BODY_HINT}") from None
     try:
         value = json_value("body", body.decode() or "{}")
     except UnicodeDecodeError:

@@ -34,6 +34,7 @@ from collector.write_ahead_log import QueueFull
 from plumbing.json_answer import json_response
 from plumbing.log_once import RateLimitedLog
 from plumbing.log_text import client_text
+from plumbing.request_body import BodyTooLarge, read_bounded
 from plumbing.routes import Access, RouteTable
 
 PATH = "/github/webhook"
@@ -42,7 +43,6 @@ JSON, FORM = "application/json", "application/x-www-form-urlencoded"  # the webh
 EVENT_HEADER, DELIVERY_HEADER = "X-GitHub-Event", "X-GitHub-Delivery"
 _EVENT = re.compile(r"[a-z_]{1,64}")
 _DELIVERY_ID = re.compile(r"[0-9A-Za-z._-]{1,128}")
-_READ_CHUNK = 64 * 1024
 # Bodies read at once: a body is held whole until its signature is checked, so unsigned senders on many
 # connections could otherwise hold connections x 25 MB; the rest wait their turn (GitHub waits 10 s for an answer).
 MAX_DELIVERIES_AT_ONCE = 4
@@ -137,16 +137,10 @@ class WebhookReceiver:
 
 async def read_body(request: web.Request) -> bytes:
     """The whole body, never holding more than MAX_DELIVERY_BYTES of it."""
-    too_large = Refused(413, "too_large", f"the body is over {MAX_DELIVERY_BYTES} bytes, GitHub's limit")
-    if request.content_length is not None and request.content_length > MAX_DELIVERY_BYTES:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(_READ_CHUNK):
-        size += len(chunk)
-        if size > MAX_DELIVERY_BYTES:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_bounded(request, MAX_DELIVERY_BYTES)
+    except BodyTooLarge:
+        raise Refused(413, "too_large", f"the body is over {MAX_DELIVERY_BYTES} bytes, GitHub's limit") from None
 
 
 def parsed_payload(content_type: str, body: bytes) -> dict:

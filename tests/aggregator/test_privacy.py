@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
+import time
 
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -193,6 +195,23 @@ def test_purge_through_a_running_serve_then_on_the_store(serve_factory):
     assert sum(rows_of(reopened, "bob@example.com").values()) == 0
     assert rows_of(reopened, "carol@example.com") == carol
     assert members(reopened) == {"carol@example.com": before["carol@example.com"]}
+
+
+def test_a_purge_body_that_arrives_in_pieces_is_read_whole(serve_factory):
+    """A client (or a proxy) may send the JSON body in several TCP segments: the purge reads all of it, not the
+    first piece (which alone is not JSON)."""
+    serve = serve_factory("--aggregate-interval", "0")
+    seed(serve, "alice@example.com", "s-1", 10)
+    first, second = b'{"user": "alice', b'@example.com"}'
+    with socket.create_connection((serve.host, serve.api_port), timeout=120) as connection:
+        connection.sendall(b"POST /api/v1/purge HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(first + second) + first)
+        time.sleep(0.5)
+        connection.sendall(second)
+        answer = b"".join(iter(lambda: connection.recv(65536), b""))
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["deleted"]["events"] == 2
+    assert sum(rows_of(serve, "alice@example.com").values()) == 0
 
 
 def test_purge_on_the_store_finds_hashed_emails_with_the_same_salt(serve_factory):
