@@ -22,6 +22,7 @@ import aiohttp
 from multidict import CIMultiDict
 
 from collector.github.rest_answers import Wait, next_page, rate_limit_wait, retryable_status
+from collector.github.rest_rows import time_ms
 from plumbing.log_once import RateLimitedLog
 
 log = logging.getLogger(__name__)
@@ -142,9 +143,10 @@ class GitHubClient:
     async def closed_pulls_updated_since(self, repository: str, since: datetime) -> AsyncIterator[dict]:
         """Closed pull requests, latest updated first, until one was last updated before since."""
         path = f"/repos/{repository}/pulls?state=closed&sort=updated&direction=desc"
+        since_ms = since.timestamp() * 1000
         async for page in self._pages(path):
             for pull in page:
-                if datetime.fromisoformat(pull["updated_at"].replace("Z", "+00:00")) < since:
+                if time_ms(pull["updated_at"]) < since_ms:
                     return
                 yield pull
 

@@ -3,7 +3,8 @@
 Order of the checks, each refusal a JSON {"error": reason}: a body over 25 MB (GitHub's own cap) gets 413 before
 more of it is read; a missing, SHA-1-only, malformed or wrong signature 401 (logged once a minute per kind with
 the peer and the delivery id, never the body); a content type other than GitHub's two choices 415; headers, JSON
-or fields that cannot be stored 400; with --auth-tokens a repository owner not in --github-orgs 422. A delivery's
+or fields that cannot be stored 400; a delivery signed with an @OWNER secret for another owner's repository 403;
+with --auth-tokens a repository owner not in --github-orgs 422. A delivery's
 rows go into the write-ahead log (Ingestor.store_rows), its github_deliveries row last, and the 200 is sent only
 once all are durable; a full queue gets 503 with Retry-After. The route's access level is SIGNED: no bearer token
 (GitHub has none to send), no Origin or Host check (plumbing/cross_origin.py, allowed_hosts.py): the signature is
