@@ -128,10 +128,11 @@ def sightings_in_window(pr: PullRequest, telemetry: OrgTelemetry, moment_ns: int
     return found
 
 
-def match_member(pr: PullRequest, telemetry: OrgTelemetry, identities: IdentityMap, day: date,
-                 moment_ns: int) -> Member:
-    """The member a PR's author is, and their team on the day."""
-    member, matched_by = author_member(pr, telemetry, identities, day, moment_ns)
+def with_team(pr: PullRequest, author: tuple[str, str], telemetry: OrgTelemetry, identities: IdentityMap,
+              day: date) -> Member:
+    """The member a PR's author is (author_member's answer) with their team on the day; the member's activity
+    must be read first (ContributionSources.add_member_activity)."""
+    member, matched_by = author
     identity = identities.on(pr.author_login, day)
     team = identity.team if identity else telemetry.team_of_member(member, day)
     return Member(member, matched_by, team)
@@ -160,7 +161,7 @@ def author_member(pr: PullRequest, telemetry: OrgTelemetry, identities: Identity
 
 
 def attribute(pr: PullRequest, member: Member, telemetry: OrgTelemetry) -> Attribution:
-    """The attribution of a merged PR whose author is the member (match_member at its merge)."""
+    """The attribution of a merged PR whose author is the member (author_member and with_team at its merge)."""
     seen = sightings_in_window(pr, telemetry, pr.merged_ns)
     with_cc = [commit for commit in pr.commits if commit.sha in seen or commit.claude_trailer]
     lines_basis = EFFECTIVE if pr.commits_fetched and all(

@@ -30,7 +30,7 @@ from aggregator.contributions.attribution import (
     PullRequest,
     attribute,
     author_member,
-    match_member,
+    with_team,
 )
 from aggregator.contributions.changes import days_with_github_rows_since
 from aggregator.contributions.identity import IdentityMap
@@ -93,15 +93,16 @@ class ContributionRollup:
                   if pr.merged_ns is not None and self.day_of(pr.merged_ns) in wanted]
         created = [(self.day_of(pr.created_ns), pr) for pr in pull_requests if self.day_of(pr.created_ns) in wanted]
         # members first: accepted lines and teams are read for the matched members only
-        members = {(pr.org_id, author_member(pr, telemetry[pr.org_id], self.identities, day, moment)[0])
-                   for day, pr, moment in [(day, pr, pr.merged_ns) for day, pr in merged]
-                   + [(day, pr, pr.created_ns) for day, pr in created]}
+        merged_by = [(day, pr, author_member(pr, telemetry[pr.org_id], self.identities, day, pr.merged_ns))
+                     for day, pr in merged]
+        created_by = [(day, pr, author_member(pr, telemetry[pr.org_id], self.identities, day, pr.created_ns))
+                      for day, pr in created]
+        members = {(pr.org_id, author[0]) for _, pr, author in merged_by + created_by}
         self.sources.add_member_activity(telemetry, members, [pr for _, pr in merged], max(days))
-        attributions = [(day, attribute(pr, match_member(pr, telemetry[pr.org_id], self.identities, day,
-                                                         pr.merged_ns), telemetry[pr.org_id]))
-                        for day, pr in merged]
-        opened = [(day, pr, match_member(pr, telemetry[pr.org_id], self.identities, day, pr.created_ns))
-                  for day, pr in created]
+        attributions = [(day, attribute(pr, with_team(pr, author, telemetry[pr.org_id], self.identities, day),
+                                        telemetry[pr.org_id])) for day, pr, author in merged_by]
+        opened = [(day, pr, with_team(pr, author, telemetry[pr.org_id], self.identities, day))
+                  for day, pr, author in created_by]
         return attributions, opened
 
     def days_with_github_rows_since(self, received_after_ms: int) -> dict[date, int]:
