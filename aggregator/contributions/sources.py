@@ -120,8 +120,8 @@ class ContributionSources:
         """Each org's telemetry that bears on the PRs: members' emails, sightings of their commits in the
         window of their creation or merge, then the matched members' accepted lines and teams."""
         orgs = sorted({pr.org_id for pr in pull_requests})
-        moments = [moment for pr in pull_requests for moment in (pr.created_ns, pr.merged_ns) if moment is not None]
-        span = _span(min(window(moment)[0] for moment in moments), max(window(moment)[1] for moment in moments))
+        span = _windows_around([moment for pr in pull_requests for moment in (pr.created_ns, pr.merged_ns)
+                                if moment is not None])
         telemetry = {org: OrgTelemetry() for org in orgs}
         member_of_email = defaultdict(dict)
         for org, email, user_key in self._rows(
@@ -145,7 +145,7 @@ class ContributionSources:
         moments = [pr.merged_ns for pr in pull_requests if pr.merged_ns is not None]
         lines_days = defaultdict(lambda: defaultdict(list))
         if moments and user_keys:
-            span = _span(min(window(m)[0] for m in moments), max(window(m)[1] for m in moments))
+            span = _windows_around(moments)
             for org, user_key, repository, day, first_ns, last_ns in self._rows(
                     _LINES_DAYS, zone=self.time_zone, orgs=orgs, members=user_keys,
                     repositories=sorted({pr.repository for pr in pull_requests}), **span):
@@ -178,5 +178,7 @@ def _latest_team(history: dict[str, list[tuple[date, str]]]):
     return team_of_member
 
 
-def _span(start_ns: int, end_ns: int) -> dict:
-    return {"start": start_ns, "end": end_ns, "first_utc_day": utc_day(start_ns), "last_utc_day": utc_day(end_ns)}
+def _windows_around(moments: list[int]) -> dict:
+    """The query parameters of the telemetry span that covers every moment's window."""
+    start, end = min(window(moment)[0] for moment in moments), max(window(moment)[1] for moment in moments)
+    return {"start": start, "end": end, "first_utc_day": utc_day(start), "last_utc_day": utc_day(end)}
