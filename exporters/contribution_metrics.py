@@ -12,6 +12,7 @@ from typing import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from aggregator.contributions.attribution import ASSISTED, WITH_CLAUDE_CODE, WITHOUT
 from aggregator.snapshot import OTHER, Snapshot
 from exporters.label_caps import ORG, TEAM, fold, top_values
 
@@ -26,14 +27,13 @@ _LEVELS_HELP = ("Level: with_claude_code (a commit seen in a Claude Code session
 def pull_request_levels(row: dict) -> dict[str, int]:
     """Merged PRs per exclusive level."""
     assisted_only = row["prs_merged_assisted"] - row["prs_merged_with_cc"]
-    return {"with_claude_code": row["prs_merged_with_cc"], "assisted": assisted_only,
-            "without": row["prs_merged"] - row["prs_merged_with_cc"] - assisted_only}
+    return {WITH_CLAUDE_CODE: row["prs_merged_with_cc"], ASSISTED: assisted_only,
+            WITHOUT: row["prs_merged"] - row["prs_merged_with_cc"] - assisted_only}
 
 
 def line_levels(row: dict) -> dict[str, int]:
     """Merged lines of PRs with Claude Code's commits (or marked whole by the PR body) and the rest."""
-    return {"with_claude_code": row["lines_merged_with_cc"],
-            "without": row["lines_merged"] - row["lines_merged_with_cc"]}
+    return {WITH_CLAUDE_CODE: row["lines_merged_with_cc"], WITHOUT: row["lines_merged"] - row["lines_merged_with_cc"]}
 
 
 def contribution_families(snapshot: Snapshot, user_label, max_label_values: int

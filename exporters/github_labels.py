@@ -13,6 +13,7 @@ from typing import Awaitable, Callable
 from clickhouse_connect.driver.client import Client
 
 from aggregator.contributions import ATTRIBUTION_TABLE
+from aggregator.contributions.attribution import WITH_CLAUDE_CODE
 from collector.github.fetcher import RunBlocking, StoreRows
 from collector.github.rest_client import GitHubClient, GitHubError
 from collector.github.tables import PULL_REQUEST_COLUMNS
@@ -21,7 +22,6 @@ from plumbing.log_once import RateLimitedLog
 log = logging.getLogger(__name__)
 
 LABEL = "claude-code-assisted"
-WITH_CLAUDE_CODE = "with_claude_code"
 _LABELS = PULL_REQUEST_COLUMNS.index("labels")
 
 

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from aggregator.contributions import ATTRIBUTION_TABLE, DAILY_TABLE
+from aggregator.contributions.attribution import ASSISTED, WITH_CLAUDE_CODE, WITHOUT
+from aggregator.figures import share
 from aggregator.reading import RollupReader
 
 GROUPS = ("day", "user", "repo")
-LEVELS = ("with_claude_code", "assisted", "without")
+LEVELS = (WITH_CLAUDE_CODE, ASSISTED, WITHOUT)
 
 # The summed columns of daily_contributions under their API names.
 SUMMED = {"prs_opened": "prs_opened", "prs_merged": "prs_merged",
@@ -62,8 +64,8 @@ class ContributionFilters:
 
 
 def ratio(part: float, whole: float) -> float:
-    """part / whole, 0 when there is no whole (no merged PR, no active member)."""
-    return part / whole if whole else 0.0
+    """figures.share, but 0 when there is no whole (no merged PR, no active member): these columns are numbers."""
+    return share(part, whole) or 0.0
 
 
 def lines_basis(rows: list[dict]) -> tuple[str, str | None]:
