@@ -353,6 +353,14 @@ METRICS_OPTIONS = (
 )
 
 # GitHub, for the contribution figures (collector/github/, aggregator/contributions/).
+# Which org a repository owner's rows go to: the webhook and the backfill alike.
+GITHUB_ORG_OPTIONS = (
+    Option("github_orgs", "Which cc-analytics org each GitHub owner's repositories belong to, comma-separated "
+                          "GITHUB_OWNER=ORG_ID pairs. Owners not listed go to --default-org-id; with --auth-tokens "
+                          "they must be listed, or their deliveries are refused (422) until they are.",
+           _github_orgs, "OWNER=ORG,..."),
+)
+
 GITHUB_WEBHOOK_OPTIONS = (
     Option("github_webhook_secret_file", "File of the secret(s) GitHub signs webhook deliveries with, one per line "
                                          "(two during a rotation); a line @OWNER SECRET signs only that repository "
@@ -360,10 +368,7 @@ GITHUB_WEBHOOK_OPTIONS = (
                                          "accepts POST /github/webhook on the API port; a delivery without a valid "
                                          "X-Hub-Signature-256 gets 401.",
            metavar="FILE"),
-    Option("github_orgs", "Which cc-analytics org each GitHub owner's repositories belong to, comma-separated "
-                          "GITHUB_OWNER=ORG_ID pairs. Owners not listed go to --default-org-id; with --auth-tokens "
-                          "they must be listed, or their deliveries are refused (422) until they are.",
-           _github_orgs, "OWNER=ORG,..."),
+    *GITHUB_ORG_OPTIONS,
 )
 
 GITHUB_API_OPTIONS = (

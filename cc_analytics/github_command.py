@@ -22,8 +22,6 @@ from plumbing.store.client import insert_columns
 
 EXIT_USAGE = 2
 POLL_SECONDS = 0.5
-# Which org a repository owner's rows belong to: the one webhook option the backfill needs too.
-GITHUB_ORG_OPTIONS = tuple(option for option in config.GITHUB_WEBHOOK_OPTIONS if option.field == "github_orgs")
 
 
 def add_parser(commands) -> None:
@@ -42,7 +40,7 @@ def add_parser(commands) -> None:
     backfill.add_argument("--since", required=True, metavar="YYYY-MM-DD",
                           help="first day: PRs last updated before it are not listed")
     for options, title in ((config.NETWORK_OPTIONS + config.CLIENT_OPTIONS, "network"),
-                           (config.STORE_OPTIONS, "store"), (config.GITHUB_API_OPTIONS + GITHUB_ORG_OPTIONS, "github"),
+                           (config.STORE_OPTIONS, "store"), (config.GITHUB_API_OPTIONS + config.GITHUB_ORG_OPTIONS, "github"),
                            (config.EMAIL_OPTIONS, "privacy"), (config.LOGGING_OPTIONS, "logging")):
         add_options(backfill, options, title)
     backfill.set_defaults(run=run_backfill)
