@@ -40,7 +40,7 @@ CLEAR_KEYS = frozenset({
     "session.id", "organization.id", "user.account_uuid", "user.account_id", "user.id", "user.email",
     "user.groups", "identity.source", "terminal.type", "app.version", "app.entrypoint",
     "service.name", "service.version", "os.type", "os.version", "host.arch", "wsl.version",
-    "anthropic.provider", "anthropic.custom_base_url",
+    "anthropic.provider", "anthropic.custom_base_url", "anthropic.plan", "anthropic.seat_type", "ccr.session.id",
     "event.name", "event.timestamp", "event.sequence", "prompt.id", "message.uuid", "message.id", "request_id",
     "request_body_id", "tool_use_id", "span.type", "parent.source", "llm_request.context", "interaction.sequence",
     "model", "type", "start_type", "tool_name", "tool_name_safe", "tool_source", "decision", "decision_type",

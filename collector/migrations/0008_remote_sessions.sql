@@ -1,0 +1,10 @@
+-- Remote sessions and subscription plans as typed columns, so the rollups read them without the attributes map.
+-- Claude Code on the web (a remote session, CCR) puts ccr.session.id on every record beside session.id; a signed-in
+-- subscription user's records carry anthropic.plan (pro, max, team, enterprise). MATERIALIZED: computed at insert,
+-- and on read for parts written before this migration, so neither the decoders nor the write-ahead log change.
+ALTER TABLE $database.events $on_cluster ADD COLUMN IF NOT EXISTS is_remote UInt8 MATERIALIZED (attributes['ccr.session.id'] != '' OR resource_attributes['ccr.session.id'] != '') COMMENT 'a remote session (ccr.session.id), e.g. Claude Code on the web';
+ALTER TABLE $database.events $on_cluster ADD COLUMN IF NOT EXISTS plan LowCardinality(String) MATERIALIZED if(attributes['anthropic.plan'] != '', attributes['anthropic.plan'], resource_attributes['anthropic.plan']) COMMENT 'anthropic.plan: pro, max, team, enterprise; empty for API customers';
+ALTER TABLE $database.metric_points $on_cluster ADD COLUMN IF NOT EXISTS is_remote UInt8 MATERIALIZED (attributes['ccr.session.id'] != '' OR resource_attributes['ccr.session.id'] != '') COMMENT 'a remote session (ccr.session.id), e.g. Claude Code on the web';
+ALTER TABLE $database.metric_points $on_cluster ADD COLUMN IF NOT EXISTS plan LowCardinality(String) MATERIALIZED if(attributes['anthropic.plan'] != '', attributes['anthropic.plan'], resource_attributes['anthropic.plan']) COMMENT 'anthropic.plan: pro, max, team, enterprise; empty for API customers';
+ALTER TABLE $database.spans $on_cluster ADD COLUMN IF NOT EXISTS is_remote UInt8 MATERIALIZED (attributes['ccr.session.id'] != '' OR resource_attributes['ccr.session.id'] != '') COMMENT 'a remote session (ccr.session.id), e.g. Claude Code on the web';
+ALTER TABLE $database.spans $on_cluster ADD COLUMN IF NOT EXISTS plan LowCardinality(String) MATERIALIZED if(attributes['anthropic.plan'] != '', attributes['anthropic.plan'], resource_attributes['anthropic.plan']) COMMENT 'anthropic.plan: pro, max, team, enterprise; empty for API customers';
