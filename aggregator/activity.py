@@ -1,10 +1,10 @@
 """Activity rows: what a rollup run reads from the raw tables into its staging table, already grouped.
 
 A run covers one or more consecutive days, [run_start, run_end) in ns; each record goes to its day in the
-aggregation time zone. One row per (day, org, user key, session, and the metric's attributes the figures break
-down by: type, model, tool, decision, language) for metric points, per (day, org, user key, session, event name)
-for events, with what the group adds (`delta`: the sum of what its points added) and how many records it holds;
-the figures (aggregator.figures) are aggregates over these rows. Grouping in the read keeps the staging table
+aggregation time zone. One row per (day, org, user key, is_remote, session, and the metric's attributes the
+figures break down by: type, model, tool, decision, language) for metric points, per (day, org, user key,
+is_remote, session, event name) for events, with what the group adds (`delta`: the sum of what its points added)
+and how many records it holds; the figures (aggregator.figures) are aggregates over these rows. Grouping in the read keeps the staging table
 small (about 179,000 rows for the benchmark's day of 10M records).
 
 Metric handling (telemetry reference, section 3):
@@ -19,6 +19,10 @@ A member's team is that of their latest record naming one: the team resource att
 attribute. Record attributes are by far the widest column, so the reads take the resource's team only, and note
 the latest record without one; TEAM_FROM_ATTRIBUTES reads the record attributes only when such a record is later
 than the member's latest resource team (Claude Code puts OTEL_RESOURCE_ATTRIBUTES on the resource, so rarely).
+
+A record is remote (Claude Code on the web) when it carries ccr.session.id, and the plan is its anthropic.plan:
+both the raw tables' typed columns (collector migration 0008), so no read touches the attributes map for them.
+Each group notes its latest plan; the rollup takes the member-day's latest, as for the team and the terminal.
 """
 
 from __future__ import annotations
@@ -26,12 +30,12 @@ from __future__ import annotations
 from collector.decode.common import MAX_POINT_VALUE
 
 STAGING_COLUMNS = """
-    day Date, org_id String, user_key String, session_id String,
+    day Date, org_id String, user_key String, is_remote UInt8, session_id String,
     metric_name String, type String, model String, tool_name String, decision String, language String,
     event_name String, delta Float64, record_count UInt64, record_count_without_email UInt64,
     user_email String, user_account_uuid String, user_id String,
     team String, team_time DateTime64(9, 'UTC'), untagged_time DateTime64(9, 'UTC'),
-    terminal_type String, terminal_time DateTime64(9, 'UTC')
+    terminal_type String, terminal_time DateTime64(9, 'UTC'), plan String, plan_time DateTime64(9, 'UTC')
 """
 
 # Implied by the timestamp bounds, but stated on the sort key's toDate(timestamp) (UTC) so the primary index skips
@@ -54,15 +58,17 @@ _RESOURCE_TEAM = "resource_attributes[{team_key:String}] AS resource_team"
 # The columns a group has whatever its kind, and what its records give them; duplicates of a record change none
 # of the latest-of and max values, only the counts.
 _GROUP_COLUMNS = ("record_count, record_count_without_email, user_email, user_account_uuid, user_id, "
-                  "team, team_time, untagged_time, terminal_type, terminal_time")
+                  "team, team_time, untagged_time, terminal_type, terminal_time, plan, plan_time")
 _GROUP_VALUES = """count(), countIf(user_email = ''), max(user_email), max(user_account_uuid), max(user_id),
        argMaxIf(resource_team, timestamp, resource_team != ''), maxIf(timestamp, resource_team != ''),
        maxIf(timestamp, resource_team = ''),
-       argMaxIf(terminal_type, timestamp, terminal_type != ''), maxIf(timestamp, terminal_type != '')"""
+       argMaxIf(terminal_type, timestamp, terminal_type != ''), maxIf(timestamp, terminal_type != ''),
+       argMaxIf(plan, timestamp, plan != ''), maxIf(timestamp, plan != '')"""
 
-_RECORD = "org_id, user_key, user_email, user_account_uuid, user_id, session_id, terminal_type, timestamp"
+_RECORD = ("org_id, user_key, is_remote, user_email, user_account_uuid, user_id, session_id, terminal_type, plan, "
+           "timestamp")
 _DAY = "toDate(timestamp, {zone:String}) AS day"
-_POINT_KEY = "org_id, user_key, session_id, metric_name, type, model, tool_name, decision, language"
+_POINT_KEY = "org_id, user_key, is_remote, session_id, metric_name, type, model, tool_name, decision, language"
 _POINT = f"{_RECORD}, metric_name, type, model, tool_name, decision, language, value, {_RESOURCE_TEAM}"
 
 DELTA_POINTS = f"""
@@ -99,10 +105,10 @@ GROUP BY day, {_POINT_KEY}
 """
 
 EVENTS = f"""
-INSERT INTO {{staging}} (day, org_id, user_key, session_id, event_name, {_GROUP_COLUMNS})
-SELECT {_DAY}, org_id, user_key, session_id, event_name, {_GROUP_VALUES}
+INSERT INTO {{staging}} (day, org_id, user_key, is_remote, session_id, event_name, {_GROUP_COLUMNS})
+SELECT {_DAY}, org_id, user_key, is_remote, session_id, event_name, {_GROUP_VALUES}
 FROM (SELECT {_RECORD}, event_name, {_RESOURCE_TEAM} FROM {{database}}.events FINAL PREWHERE {_IN_RUN})
-GROUP BY day, org_id, user_key, session_id, event_name
+GROUP BY day, org_id, user_key, is_remote, session_id, event_name
 """
 
 # Members whose latest record without a resource team is later than their latest resource team.
@@ -114,14 +120,15 @@ SELECT count() FROM (SELECT day, org_id, user_key FROM {staging} GROUP BY day, o
 # The record attribute team of records without a resource team, as rows that add nothing but a team. No FINAL:
 # a duplicate record does not change which is latest.
 _ATTRIBUTE_TEAM = f"""
-SELECT org_id, user_key, timestamp, attributes[{{team_key:String}}] AS attribute_team FROM {{database}}.{{table}}
+SELECT org_id, user_key, is_remote, timestamp, attributes[{{team_key:String}}] AS attribute_team
+FROM {{database}}.{{table}}
 PREWHERE {_IN_RUN} AND resource_attributes[{{team_key:String}}] = ''
 """
 
 TEAM_FROM_ATTRIBUTES = f"""
-INSERT INTO {{staging}} (day, org_id, user_key, team, team_time)
-SELECT {_DAY}, org_id, user_key, argMaxIf(attribute_team, timestamp, attribute_team != ''),
+INSERT INTO {{staging}} (day, org_id, user_key, is_remote, team, team_time)
+SELECT {_DAY}, org_id, user_key, is_remote, argMaxIf(attribute_team, timestamp, attribute_team != ''),
        maxIf(timestamp, attribute_team != '')
 FROM ({_ATTRIBUTE_TEAM.replace("{table}", "events")} UNION ALL {_ATTRIBUTE_TEAM.replace("{table}", "metric_points")})
-GROUP BY day, org_id, user_key
+GROUP BY day, org_id, user_key, is_remote
 """

@@ -34,12 +34,13 @@ from aggregator.figures import (
 
 log = logging.getLogger(__name__)
 
-# Each rollup table and the columns that, with the day, identify a row.
+# Each rollup table and the columns that, with the day, identify a row. A member's remote sessions (Claude Code
+# on the web) and local ones are separate rows, as in the Admin API; readers per member sum them.
 ROLLUP_KEYS = {
-    "daily_user": ("org_id", "user_key"),
+    "daily_user": ("org_id", "user_key", "is_remote"),
     "daily_org": ("org_id",),
-    "daily_model": ("org_id", "user_key", "model"),
-    "daily_edit_tool": ("org_id", "user_key", "tool_name", "language"),
+    "daily_model": ("org_id", "user_key", "is_remote", "model"),
+    "daily_edit_tool": ("org_id", "user_key", "is_remote", "tool_name", "language"),
 }
 ROLLUP_TABLES = tuple(ROLLUP_KEYS)
 # Where the timer's scan for late records resumes after a restart (aggregator.refresh).
@@ -64,6 +65,12 @@ WHERE temporality = 'cumulative' AND start_timestamp > toDateTime64(0, 9, 'UTC')
 
 # The user's team and terminal that day: those of their latest record that names one.
 _USER_TEAM = "argMaxIf(team, team_time, team != '')"
+# The Admin API's subscription_type: the plan of the member-day's latest record naming one, when it is an
+# organization's tier; pro and max are individual plans, and API customers have none (empty: null).
+SUBSCRIPTION_TIERS = ("team", "enterprise")
+_LATEST_PLAN = "argMaxIf(plan, plan_time, plan != '')"
+_SUBSCRIPTION_TYPE = (f"if({_LATEST_PLAN} IN ({', '.join(repr(tier) for tier in SUBSCRIPTION_TIERS)}), "
+                      f"{_LATEST_PLAN}, '')")
 
 
 def _select_figures(figures) -> str:
@@ -74,15 +81,19 @@ def _names(figures) -> str:
     return ", ".join(figure.name for figure in figures)
 
 
+# Per member-day, whatever the session: the team and subscription tier of both a member's rows of a day.
+_MEMBER_DAYS = (f"(SELECT day, org_id, user_key, {_USER_TEAM} AS user_team, {_SUBSCRIPTION_TYPE} AS user_subscription"
+                f" FROM {{staging}} GROUP BY day, org_id, user_key)")
+
 _DAILY_USER = f"""
 INSERT INTO {{database}}.daily_user
-    (day, org_id, user_key, user_email, user_account_uuid, user_id, team, terminal_type, sessions, session_ids,
-     {_names(SUMMED_FIGURES)}, version)
-SELECT day, org_id, user_key, max(user_email), max(user_account_uuid), max(user_id), {_USER_TEAM},
-       argMaxIf(terminal_type, terminal_time, terminal_type != ''), {SESSIONS}, {SESSION_IDS},
-       {_select_figures(SUMMED_FIGURES)}, {{version:UInt64}}
-FROM {{staging}}
-GROUP BY day, org_id, user_key
+    (day, org_id, user_key, is_remote, user_email, user_account_uuid, user_id, team, subscription_type,
+     terminal_type, sessions, session_ids, {_names(SUMMED_FIGURES)}, version)
+SELECT day, org_id, user_key, is_remote, max(user_email), max(user_account_uuid), max(user_id), any(user_team),
+       any(user_subscription), argMaxIf(terminal_type, terminal_time, terminal_type != ''), {SESSIONS},
+       {SESSION_IDS}, {_select_figures(SUMMED_FIGURES)}, {{version:UInt64}}
+FROM {{staging}} AS activity LEFT JOIN {_MEMBER_DAYS} AS members USING (day, org_id, user_key)
+GROUP BY day, org_id, user_key, is_remote
 """
 
 _DAILY_ORG = f"""
@@ -92,25 +103,23 @@ FROM {{staging}}
 GROUP BY day, org_id
 """
 
-_USER_TEAMS = (f"(SELECT day, org_id, user_key, {_USER_TEAM} AS user_team FROM {{staging}} "
-               f"GROUP BY day, org_id, user_key)")
-
 _DAILY_MODEL = f"""
-INSERT INTO {{database}}.daily_model (day, org_id, user_key, team, model, {_names(MODEL_FIGURES)}, version)
-SELECT day, org_id, user_key, any(user_team), model, {_select_figures(MODEL_FIGURES)}, {{version:UInt64}}
-FROM {{staging}} AS activity LEFT JOIN {_USER_TEAMS} AS teams USING (day, org_id, user_key)
+INSERT INTO {{database}}.daily_model
+    (day, org_id, user_key, is_remote, team, model, {_names(MODEL_FIGURES)}, version)
+SELECT day, org_id, user_key, is_remote, any(user_team), model, {_select_figures(MODEL_FIGURES)}, {{version:UInt64}}
+FROM {{staging}} AS activity LEFT JOIN {_MEMBER_DAYS} AS members USING (day, org_id, user_key)
 WHERE metric_name IN ('{TOKENS}', '{COST}')
-GROUP BY day, org_id, user_key, model
+GROUP BY day, org_id, user_key, is_remote, model
 """
 
 _DAILY_EDIT_TOOL = f"""
 INSERT INTO {{database}}.daily_edit_tool
-    (day, org_id, user_key, team, tool_name, language, {_names(EDIT_TOOL_FIGURES)}, version)
-SELECT day, org_id, user_key, any(user_team), tool_name, language, {_select_figures(EDIT_TOOL_FIGURES)},
+    (day, org_id, user_key, is_remote, team, tool_name, language, {_names(EDIT_TOOL_FIGURES)}, version)
+SELECT day, org_id, user_key, is_remote, any(user_team), tool_name, language, {_select_figures(EDIT_TOOL_FIGURES)},
        {{version:UInt64}}
-FROM {{staging}} AS activity LEFT JOIN {_USER_TEAMS} AS teams USING (day, org_id, user_key)
+FROM {{staging}} AS activity LEFT JOIN {_MEMBER_DAYS} AS members USING (day, org_id, user_key)
 WHERE metric_name = '{EDIT_DECISION}'
-GROUP BY day, org_id, user_key, tool_name, language
+GROUP BY day, org_id, user_key, is_remote, tool_name, language
 """
 
 

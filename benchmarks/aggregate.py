@@ -42,7 +42,7 @@ STEP_LABELS = (
      "staging <- metric_points FINAL, cumulative (window per series)"),
     (r"INSERT INTO \S+_rollup_staging_\d+`.*metric_points FINAL", "staging <- metric_points FINAL, delta"),
     (r"INSERT INTO \S+_rollup_staging_\d+`.*events FINAL", "staging <- events FINAL"),
-    (r"INSERT INTO \S+\.daily_user\b", "INSERT daily_user"),
+    (r"INSERT INTO \S+\.daily_user\b", "INSERT daily_user (join of member-days)"),
     (r"INSERT INTO \S+\.daily_org\b", "INSERT daily_org"),
     (r"INSERT INTO \S+\.daily_model\b", "INSERT daily_model (join of user teams)"),
     (r"INSERT INTO \S+\.daily_edit_tool\b", "INSERT daily_edit_tool (join of user teams)"),
