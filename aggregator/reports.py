@@ -57,7 +57,7 @@ class Reports(RollupReader):
                 parameters)
         else:
             rows = self._rows(
-                "SELECT day, org_id, countIf(user_key != '') AS active_users, "
+                "SELECT day, org_id, uniqExactIf(user_key, user_key != '') AS active_users, "
                 "length(groupUniqArrayArray(session_ids)) AS sessions, " + _SUMS +
                 " FROM {database}.daily_user FINAL WHERE day BETWEEN {first:Date} AND {last:Date}" + filters.where() +
                 " GROUP BY day, org_id ORDER BY day, org_id", parameters)
@@ -69,41 +69,51 @@ class Reports(RollupReader):
         first, last = month_bounds(month)
         rows = self._rows(
             "SELECT * FROM (SELECT org_id, user_key, max(user_email) AS email, argMaxIf(team, day, team != '') AS "
-            "team, count() AS days_active, length(groupUniqArrayArray(session_ids)) AS sessions, " + _SUMS +
+            "team, uniqExact(day) AS days_active, length(groupUniqArrayArray(session_ids)) AS sessions, " + _SUMS +
             " FROM {database}.daily_user FINAL WHERE day BETWEEN {first:Date} AND {last:Date}" + filters.where() +
             " GROUP BY org_id, user_key) AS member LEFT JOIN (" + _MEMBER_CONTRIBUTIONS + ") AS contributed"
             " USING (org_id, user_key) ORDER BY lines_accepted DESC, org_id, user_key",
             {"first": first, "last": last, **filters.parameters()})
         return [_with_rates(row) for row in rows]
 
-    def actors(self, day: date, limit: int, after: tuple[str, str] | None, org: str | None) -> list[dict]:
-        """Up to limit user rows of one day in (org, user key) order, after a cursor position."""
-        parameters = {"day": day, "limit": limit, "org": org,
-                      "after_org": after[0] if after else "", "after_key": after[1] if after else ""}
+    def actors(self, day: date, limit: int, after: tuple[str, str, int] | None, org: str | None) -> list[dict]:
+        """Up to limit actor rows of one day in (org, user key, is_remote) order, after a cursor position: a
+        member's local and remote sessions (Claude Code on the web) are separate rows, as in the Admin API."""
+        parameters = {"day": day, "limit": limit, "org": org, "after_org": after[0] if after else "",
+                      "after_key": after[1] if after else "", "after_remote": after[2] if after else 0}
         condition = " AND org_id = {org:String}" if org is not None else ""
         if after:
-            condition += " AND (org_id, user_key) > ({after_org:String}, {after_key:String})"
+            condition += (" AND (org_id, user_key, is_remote) > "
+                          "({after_org:String}, {after_key:String}, {after_remote:UInt8})")
         users = self._rows(
-            "SELECT org_id, user_key, user_email, user_account_uuid, terminal_type, sessions, " + _COLUMNS +
-            " FROM {database}.daily_user FINAL WHERE day = {day:Date}" + condition +
-            " ORDER BY org_id, user_key LIMIT {limit:UInt32}", parameters)
+            "SELECT org_id, user_key, is_remote, user_email, user_account_uuid, terminal_type, subscription_type, "
+            "sessions, " + _COLUMNS + " FROM {database}.daily_user FINAL WHERE day = {day:Date}" + condition +
+            " ORDER BY org_id, user_key, is_remote LIMIT {limit:UInt32}", parameters)
         if not users:
             return users
-        page = {**parameters, "first_org": users[0]["org_id"], "first_key": users[0]["user_key"],
-                "last_org": users[-1]["org_id"], "last_key": users[-1]["user_key"]}
-        in_page = (" WHERE day = {day:Date} AND (org_id, user_key) >= ({first_org:String}, {first_key:String})"
-                   " AND (org_id, user_key) <= ({last_org:String}, {last_key:String})")
+        first, last = users[0], users[-1]
+        page = {**parameters, "first_org": first["org_id"], "first_key": first["user_key"],
+                "first_remote": first["is_remote"], "last_org": last["org_id"], "last_key": last["user_key"],
+                "last_remote": last["is_remote"]}
+        in_page = (" WHERE day = {day:Date} AND (org_id, user_key, is_remote) >= "
+                   "({first_org:String}, {first_key:String}, {first_remote:UInt8})"
+                   " AND (org_id, user_key, is_remote) <= ({last_org:String}, {last_key:String}, {last_remote:UInt8})")
         tools = self._rows(
-            "SELECT org_id, user_key, tool_name, " + ", ".join(f"sum({f.name}) AS {f.name}" for f in EDIT_TOOL_FIGURES)
-            + " FROM {database}.daily_edit_tool FINAL" + in_page + " GROUP BY org_id, user_key, tool_name", page)
+            "SELECT org_id, user_key, is_remote, tool_name, " +
+            ", ".join(f"sum({f.name}) AS {f.name}" for f in EDIT_TOOL_FIGURES) + " FROM {database}.daily_edit_tool"
+            " FINAL" + in_page + " GROUP BY org_id, user_key, is_remote, tool_name", page)
         models = self._rows(
-            "SELECT org_id, user_key, model, " + ", ".join(f.name for f in MODEL_FIGURES) +
+            "SELECT org_id, user_key, is_remote, model, " + ", ".join(f.name for f in MODEL_FIGURES) +
             " FROM {database}.daily_model FINAL" + in_page + " ORDER BY model", page)
         for user in users:
-            key = (user["org_id"], user["user_key"])
-            user["edit_tools"] = {row["tool_name"]: row for row in tools if (row["org_id"], row["user_key"]) == key}
-            user["models"] = [row for row in models if (row["org_id"], row["user_key"]) == key]
+            key = _actor_key(user)
+            user["edit_tools"] = {row["tool_name"]: row for row in tools if _actor_key(row) == key}
+            user["models"] = [row for row in models if _actor_key(row) == key]
         return users
+
+
+def _actor_key(row: dict) -> tuple[str, str, int]:
+    return row["org_id"], row["user_key"], row["is_remote"]
 
 
 def month_bounds(month: date) -> tuple[date, date]:

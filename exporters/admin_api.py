@@ -1,7 +1,9 @@
 """The Admin API shape: Anthropic's Claude Code Analytics report (GET /v1/organizations/usage_report/claude_code),
 built from our rollups so scripts written for that API work against ours.
 
-One record per actor and day; pages are cursors over (org, user key), so every record is returned exactly once.
+One record per actor, day and is_remote (a member's remote sessions, e.g. Claude Code on the web, and local ones are
+separate records, as in Anthropic's); pages are cursors over (org, user key, is_remote), so every record is returned
+exactly once. subscription_type is the member-day's team or enterprise tier, null for everyone else.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ TOOL_FIELDS = {"Edit": "edit_tool", "MultiEdit": "multi_edit_tool", "Write": "wr
                "NotebookEdit": "notebook_edit_tool"}
 
 
-def usage_report(reports: Reports, day: date, limit: int, after: tuple[str, str] | None, org: str | None) -> dict:
-    """One page of records of a day, after the (org, user key) a cursor named."""
+def usage_report(reports: Reports, day: date, limit: int, after: tuple[str, str, int] | None,
+                 org: str | None) -> dict:
+    """One page of records of a day, after the (org, user key, is_remote) a cursor named."""
     users = reports.actors(day, limit + 1, after, org)
     has_more = len(users) > limit
     users = users[:limit]
@@ -52,6 +55,8 @@ def actor_record(day: date, user: dict) -> dict:
         "organization_id": user["org_id"],
         "customer_type": "subscription" if email or user["user_account_uuid"] else "api",
         "terminal_type": user["terminal_type"],
+        "subscription_type": user["subscription_type"] or None,
+        "is_remote": bool(user["is_remote"]),
         "core_metrics": {
             "num_sessions": user["sessions"],
             "lines_of_code": {"added": user["lines_accepted"], "removed": user["lines_removed"]},
@@ -79,21 +84,24 @@ def actor_record(day: date, user: dict) -> dict:
 
 
 def encode_cursor(day: date, last_user: dict) -> str:
-    text = json.dumps([day.isoformat(), last_user["org_id"], last_user["user_key"]], separators=(",", ":"))
+    text = json.dumps([day.isoformat(), last_user["org_id"], last_user["user_key"], last_user["is_remote"]],
+                      separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_cursor(page: str, day: date) -> tuple[str, str]:
+def decode_cursor(page: str, day: date) -> tuple[str, str, int]:
+    # A cursor from before remote records had three parts: refused like any other, pages outlive no upgrade.
     try:
         text = base64.urlsafe_b64decode(page + "=" * (-len(page) % 4)).decode()
-        cursor_day, org, key = json_value("page", text)
-        if not all(isinstance(part, str) for part in (cursor_day, org, key)):
+        cursor_day, org, key, is_remote = json_value("page", text)
+        if not all(isinstance(part, str) for part in (cursor_day, org, key)) or type(is_remote) is not int \
+                or is_remote not in (0, 1):
             raise ValueError
     except (ValueError, binascii.Error, UnicodeDecodeError, TypeError):  # BadParameter too
         raise BadParameter(f"page={page!r} is not a cursor this API returned as next_page") from None
     if cursor_day != day.isoformat():
         raise BadParameter(f"page is a cursor for {cursor_day}, not for starting_at={day}")
-    return org, key
+    return org, key, is_remote
 
 
 def routes() -> RouteTable:
