@@ -154,8 +154,12 @@ def check(client, first, last) -> CheckResult:
 
     result = CheckResult()
     in_days = "WHERE day BETWEEN {first:Date} AND {last:Date}"
-    _compare_table(result, "daily_user", client, f"SELECT day, org_id, user_key, {', '.join(USER_FIGURES)} "
-                   f"FROM cc_analytics.daily_user FINAL {in_days}", parameters, 3, USER_FIGURES, users, kind_of)
+    # a member's local and remote sessions are two rows of a day (is_remote): the truth is per member-day
+    member_day = ", ".join("length(groupUniqArrayArray(session_ids))" if name == "sessions" else
+                           "any(team)" if name == "team" else f"sum({name})" for name in USER_FIGURES)
+    _compare_table(result, "daily_user", client, f"SELECT day, org_id, user_key, {member_day} "
+                   f"FROM cc_analytics.daily_user FINAL {in_days} GROUP BY day, org_id, user_key", parameters, 3,
+                   USER_FIGURES, users, kind_of)
     _compare_table(result, "daily_org", client, f"SELECT day, org_id, {', '.join(ORG_FIGURES)} "
                    f"FROM cc_analytics.daily_org FINAL {in_days}", parameters, 2, ORG_FIGURES, _org_truth(users))
     model_sums = ", ".join(f"sum({name})" for name in MODEL_FIGURES)
