@@ -4,8 +4,8 @@ A run covers one or more consecutive days, [run_start, run_end) in ns; each reco
 aggregation time zone. One row per (day, org, user key, is_remote, session, and the metric's attributes the
 figures break down by: type, model, tool, decision, language) for metric points, per (day, org, user key,
 is_remote, session, event name) for events, with what the group adds (`delta`: the sum of what its points added)
-and how many records it holds; the figures (aggregator.figures) are aggregates over these rows. Grouping in the read keeps the staging table
-small (about 179,000 rows for the benchmark's day of 10M records).
+and how many records it holds; the figures (aggregator.figures) are aggregates over these rows. Grouping in the
+read keeps the staging table small (about 179,000 rows for the benchmark's day of 10M records).
 
 Metric handling (telemetry reference, section 3):
 - delta points add their value (every temporality but cumulative, as before: gauges and unspecified too);
