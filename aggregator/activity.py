@@ -2,10 +2,11 @@
 
 A run covers one or more consecutive days, [run_start, run_end) in ns; each record goes to its day in the
 aggregation time zone. One row per (day, org, user key, is_remote, session, and the metric's attributes the
-figures break down by: type, model, tool, decision, language) for metric points, per (day, org, user key,
-is_remote, session, event name) for events, with what the group adds (`delta`: the sum of what its points added)
-and how many records it holds; the figures (aggregator.figures) are aggregates over these rows. Grouping in the
-read keeps the staging table small (about 179,000 rows for the benchmark's day of 10M records).
+figures break down by: type, model, tool, decision, language, and the repository: the raw tables' typed column) for
+metric points, per (day, org, user key, is_remote, session, event name, repository) for events, with what the group
+adds (`delta`: the sum of what its points added) and how many records it holds; the figures (aggregator.figures) are
+aggregates over these rows. Grouping in the read keeps the staging table small (about 179,000 rows for the
+benchmark's day of 10M records).
 
 Metric handling (telemetry reference, section 3):
 - delta points add their value (every temporality but cumulative, as before: gauges and unspecified too);
@@ -32,6 +33,7 @@ from collector.decode.common import MAX_POINT_VALUE
 STAGING_COLUMNS = """
     day Date, org_id String, user_key String, is_remote UInt8, session_id String,
     metric_name String, type String, model String, tool_name String, decision String, language String,
+    repository String,
     event_name String, delta Float64, record_count UInt64, record_count_without_email UInt64,
     user_email String, user_account_uuid String, user_id String,
     team String, team_time DateTime64(9, 'UTC'), untagged_time DateTime64(9, 'UTC'),
@@ -68,8 +70,9 @@ _GROUP_VALUES = """count(), countIf(user_email = ''), max(user_email), max(user_
 _RECORD = ("org_id, user_key, is_remote, user_email, user_account_uuid, user_id, session_id, terminal_type, plan, "
            "timestamp")
 _DAY = "toDate(timestamp, {zone:String}) AS day"
-_POINT_KEY = "org_id, user_key, is_remote, session_id, metric_name, type, model, tool_name, decision, language"
-_POINT = f"{_RECORD}, metric_name, type, model, tool_name, decision, language, value, {_RESOURCE_TEAM}"
+_POINT_KEY = ("org_id, user_key, is_remote, session_id, metric_name, type, model, tool_name, decision, language, "
+              "repository")
+_POINT = f"{_RECORD}, metric_name, type, model, tool_name, decision, language, repository, value, {_RESOURCE_TEAM}"
 
 DELTA_POINTS = f"""
 INSERT INTO {{staging}} (day, {_POINT_KEY}, delta, {_GROUP_COLUMNS})
@@ -105,10 +108,10 @@ GROUP BY day, {_POINT_KEY}
 """
 
 EVENTS = f"""
-INSERT INTO {{staging}} (day, org_id, user_key, is_remote, session_id, event_name, {_GROUP_COLUMNS})
-SELECT {_DAY}, org_id, user_key, is_remote, session_id, event_name, {_GROUP_VALUES}
-FROM (SELECT {_RECORD}, event_name, {_RESOURCE_TEAM} FROM {{database}}.events FINAL PREWHERE {_IN_RUN})
-GROUP BY day, org_id, user_key, is_remote, session_id, event_name
+INSERT INTO {{staging}} (day, org_id, user_key, is_remote, session_id, event_name, repository, {_GROUP_COLUMNS})
+SELECT {_DAY}, org_id, user_key, is_remote, session_id, event_name, repository, {_GROUP_VALUES}
+FROM (SELECT {_RECORD}, event_name, repository, {_RESOURCE_TEAM} FROM {{database}}.events FINAL PREWHERE {_IN_RUN})
+GROUP BY day, org_id, user_key, is_remote, session_id, event_name, repository
 """
 
 # Members whose latest record without a resource team is later than their latest resource team.

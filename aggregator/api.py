@@ -21,6 +21,7 @@ from typing import Callable, Iterator
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
+from aggregator import repositories
 from aggregator.contributions.report import GROUP_COLUMNS, GROUPS, LEVELS, ContributionFilters, Contributions, file_name
 from aggregator.params import (BadParameter, parse_choice, parse_day, parse_limit, parse_month, parse_range,
                                parse_repository)
@@ -130,8 +131,8 @@ def new_api_app(client: Client, database: str, middlewares=()) -> web.Applicatio
 def routes(client: Client, database: str, refresher: Refresher | None = None,
            user_formats: dict[str, UserFormat] | None = None, sql_client: Client | None = None,
            contribution_formats: dict[str, ContributionFormat] | None = None) -> RouteTable:
-    """Health, read-only SQL (on sql_client, from connect_readonly; None: SQL is off), the daily, members and
-    contributions reports, re-aggregation and the snapshot."""
+    """Health, read-only SQL (on sql_client, from connect_readonly; None: SQL is off), the daily, members,
+    contributions and repositories reports, re-aggregation and the snapshot."""
     table = RouteTable()
     user_formats = user_formats or {}
     contribution_formats = contribution_formats or {}
@@ -217,6 +218,25 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
         rows = await in_query_thread(request, Contributions(client, database).pull_requests, first, last, filters,
                                      level)
         return json_response({"from": first.isoformat(), "to": last.isoformat(), "data": rows})
+
+    @table.get("/api/v1/repositories", Access.ORG)
+    async def repository_figures(request: web.Request) -> web.Response:
+        """Per (org, repository) over the days; CSV in the contributions' formats (contribution_formats)."""
+        try:
+            first, last = parse_range(request.query.get("from"), request.query.get("to"))
+            output_format = parse_choice("format", request.query.get("format"), ("json", *contribution_formats),
+                                         "json")
+            filters = repositories.RepositoryFilters(org=requested_org(request), team=optional(request, "team"),
+                                                     repository=parse_repository(request.query.get("repo")))
+        except BadParameter as error:
+            return bad_request(error)
+        rows = await in_query_thread(request, repositories.Repositories(client, database).rows, first, last, filters)
+        if output_format == "json":
+            return json_response({"from": first.isoformat(), "to": last.isoformat(), "data": rows})
+        download = contribution_formats[output_format]
+        return web.Response(body=download.render(rows, repositories.COLUMNS), headers={
+            "Content-Type": download.content_type,
+            "Content-Disposition": f'attachment; filename="{repositories.file_name(first, last)}"'})
 
     @table.post("/api/v1/aggregate", Access.ADMIN)
     async def aggregate(request: web.Request) -> web.Response:

@@ -79,6 +79,11 @@ SUMMED_FIGURES = (
 # Per model: tokens by type and cost (metrics only; api_request events describe the same requests).
 MODEL_FIGURES = tuple(f for f in SUMMED_FIGURES if f.name.endswith("_tokens") or f.name == "cost_usd")
 
+# Per repository and member: what was done in the repository (lines, edits, commits, PRs) and what it cost.
+REPOSITORY_FIGURES = tuple(f for f in SUMMED_FIGURES if f.name in (
+    "lines_accepted", "lines_removed", "edits_accepted", "edits_rejected", "commits", "pull_requests",
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens", "cost_usd"))
+
 # Per edit tool and language.
 EDIT_TOOL_FIGURES = (
     Figure("accepted", _metric(EDIT_DECISION, "decision = 'accept'"), "Edit suggestions accepted."),

@@ -2,9 +2,9 @@
 
 A run takes up to a week of consecutive days: it reads their metric points and events into a staging table of
 activity rows (aggregator.activity: grouped per day, member, session and kind, cumulative points turned into
-increases per series), then writes new versions of the days' rows in daily_user, daily_org, daily_model and
-daily_edit_tool and deletes the older versions. Readers use FINAL, so they see the old rows or the new ones, never
-a mix of half a day.
+increases per series), then writes new versions of the days' rows in daily_user, daily_org, daily_model,
+daily_edit_tool and daily_repository and deletes the older versions. Readers use FINAL, so they see the old rows
+or the new ones, never a mix of half a day.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from aggregator.figures import (
     EDIT_DECISION,
     EDIT_TOOL_FIGURES,
     MODEL_FIGURES,
+    REPOSITORY_FIGURES,
     SESSION_IDS,
     SESSIONS,
     SUMMED_FIGURES,
@@ -41,6 +42,7 @@ ROLLUP_KEYS = {
     "daily_org": ("org_id",),
     "daily_model": ("org_id", "user_key", "is_remote", "model"),
     "daily_edit_tool": ("org_id", "user_key", "is_remote", "tool_name", "language"),
+    "daily_repository": ("org_id", "repository", "user_key"),
 }
 ROLLUP_TABLES = tuple(ROLLUP_KEYS)
 # Where the timer's scan for late records resumes after a restart (aggregator.refresh).
@@ -122,6 +124,18 @@ WHERE metric_name = '{EDIT_DECISION}'
 GROUP BY day, org_id, user_key, is_remote, tool_name, language
 """
 
+# Per member and repository ('' for records that named none). Rows that only carry a team (TEAM_FROM_ATTRIBUTES)
+# hold no record and would add an empty '' row.
+_DAILY_REPOSITORY = f"""
+INSERT INTO {{database}}.daily_repository
+    (day, org_id, repository, user_key, team, sessions, session_ids, {_names(REPOSITORY_FIGURES)}, version)
+SELECT day, org_id, repository, user_key, any(user_team), {SESSIONS}, {SESSION_IDS},
+       {_select_figures(REPOSITORY_FIGURES)}, {{version:UInt64}}
+FROM {{staging}} AS activity LEFT JOIN {_MEMBER_DAYS} AS members USING (day, org_id, user_key)
+WHERE record_count > 0
+GROUP BY day, org_id, repository, user_key
+"""
+
 
 @dataclass(frozen=True)
 class DayRebuilt:
@@ -191,7 +205,7 @@ class Rollup:
             return counts
         if self.client.query(self._sql(activity.MEMBERS_UNTAGGED_LATE, staging)).result_rows[0][0]:
             self._run(activity.TEAM_FROM_ATTRIBUTES, staging, parameters)
-        for statement in (_DAILY_USER, _DAILY_ORG, _DAILY_MODEL, _DAILY_EDIT_TOOL):
+        for statement in (_DAILY_USER, _DAILY_ORG, _DAILY_MODEL, _DAILY_EDIT_TOOL, _DAILY_REPOSITORY):
             self._run(statement, staging, parameters)
         delete_vanished_rows(self.client, self.database, ROLLUP_KEYS, sorted(counts), version)
         return counts

@@ -14,6 +14,7 @@ from aggregator.contributions import DAILY_TABLE
 from aggregator.contributions.report import SUMMED
 from aggregator.figures import EDIT_TOOL_FIGURES, MODEL_FIGURES, SUMMED_FIGURES
 from aggregator.reading import RollupReader
+from aggregator.repositories import WINDOWS_SQL as REPOSITORY_WINDOWS
 from aggregator.rollup import last_run_version
 
 # Figures that describe the rollup itself rather than usage; not published.
@@ -62,6 +63,8 @@ class Snapshot:
     contribution_windows: list[dict] = field(default_factory=list)
     contribution_members: list[dict] = field(default_factory=list)  # org_id, team, user_key, email, figures
     contribution_members_left_out: int = 0
+    # window, org_id, team, repository, repositories.WINDOW_FIGURES
+    repository_windows: list[dict] = field(default_factory=list)
 
 
 # The running totals, read with the windows as one more "window" that holds every day up to the day.
@@ -109,6 +112,9 @@ class Snapshots(RollupReader):
         snapshot.contribution_windows = self._contribution_windows(parameters)
         snapshot.contribution_members, snapshot.contribution_members_left_out = self._contribution_members(
             parameters, max_members)
+        repository_parameters = dict(parameters)
+        snapshot.repository_windows = self._rows(
+            REPOSITORY_WINDOWS.replace("{day_windows}", _in_windows(repository_parameters)), repository_parameters)
         return snapshot
 
     def _contribution_windows(self, parameters: dict) -> list[dict]:

@@ -24,6 +24,7 @@ from aggregator.contributions.report import ContributionFilters, Contributions
 from aggregator.readonly_sql import QueryRefused, connect_readonly, run_readonly_query
 from aggregator.refresh import Refresher, days_between
 from aggregator.reports import Filters, Reports
+from aggregator.repositories import Repositories, RepositoryFilters
 from aggregator.rollup import DayRebuilt, Rollup
 from aggregator.snapshot import Snapshot, Snapshots, snapshot_from_json
 from cc_analytics import local_api
@@ -46,6 +47,8 @@ class Backend(Protocol):
     def users(self, month: date, filters: Filters) -> list[dict]: ...
 
     def contributions(self, first: date, last: date, filters: ContributionFilters, group: str) -> dict: ...
+
+    def repositories(self, first: date, last: date, filters: RepositoryFilters) -> list[dict]: ...
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]: ...
 
@@ -97,6 +100,11 @@ class ServeBackend:
         return self._json("GET", "/api/v1/contributions", {
             "from": first.isoformat(), "to": last.isoformat(), "group": group, "org": filters.org,
             "team": filters.team, "repo": filters.repository})
+
+    def repositories(self, first: date, last: date, filters: RepositoryFilters) -> list[dict]:
+        return self._json("GET", "/api/v1/repositories", {"from": first.isoformat(), "to": last.isoformat(),
+                                                          "org": filters.org, "team": filters.team,
+                                                          "repo": filters.repository})["data"]
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
         """One day per request, so the progress moves as the serve's does on the store."""
@@ -154,6 +162,9 @@ class StoreBackend:
 
     def contributions(self, first: date, last: date, filters: ContributionFilters, group: str) -> dict:
         return Contributions(self._client, self.settings.database).answer(first, last, filters, group)
+
+    def repositories(self, first: date, last: date, filters: RepositoryFilters) -> list[dict]:
+        return Repositories(self._client, self.settings.database).rows(first, last, filters)
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
         rollup = Rollup(self._client, self.settings.database, self.settings.timezone, self.settings.team_attribute)

@@ -18,9 +18,10 @@ def reachable_host(bind_host: str, local: bool = False) -> str:
     return f"[{bind_host}]" if ":" in bind_host and not bind_host.startswith("[") else bind_host
 
 
-def claude_code_environment(host: str, settings: Settings, protocol: str) -> dict[str, str]:
+def claude_code_environment(host: str, settings: Settings, protocol: str,
+                            include_repository: bool = True) -> dict[str, str]:
     port = settings.grpc_port if protocol == "grpc" else settings.http_port
-    return {
+    environment = {
         "CLAUDE_CODE_ENABLE_TELEMETRY": "1",
         "OTEL_METRICS_EXPORTER": "otlp",
         "OTEL_LOGS_EXPORTER": "otlp",
@@ -28,10 +29,15 @@ def claude_code_environment(host: str, settings: Settings, protocol: str) -> dic
         "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{host}:{port}",
     }
+    if include_repository:
+        # Undocumented (Claude Code 2.1.3xx): vcs.owner.name and vcs.repository.name of the git origin on every
+        # point and event; the repository figures and the contributions' "assisted" level need them.
+        environment["OTEL_METRICS_INCLUDE_REPOSITORY"] = "1"
+    return environment
 
 
-def render(host: str, settings: Settings, protocol: str, output_format: str) -> str:
-    environment = claude_code_environment(host, settings, protocol)
+def render(host: str, settings: Settings, protocol: str, output_format: str, include_repository: bool = True) -> str:
+    environment = claude_code_environment(host, settings, protocol, include_repository)
     if output_format == "settings-json":
         return json.dumps({"env": environment}, indent=2)
     lines = [f"# Claude Code -> cc-analytics over OTLP {protocol}. Put these in the shell profile of each developer,",

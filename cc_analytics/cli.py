@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Receive Claude Code telemetry over OTLP/gRPC and OTLP/HTTP and store every event, metric point "
                     "and span in ClickHouse; keep the daily rollups current (today, yesterday and days that "
                     "received late records, every --aggregate-interval seconds) and answer the read API: "
-                    "/api/v1/daily, /api/v1/users, /api/v1/contributions, "
+                    "/api/v1/daily, /api/v1/users, /api/v1/contributions, /api/v1/repositories, "
                     "/v1/organizations/usage_report/claude_code, "
                     "POST /api/v1/aggregate, and Prometheus /metrics. Applies pending migrations first. Stops cleanly on SIGINT/SIGTERM, "
                     "after flushing what it accepted.")
@@ -136,7 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     contributions_cmd.add_argument("--group", choices=("day", "user", "repo"), default="day",
                                    help="one row per day and org, per member, or per repository [default day]")
     contributions_cmd.add_argument("--repo", metavar="OWNER/NAME", help="only this GitHub repository")
-    for kind in (users_cmd, daily_cmd, contributions_cmd):
+    repositories_cmd = kinds.add_parser(
+        "repositories", help="figures per repository (OTEL_METRICS_INCLUDE_REPOSITORY=1)",
+        description="Lines, edits, commits, PRs, tokens, cost, sessions and members per org and repository, lines "
+                    "accepted first; the repository \"\" is what was done where Claude Code reported none.")
+    _add_day_range(repositories_cmd)
+    repositories_cmd.add_argument("--repo", metavar="OWNER/NAME", help="only this repository")
+    for kind in (users_cmd, daily_cmd, contributions_cmd, repositories_cmd):
         kind.add_argument("--format", dest="output_format", choices=("table", "csv", "json"), default="table",
                           help="table for reading, csv for spreadsheets, json for scripts [default table]")
         kind.add_argument("--org", metavar="ID", help="only this organization.id")
@@ -178,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     env_cmd.add_argument("--advertise-host", metavar="HOST",
                          help="host name clients use to reach the collector [default: the bind host, or this "
                               "machine's name when bound to all interfaces]")
+    env_cmd.add_argument("--include-repository", choices=("yes", "no"), default="yes",
+                         help="yes: Claude Code names the git repository (owner/name of the origin) on each "
+                              "record, for the repository figures and the contributions' assisted level "
+                              "(OTEL_METRICS_INCLUDE_REPOSITORY=1) [default yes]")
     add_options(env_cmd, NETWORK_OPTIONS, "network")
     env_cmd.set_defaults(run=_run_claude_env)
 
@@ -223,7 +233,7 @@ def _run_migrate(_: argparse.Namespace, settings: Settings) -> int:
 
 def _run_claude_env(args: argparse.Namespace, settings: Settings) -> int:
     host = args.advertise_host or claude_env.reachable_host(settings.host)
-    print(claude_env.render(host, settings, args.protocol, args.output_format))
+    print(claude_env.render(host, settings, args.protocol, args.output_format, args.include_repository == "yes"))
     return 0
 
 

@@ -338,8 +338,8 @@ MEMBER_SERIES_OPTIONS = (
                               "cc_analytics_label_values_folded{dimension=\"user\"}.", _positive, "N"),
     Option("max_label_values", "Most values of each other label on /metrics and in exports: orgs and (org, team) "
                                "pairs by sessions, models of a team by cost, tools and languages of a team by edit "
-                               "decisions; the rest are summed into \"other\" and counted in "
-                               "cc_analytics_label_values_folded. Also the most orgs in "
+                               "decisions, repositories of an org by lines accepted; the rest are summed into "
+                               "\"other\" and counted in cc_analytics_label_values_folded. Also the most orgs in "
                                "cc_analytics_org_last_record_timestamp_seconds (the latest).", _positive, "N"),
     Option("hash_user_labels", "Publish a stable hash of each member's email instead of the email in the user "
                                "label of /metrics and exports.", _yes_no, switch=True),

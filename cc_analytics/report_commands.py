@@ -17,6 +17,7 @@ from aggregator.contributions.report import GROUP_COLUMNS, ContributionFilters
 from aggregator.params import BadParameter, parse_month, parse_range, parse_repository
 from aggregator.refresh import days_between
 from aggregator.reports import Filters
+from aggregator.repositories import COLUMNS as REPOSITORY_COLUMNS, RepositoryFilters
 from cc_analytics.backend import Backend, Refused, open_backend
 from cc_analytics.config import Settings
 from cc_analytics.progress import ProgressBar
@@ -43,6 +44,11 @@ CONTRIBUTION_TABLES = {
              *_CONTRIBUTION_FIGURES),
     "repo": (("repository", "repository"), ("org", "org_id"), *_CONTRIBUTION_FIGURES),
 }
+
+REPOSITORY_TABLE = (("repository", lambda r: r["repository"] or "(not reported)"), ("org", "org_id"),
+                    ("lines accepted", "lines_accepted"), ("accept rate", lambda r: _rate(r["accept_rate"])),
+                    ("edits", "edits_accepted"), ("commits", "commits"), ("PRs", "pull_requests"),
+                    ("sessions", "sessions"), ("members", "members"), ("cost USD", "cost_usd"))
 
 
 def day_range(args: argparse.Namespace, command: str) -> tuple[date, date] | None:
@@ -81,6 +87,8 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
     answered."""
     if args.report == "contributions":
         return run_contributions_report(args, settings)
+    if args.report == "repositories":
+        return run_repositories_report(args, settings)
     try:
         if args.report == "users":
             month = parse_month("--month", args.month or f"{date.today():%Y-%m}")
@@ -132,6 +140,30 @@ def run_contributions_report(args: argparse.Namespace, settings: Settings) -> in
         sys.stdout.write(text_table(answer["data"], CONTRIBUTION_TABLES[args.group]))
     if answer["note"]:
         print(f"note: {answer['note']}", file=sys.stderr if args.output_format == "csv" else sys.stdout)
+    return 0
+
+
+def run_repositories_report(args: argparse.Namespace, settings: Settings) -> int:
+    """The figures per org and repository over the days, lines accepted first."""
+    try:
+        first, last = parse_range(args.first, args.last)
+        filters = RepositoryFilters(org=args.org or None, team=args.team or None,
+                                    repository=parse_repository(args.repo))
+    except BadParameter as error:
+        print(f"cc-analytics report repositories: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with open_backend(settings) as backend:
+            rows = backend.repositories(first, last, filters)
+    except Refused as error:
+        print(f"cc-analytics report repositories: {error}", file=sys.stderr)
+        return 1
+    if args.output_format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    elif args.output_format == "csv":
+        sys.stdout.write(users_csv.write_rows(rows, REPOSITORY_COLUMNS).decode())
+    else:
+        sys.stdout.write(text_table(rows, REPOSITORY_TABLE))
     return 0
 
 

@@ -18,6 +18,7 @@ from aggregator.figures import EDIT_TOOL_FIGURES, SUMMED_FIGURES
 from aggregator.snapshot import MEMBER_FIGURES, OTHER, PUBLISHED_FIGURES, TEAM_FIGURES, Snapshot
 from exporters.contribution_metrics import contribution_families
 from exporters.label_caps import cap_label_values
+from exporters.repository_metrics import repository_families
 
 PREFIX = "cc_analytics_"
 _DESCRIPTIONS = {f.name: f.description for f in SUMMED_FIGURES}
@@ -47,12 +48,14 @@ def usage_families(snapshot: Snapshot, hash_user_labels: bool, day_start: Callab
     day_start(day) is the unix time a calendar day begins."""
     contributions, contributions_folded = contribution_families(
         snapshot, lambda member: user_label(member, hash_user_labels), max_label_values)
+    repositories, repositories_folded = repository_families(snapshot, max_label_values)
     snapshot, folded = cap_label_values(snapshot, max_label_values)
     yield from _totals(snapshot)
     yield from _windows(snapshot)
     yield from _members(snapshot, hash_user_labels, day_start)
     yield from contributions
-    yield _folded({"user": snapshot.members_left_out, **folded, **contributions_folded})
+    yield from repositories
+    yield _folded({"user": snapshot.members_left_out, **folded, **contributions_folded, **repositories_folded})
 
 
 def _totals(snapshot: Snapshot) -> Iterator[Metric]:
@@ -152,7 +155,8 @@ def _folded(counts: dict[str, int]) -> Metric:
                                f"Values of a label summed into its \"{OTHER}\" series instead of their own: members "
                                "past --max-user-series (dimension user, contribution_user), the rest past "
                                "--max-label-values (contribution_org and contribution_team in the contribution "
-                               "families).",
+                               "families; repository, repository_org and repository_team in the repository "
+                               "families, repositories kept per org by lines accepted).",
                                labels=["dimension"])
     for dimension, count in counts.items():
         family.add_metric([dimension], count)

@@ -515,6 +515,62 @@ def contribution_leaders() -> Row:
     ])
 
 
+REPOSITORY_LINES = "cc_analytics_repository_lines_accepted"
+NOT_REPORTED = ('the repository "" holds what Claude Code reported no repository for (without '
+                "OTEL_METRICS_INCLUDE_REPOSITORY=1, or outside a git checkout); \"other\" sums the repositories past "
+                "--max-label-values of an organization")
+
+
+def repository_board() -> dict:
+    return board("cc-analytics-repositories", "Claude Code repositories",
+                 "Lines accepted, sessions, members and cost per git repository (owner/name of the origin, as "
+                 "Claude Code reports it with OTEL_METRICS_INCLUDE_REPOSITORY=1).", "30d",
+                 [ORG_VARIABLE, TEAM_VARIABLE], [repository_figures(), repository_trends(), repository_table()])
+
+
+def repository_figures() -> Row:
+    named = f'{REPOSITORY_LINES}{{repository!="",window="{MONTH}",{TEAM}}}'
+    return (4, [
+        (6, stat_panel("Repositories this month", "Repositories with Claude Code records this month (those past "
+                       "--max-label-values count as one, \"other\").",
+                       Query(f"count(count by (org, repository) ({named}))"))),
+        (6, stat_panel("Lines accepted in named repositories", "Share of this month's accepted lines made in a "
+                       "repository Claude Code named.", Query(ratio(f"sum({named})",
+                                                                    in_window(REPOSITORY_LINES, MONTH))),
+                       "percentunit")),
+        (6, stat_panel("Sessions in repositories", "Sessions this month, summed over repositories (a session in "
+                       "two repositories counts in each).", Query(in_window("cc_analytics_repository_sessions",
+                                                                            MONTH)))),
+        (6, stat_panel("Repositories folded", "Repositories summed into \"other\" because of --max-label-values.",
+                       Query('max(cc_analytics_label_values_folded{dimension="repository"})'),
+                       steps=((None, "green"), (1, "orange")))),
+    ])
+
+
+def repository_trends() -> Row:
+    return (8, [
+        (24, series_panel("Lines accepted per repository per day", f"Lines of code accepted in each repository "
+                          f"each day{DAILY}; {NOT_REPORTED}.",
+                          [Query(per_day(REPOSITORY_LINES, by="repository"), "{{repository}}")], daily=True,
+                          stacked=True)),
+    ])
+
+
+def repository_table() -> Row:
+    column = {name: total(f"cc_analytics_repository_{name}", TEAM, "org, repository", window=MONTH)
+              for name in ("lines_accepted", "sessions", "members", "cost_usd")}
+    return (12, [
+        (16, table_panel("Repositories", f"Per repository this month: lines accepted, sessions, members and cost; "
+                         f"{NOT_REPORTED}.", ["org", "repository"], [
+            Column("Lines accepted", column["lines_accepted"]),
+            Column("Sessions", column["sessions"]),
+            Column("Members", column["members"]),
+            Column("Cost", column["cost_usd"], "currencyUSD")])),
+        (8, bars_panel("Top 10 by lines accepted", "The 10 repositories with the most lines of code accepted this "
+                       "month.", Query(f"sort_desc(topk(10, {column['lines_accepted']}))", "{{repository}}"))),
+    ])
+
+
 ROLLUP_AGE = "time() - max(cc_analytics_rollup_last_success_timestamp_seconds)"
 QUEUE, CAPACITY = "cc_analytics_collector_queue_rows", "cc_analytics_collector_queue_capacity_rows"
 
@@ -607,6 +663,7 @@ DASHBOARDS = {
     "cc-analytics-cost.json": cost_board,
     "cc-analytics-adoption.json": adoption_board,
     "cc-analytics-contribution.json": contribution_board,
+    "cc-analytics-repositories.json": repository_board,
     "cc-analytics-collector.json": collector_board,
 }
 

@@ -38,10 +38,8 @@ SELECT org_id, sha, user_key, toUnixTimestamp64Nano(timestamp) FROM (
 WHERE sha IN {{shas:Array(String)}}
 """
 
-_REPOSITORY_OF_POINT = "lower(concat(attributes['vcs.owner.name'], '/', attributes['vcs.repository.name']))"
-
 _LINES_DAYS = f"""
-SELECT org_id, user_key, {_REPOSITORY_OF_POINT} AS repository, toDate(timestamp, {{zone:String}}) AS day,
+SELECT org_id, user_key, repository, toDate(timestamp, {{zone:String}}) AS day,
        toUnixTimestamp64Nano(min(timestamp)), toUnixTimestamp64Nano(max(timestamp))
 FROM {{database}}.metric_points FINAL
 WHERE org_id IN {{orgs:Array(String)}} AND metric_name = '{LINES}' AND type = 'added'

@@ -47,7 +47,16 @@ def test_claude_env_defaults_to_grpc_on_loopback():
         "OTEL_LOGS_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
         "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317",
+        "OTEL_METRICS_INCLUDE_REPOSITORY": "1",
     }
+
+
+def test_claude_env_leaves_the_repository_out_when_asked():
+    variables = exported(run("claude-env", "--include-repository", "no").stdout)
+    assert "OTEL_METRICS_INCLUDE_REPOSITORY" not in variables
+    assert variables["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc"
+    settings = json.loads(run("claude-env", "--format", "settings-json").stdout)
+    assert settings["env"]["OTEL_METRICS_INCLUDE_REPOSITORY"] == "1"
 
 
 @pytest.mark.parametrize("protocol", ["http/protobuf", "http/json"])

@@ -55,6 +55,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "cc_analytics_contribution_active_members": _WINDOW,
     "cc_analytics_contribution_user_month_prs_merged": ("org", "team", "user", "level"),
     "cc_analytics_contribution_user_month_lines_merged": ("org", "team", "user", "level"),
+    **{f"cc_analytics_repository_{figure}": ("org", "team", "repository", "window")
+       for figure in ("lines_accepted", "sessions", "members", "cost_usd")},
     "cc_analytics_label_values_folded": ("dimension",),
     "cc_analytics_org_last_record_timestamp_seconds": ("org",),
     "cc_analytics_org_last_record_evicted_total": (),
