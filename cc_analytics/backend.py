@@ -26,6 +26,7 @@ from aggregator.refresh import Refresher, days_between
 from aggregator.reports import Filters, Reports
 from aggregator.rollup import DayRebuilt, Rollup
 from aggregator.snapshot import Snapshot, Snapshots, snapshot_from_json
+from aggregator.value_report import Value
 from cc_analytics import local_api
 from cc_analytics.config import Settings
 from cc_analytics.store import open_store, store_target
@@ -46,6 +47,8 @@ class Backend(Protocol):
     def users(self, month: date, filters: Filters) -> list[dict]: ...
 
     def contributions(self, first: date, last: date, filters: ContributionFilters, group: str) -> dict: ...
+
+    def value(self, first: date, last: date, filters: Filters, top: int) -> dict: ...
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]: ...
 
@@ -97,6 +100,10 @@ class ServeBackend:
         return self._json("GET", "/api/v1/contributions", {
             "from": first.isoformat(), "to": last.isoformat(), "group": group, "org": filters.org,
             "team": filters.team, "repo": filters.repository})
+
+    def value(self, first: date, last: date, filters: Filters, top: int) -> dict:
+        return self._json("GET", "/api/v1/value", {"from": first.isoformat(), "to": last.isoformat(),
+                                                   "org": filters.org, "team": filters.team, "limit": top})
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
         """One day per request, so the progress moves as the serve's does on the store."""
@@ -154,6 +161,9 @@ class StoreBackend:
 
     def contributions(self, first: date, last: date, filters: ContributionFilters, group: str) -> dict:
         return Contributions(self._client, self.settings.database).answer(first, last, filters, group)
+
+    def value(self, first: date, last: date, filters: Filters, top: int) -> dict:
+        return Value(self._client, self.settings.database).answer(first, last, filters, top)
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
         rollup = Rollup(self._client, self.settings.database, self.settings.timezone, self.settings.team_attribute)

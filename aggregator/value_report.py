@@ -1,0 +1,77 @@
+"""The value report read from the rollups: per org over a range, cost per unit of work, top spenders and spend
+concentration; per org for a month, the spend to date and the month-end forecast (aggregator/value.py defines them).
+
+A member may have several daily_user rows a day (local and remote work), so everything is summed, members counted
+with uniqExact(user_key) and sessions as the distinct ids of groupUniqArrayArray(session_ids). Read with FINAL,
+parameters bound; plain JSON-ready dicts, so the API, the CSV, `cc-analytics report value` and /metrics agree.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from aggregator.contributions import DAILY_TABLE
+from aggregator.contributions.report import ContributionFilters
+from aggregator.reading import RollupReader
+from aggregator.reports import Filters
+from aggregator.value import (FORECAST_METHOD, VALUE_COLUMNS, VALUE_SUMS, concentration, cost_per, forecast,
+                              forecast_window, top_spenders)
+
+DEFAULT_TOP = 10
+MAX_TOP = 1000
+
+_USAGE_SUMS = ("sum(cost_usd) AS cost_usd, length(groupUniqArrayArray(session_ids)) AS sessions, "
+               "sum(commits) AS commits, sum(pull_requests) AS pull_requests, sum(lines_accepted) AS lines_accepted, "
+               "uniqExactIf(user_key, user_key != '') AS active_members")
+
+
+def file_name(first: date, last: date) -> str:
+    return f"cc-analytics-value-{first}-{last}.csv"
+
+
+class Value(RollupReader):
+    def answer(self, first: date, last: date, filters: Filters, top: int = DEFAULT_TOP) -> dict:
+        """Per org with spend or work in the range: VALUE_COLUMNS and its top spenders."""
+        parameters = {"first": first, "last": last, **filters.parameters()}
+        in_range = " WHERE day BETWEEN {first:Date} AND {last:Date}"
+        usage = {row["org_id"]: row for row in self._rows(
+            f"SELECT org_id, {_USAGE_SUMS} FROM {{database}}.daily_user FINAL{in_range}{filters.where()}"
+            " GROUP BY org_id", parameters)}
+        merged = self._merged_with_cc(parameters, filters)
+        members = defaultdict(list)
+        for member in self._rows(
+                "SELECT org_id, user_key, max(user_email) AS email, argMaxIf(team, day, team != '') AS team,"
+                f" sum(cost_usd) AS cost_usd FROM {{database}}.daily_user FINAL{in_range}{filters.where()}"
+                " GROUP BY org_id, user_key", parameters):
+            members[member.pop("org_id")].append(member)
+        rows = []
+        for org in sorted(set(usage) | set(merged)):
+            sums = {name: 0 for name in VALUE_SUMS}
+            sums.update({key: value for key, value in usage.get(org, {}).items() if key != "org_id"})
+            sums["prs_merged_with_cc"] = merged.get(org, 0)
+            row = {"org_id": org, **sums, **cost_per(sums),
+                   **concentration([member["cost_usd"] for member in members[org]])}
+            rows.append({**{column: row[column] for column in VALUE_COLUMNS},
+                         "top_spenders": top_spenders(members[org], top)})
+        return {"from": first.isoformat(), "to": last.isoformat(), "team": filters.team, "data": rows}
+
+    def forecasts(self, month: date, today: date, filters: Filters) -> dict:
+        """Per org with spend in the month or its baseline weeks: spend to date and the month-end forecast."""
+        window_first, window_last = forecast_window(month, today)
+        spend: dict[str, dict[date, float]] = defaultdict(dict)
+        for row in self._rows(
+                "SELECT org_id, day, sum(cost_usd) AS cost_usd FROM {database}.daily_user FINAL"
+                " WHERE day BETWEEN {first:Date} AND {last:Date}" + filters.where() + " GROUP BY org_id, day",
+                {"first": window_first, "last": window_last, **filters.parameters()}):
+            spend[row["org_id"]][row["day"]] = row["cost_usd"]
+        return {"month": f"{month:%Y-%m}", "today": today.isoformat(), "team": filters.team,
+                "forecast_method": FORECAST_METHOD,
+                "data": [{"org_id": org, **forecast(spend[org], month, today)} for org in sorted(spend)]}
+
+    def _merged_with_cc(self, parameters: dict, filters: Filters) -> dict[str, int]:
+        where = ContributionFilters(org=filters.org, team=filters.team).where()
+        rows = self._rows(
+            f"SELECT org_id, sum(prs_merged_with_claude_code) AS merged FROM {{database}}.{DAILY_TABLE} FINAL"
+            f" WHERE day BETWEEN {{first:Date}} AND {{last:Date}}{where} GROUP BY org_id", parameters)
+        return {row["org_id"]: row["merged"] for row in rows}
