@@ -15,6 +15,7 @@ from aggregator.contributions.report import SUMMED
 from aggregator.figures import EDIT_TOOL_FIGURES, MODEL_FIGURES, SUMMED_FIGURES
 from aggregator.reading import RollupReader
 from aggregator.rollup import last_run_version
+from aggregator.value_report import ValueWindows
 
 # Figures that describe the rollup itself rather than usage; not published.
 _BOOKKEEPING = ("records", "records_without_email")
@@ -62,6 +63,11 @@ class Snapshot:
     contribution_windows: list[dict] = field(default_factory=list)
     contribution_members: list[dict] = field(default_factory=list)  # org_id, team, user_key, email, figures
     contribution_members_left_out: int = 0
+    # aggregator/value.py's sums per window and org (with the spend concentration) and per window, org and team;
+    # per org the month's spend to date and forecast
+    value_windows: list[dict] = field(default_factory=list)
+    value_team_windows: list[dict] = field(default_factory=list)
+    value_months: list[dict] = field(default_factory=list)
 
 
 # The running totals, read with the windows as one more "window" that holds every day up to the day.
@@ -109,6 +115,8 @@ class Snapshots(RollupReader):
         snapshot.contribution_windows = self._contribution_windows(parameters)
         snapshot.contribution_members, snapshot.contribution_members_left_out = self._contribution_members(
             parameters, max_members)
+        snapshot.value_windows, snapshot.value_team_windows, snapshot.value_months = ValueWindows(
+            self.client, self.database.strip("`")).read(day, {window: window_bounds(window, day) for window in WINDOWS})
         return snapshot
 
     def _contribution_windows(self, parameters: dict) -> list[dict]:

@@ -75,3 +75,49 @@ class Value(RollupReader):
             f"SELECT org_id, sum(prs_merged_with_claude_code) AS merged FROM {{database}}.{DAILY_TABLE} FINAL"
             f" WHERE day BETWEEN {{first:Date}} AND {{last:Date}}{where} GROUP BY org_id", parameters)
         return {row["org_id"]: row["merged"] for row in rows}
+
+
+def _in_windows(bounds: dict[str, tuple[date, date]], parameters: dict) -> str:
+    """SQL for the windows a day falls in, binding each window's bounds into parameters."""
+    parts = []
+    for number, (window, (first, last)) in enumerate(bounds.items()):
+        parameters[f"v{number}_first"], parameters[f"v{number}_last"] = first, last
+        parts.append(f"if(day BETWEEN {{v{number}_first:Date}} AND {{v{number}_last:Date}}, ['{window}'], [])")
+    return f"arrayConcat({', '.join(parts)})"
+
+
+class ValueWindows(Value):
+    """The value sums per window for /metrics: per (window, org) with the spend concentration, per (window, org,
+    team), and per org the month's spend to date and forecast as of day. bounds: window -> [first, last] days."""
+
+    def read(self, day: date, bounds: dict[str, tuple[date, date]]) -> tuple[list[dict], list[dict], list[dict]]:
+        parameters = {"earliest": min(first for first, _ in bounds.values()), "day": day}
+        windows = _in_windows(bounds, parameters)
+        source = ("(SELECT * FROM {database}.daily_user FINAL WHERE day BETWEEN {earliest:Date} AND {day:Date})"
+                  f" ARRAY JOIN {windows} AS window")
+        orgs = self._rows(f"SELECT window, org_id, {_USAGE_SUMS} FROM {source} GROUP BY window, org_id", parameters)
+        teams = self._rows(f"SELECT window, org_id, team, {_USAGE_SUMS} FROM {source} GROUP BY window, org_id, team",
+                           parameters)
+        merged = self._rows(
+            f"SELECT window, org_id, team, sum(prs_merged_with_claude_code) AS merged FROM (SELECT * FROM "
+            f"{{database}}.{DAILY_TABLE} FINAL WHERE day BETWEEN {{earliest:Date}} AND {{day:Date}}) ARRAY JOIN "
+            f"{windows} AS window GROUP BY window, org_id, team", parameters)
+        costs = defaultdict(list)
+        for row in self._rows(f"SELECT window, org_id, sum(cost_usd) AS cost_usd FROM {source}"
+                              " GROUP BY window, org_id, user_key", parameters):
+            costs[(row["window"], row["org_id"])].append(row["cost_usd"])
+        by_team = {(row["window"], row["org_id"], row["team"]): row for row in teams}
+        by_org = {(row["window"], row["org_id"]): row for row in orgs}
+        for row in merged:  # a team or org with merged PRs and no telemetry in the window still has its row
+            for key, into in (((row["window"], row["org_id"], row["team"]), by_team),
+                              ((row["window"], row["org_id"]), by_org)):
+                target = into.setdefault(key, {**dict(zip(("window", "org_id", "team"), key)),
+                                               **dict.fromkeys(VALUE_SUMS, 0)})
+                target["prs_merged_with_cc"] = target.get("prs_merged_with_cc", 0) + row["merged"]
+        for key, row in by_org.items():
+            row.update(concentration(costs.get(key, [])))
+        months = [{"org_id": row["org_id"], "month_to_date_usd": row["month_to_date_usd"],
+                   "forecast_usd": row["forecast_usd"]}
+                  for row in self.forecasts(day, day, Filters())["data"]]
+        return ([{**dict.fromkeys(VALUE_SUMS, 0), **by_org[key]} for key in sorted(by_org)],
+                [{**dict.fromkeys(VALUE_SUMS, 0), **by_team[key]} for key in sorted(by_team)], months)

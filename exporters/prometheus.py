@@ -18,6 +18,7 @@ from aggregator.figures import EDIT_TOOL_FIGURES, SUMMED_FIGURES
 from aggregator.snapshot import MEMBER_FIGURES, OTHER, PUBLISHED_FIGURES, TEAM_FIGURES, Snapshot
 from exporters.contribution_metrics import contribution_families
 from exporters.label_caps import cap_label_values
+from exporters.value_metrics import value_families
 
 PREFIX = "cc_analytics_"
 _DESCRIPTIONS = {f.name: f.description for f in SUMMED_FIGURES}
@@ -52,6 +53,7 @@ def usage_families(snapshot: Snapshot, hash_user_labels: bool, day_start: Callab
     yield from _windows(snapshot)
     yield from _members(snapshot, hash_user_labels, day_start)
     yield from contributions
+    yield from value_families(snapshot, max_label_values)
     yield _folded({"user": snapshot.members_left_out, **folded, **contributions_folded})
 
 

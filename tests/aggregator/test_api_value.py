@@ -16,6 +16,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.command_line import run
 from tests.support.contribution_rows import Seed, seed_data_dir
@@ -227,6 +228,53 @@ def test_bad_parameters_get_400_with_the_reason(fleet_serve, path, parameters, r
     serve, _, _, tokens = fleet_serve
     status, body = call(serve, tokens["*"], path, **parameters)
     assert status == 400 and reason in body.decode(), body
+
+
+def metric_samples(serve, token: str) -> dict[str, dict[tuple, float]]:
+    status, text = call(serve, token, "/metrics")
+    assert status == 200, text
+    samples: dict[str, dict[tuple, float]] = defaultdict(dict)
+    for family in text_string_to_metric_families(text.decode()):
+        for sample in family.samples:
+            labels = tuple(sorted(sample.labels.items()))
+            assert labels not in samples[sample.name], f"two {sample.name} series with {labels}"
+            samples[sample.name][labels] = sample.value
+    return samples
+
+
+def test_the_value_families_of_metrics_equal_the_fleets_figures(fleet_serve):
+    serve, fleet, seed, tokens = fleet_serve
+    samples = metric_samples(serve, tokens["*"])
+    today = utc_today()
+    units = {"cost_per_session": "session", "cost_per_commit": "commit", "cost_per_pull_request": "pull_request",
+             "cost_per_line": "line", "cost_per_member": "member",
+             "cost_per_merged_pr_with_cc": "merged_pr_with_claude_code"}
+    for window, first in (("7d", today - timedelta(days=6)), ("28d", today - timedelta(days=27)),
+                          ("month", today.replace(day=1))):
+        expected = expected_value(fleet.truth, seed, first, today, None)
+        for ratio, unit in units.items():
+            published = {dict(labels)["org"]: value
+                         for labels, value in samples[f"cc_analytics_value_cost_per_{unit}_usd"].items()
+                         if dict(labels)["window"] == window}
+            wanted = {org: row[ratio] for org, row in expected.items() if row[ratio] is not None}
+            assert published == pytest.approx(wanted, rel=1e-9), (window, ratio)
+        for team in ("payments", "mobile", "platform", "search"):
+            by_team = expected_value(fleet.truth, seed, first, today, team)
+            published = {dict(labels)["org"]: value
+                         for labels, value in samples["cc_analytics_value_team_cost_per_commit_usd"].items()
+                         if dict(labels)["window"] == window and dict(labels)["team"] == team}
+            assert published == pytest.approx({org: row["cost_per_commit"] for org, row in by_team.items()
+                                               if row["cost_per_commit"] is not None}, rel=1e-9), (window, team)
+        shares = {dict(labels)["org"]: value for labels, value in samples["cc_analytics_value_top_decile_spend_share"
+                                                                          ].items() if dict(labels)["window"] == window}
+        assert shares == pytest.approx({org: row["top_decile_share"] for org, row in expected.items()}, rel=1e-9)
+    month = today.replace(day=1)
+    for org in ORGS:
+        to_date, forecast = expected_forecast(fleet.truth, month, today, org)
+        assert samples["cc_analytics_value_month_to_date_spend_usd"][(("org", org),)] == pytest.approx(to_date)
+        assert samples["cc_analytics_value_month_forecast_usd"][(("org", org),)] == pytest.approx(forecast)
+    # an org token's /metrics: refused (admin), so nothing of another org leaks there either
+    assert call(serve, tokens["org-acme"], "/metrics")[0] == 403
 
 
 def test_the_report_command_prints_the_same_through_serve_and_on_the_store(fleet_serve):
