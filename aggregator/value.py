@@ -46,6 +46,10 @@ COST_PER = (
 VALUE_COLUMNS = ("org_id", *VALUE_SUMS, *(ratio.name for ratio in COST_PER), "top_decile_members",
                  "top_decile_share", "top10_share")
 
+# The windows of the per-team value figures on /metrics: six families in all five windows over 400 (org, team)
+# pairs would add 12,000 series (see METRICS_BYTE_BOUND in tests/exporters/test_metrics_endpoint.py); a team's
+# shorter windows are the ratio of the cc_analytics_window_* families in PromQL.
+TEAM_WINDOWS = ("28d", "month")
 # The share of members whose spend concentration is reported, and the fixed number of top members.
 TOP_PERCENT = 10
 TOP_MEMBERS = 10

@@ -15,8 +15,8 @@ from aggregator.contributions import DAILY_TABLE
 from aggregator.contributions.report import ContributionFilters
 from aggregator.reading import RollupReader
 from aggregator.reports import Filters
-from aggregator.value import (FORECAST_METHOD, VALUE_COLUMNS, VALUE_SUMS, concentration, cost_per, forecast,
-                              forecast_window, top_spenders)
+from aggregator.value import (FORECAST_METHOD, TEAM_WINDOWS, VALUE_COLUMNS, VALUE_SUMS, concentration, cost_per,
+                              forecast, forecast_window, top_spenders)
 
 DEFAULT_TOP = 10
 MAX_TOP = 1000
@@ -88,29 +88,34 @@ def _in_windows(bounds: dict[str, tuple[date, date]], parameters: dict) -> str:
 
 class ValueWindows(Value):
     """The value sums per window for /metrics: per (window, org) with the spend concentration, per (window, org,
-    team), and per org the month's spend to date and forecast as of day. bounds: window -> [first, last] days."""
+    team) in TEAM_WINDOWS, and per org the month's spend to date and forecast as of day. bounds: window -> [first,
+    last] days."""
 
     def read(self, day: date, bounds: dict[str, tuple[date, date]]) -> tuple[list[dict], list[dict], list[dict]]:
         parameters = {"earliest": min(first for first, _ in bounds.values()), "day": day}
         windows = _in_windows(bounds, parameters)
-        source = ("(SELECT * FROM {database}.daily_user FINAL WHERE day BETWEEN {earliest:Date} AND {day:Date})"
+        source = ("(SELECT day, org_id, team, user_key, session_ids, cost_usd, commits, pull_requests, lines_accepted"
+                  " FROM {database}.daily_user FINAL WHERE day BETWEEN {earliest:Date} AND {day:Date})"
                   f" ARRAY JOIN {windows} AS window")
         orgs = self._rows(f"SELECT window, org_id, {_USAGE_SUMS} FROM {source} GROUP BY window, org_id", parameters)
-        teams = self._rows(f"SELECT window, org_id, team, {_USAGE_SUMS} FROM {source} GROUP BY window, org_id, team",
-                           parameters)
+        teams = self._rows(f"SELECT window, org_id, team, {_USAGE_SUMS} FROM {source} WHERE window IN "
+                           "{team_windows:Array(String)} GROUP BY window, org_id, team",
+                           {**parameters, "team_windows": list(TEAM_WINDOWS)})
         merged = self._rows(
-            f"SELECT window, org_id, team, sum(prs_merged_with_claude_code) AS merged FROM (SELECT * FROM "
+            f"SELECT window, org_id, team, sum(prs_merged_with_claude_code) AS merged FROM (SELECT day, org_id, "
+            f"team, prs_merged_with_claude_code FROM "
             f"{{database}}.{DAILY_TABLE} FINAL WHERE day BETWEEN {{earliest:Date}} AND {{day:Date}}) ARRAY JOIN "
             f"{windows} AS window GROUP BY window, org_id, team", parameters)
-        costs = defaultdict(list)
-        for row in self._rows(f"SELECT window, org_id, sum(cost_usd) AS cost_usd FROM {source}"
-                              " GROUP BY window, org_id, user_key", parameters):
-            costs[(row["window"], row["org_id"])].append(row["cost_usd"])
+        costs = {(row["window"], row["org_id"]): row["costs"] for row in self._rows(
+            f"SELECT window, org_id, groupArray(member_cost) AS costs FROM (SELECT window, org_id, sum(cost_usd) AS"
+            f" member_cost FROM {source} GROUP BY window, org_id, user_key) GROUP BY window, org_id", parameters)}
         by_team = {(row["window"], row["org_id"], row["team"]): row for row in teams}
         by_org = {(row["window"], row["org_id"]): row for row in orgs}
         for row in merged:  # a team or org with merged PRs and no telemetry in the window still has its row
-            for key, into in (((row["window"], row["org_id"], row["team"]), by_team),
-                              ((row["window"], row["org_id"]), by_org)):
+            keys = [((row["window"], row["org_id"]), by_org)]
+            if row["window"] in TEAM_WINDOWS:
+                keys.append(((row["window"], row["org_id"], row["team"]), by_team))
+            for key, into in keys:
                 target = into.setdefault(key, {**dict(zip(("window", "org_id", "team"), key)),
                                                **dict.fromkeys(VALUE_SUMS, 0)})
                 target["prs_merged_with_cc"] = target.get("prs_merged_with_cc", 0) + row["merged"]

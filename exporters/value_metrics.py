@@ -1,6 +1,6 @@
 """Prometheus families of the value figures (aggregator/value.py): cost per session, commit, pull request, accepted
-line, active member and merged PR with Claude Code per org and window and per team and window; per org the month's
-spend to date and its forecast; the spend concentration per org and window.
+line, active member and merged PR with Claude Code per org and window, and per team in the windows 28d and month
+(TEAM_WINDOWS); per org the month's spend to date and its forecast; the spend concentration per org and window.
 
 Orgs and teams are capped like the usage families' (exporters/label_caps.py): the sums of the values folded into
 `other` are added up before dividing, so `other` carries its true ratio. A ratio whose count is 0 has no sample
