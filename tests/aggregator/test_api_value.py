@@ -164,12 +164,13 @@ def test_the_csv_is_the_json_rows(fleet_serve):
                                                       else repr(row["cost_per_merged_pr_with_cc"]))
 
 
-def expected_forecast(truth: GroundTruth, month: date, today: date, org: str) -> tuple[float, float]:
+def expected_forecast(truth: GroundTruth, month: date, today: date, org: str,
+                      team: str | None = None) -> tuple[float, float]:
     """(month to date, forecast): each day after today gets the mean of the same weekday's spend over the 28 days
     before today, counted straight from the fleet's cost records."""
     spend: dict[date, float] = defaultdict(float)
     for record in truth.records:
-        if record.member.org_id == org and record.figure == "cost_usd":
+        if record.member.org_id == org and record.figure == "cost_usd" and team in (None, record.member.team):
             spend[record.day] += record.amount
     days = [month + timedelta(days=n) for n in range(32) if (month + timedelta(days=n)).month == month.month]
     to_date = sum(spend[day] for day in days if day <= today)
@@ -196,6 +197,12 @@ def test_the_forecast_equals_the_fleets_spend_and_its_weekday_averages(fleet_ser
             assert row["month_to_date_usd"] == pytest.approx(to_date, rel=1e-9)
             assert row["forecast_usd"] == pytest.approx(forecast, rel=1e-9)
             assert forecast > 0
+    payments = json_of(serve, tokens["*"], "/api/v1/value/forecast", month=f"{today:%Y-%m}", team="payments")
+    assert [row["org_id"] for row in payments["data"]] == ["org-acme", "org-globex"]
+    for row in payments["data"]:
+        to_date, forecast = expected_forecast(fleet.truth, today.replace(day=1), today, row["org_id"], "payments")
+        assert (row["month_to_date_usd"], row["forecast_usd"]) == (pytest.approx(to_date, rel=1e-9),
+                                                                   pytest.approx(forecast, rel=1e-9))
     status, body = call(serve, tokens["*"], "/api/v1/value/forecast", month=f"{today:%Y-%m}", format="csv")
     assert status == 200 and body.startswith(b"org_id,month,today,month_to_date_usd,remaining_days,forecast_usd")
 
