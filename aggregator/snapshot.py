@@ -16,6 +16,7 @@ from aggregator.figures import EDIT_TOOL_FIGURES, MODEL_FIGURES, SUMMED_FIGURES
 from aggregator.reading import RollupReader
 from aggregator.repositories import WINDOWS_SQL as REPOSITORY_WINDOWS
 from aggregator.rollup import last_run_version
+from aggregator.value_report import ValueWindows
 
 # Figures that describe the rollup itself rather than usage; not published.
 _BOOKKEEPING = ("records", "records_without_email")
@@ -65,6 +66,11 @@ class Snapshot:
     contribution_members_left_out: int = 0
     # window, org_id, team, repository, repositories.WINDOW_FIGURES
     repository_windows: list[dict] = field(default_factory=list)
+    # aggregator/value.py's sums per window and org (with the spend concentration) and per window, org and team;
+    # per org the month's spend to date and forecast
+    value_windows: list[dict] = field(default_factory=list)
+    value_team_windows: list[dict] = field(default_factory=list)
+    value_months: list[dict] = field(default_factory=list)
 
 
 # The running totals, read with the windows as one more "window" that holds every day up to the day.
@@ -115,6 +121,8 @@ class Snapshots(RollupReader):
         repository_parameters = dict(parameters)
         snapshot.repository_windows = self._rows(
             REPOSITORY_WINDOWS.replace("{day_windows}", _in_windows(repository_parameters)), repository_parameters)
+        snapshot.value_windows, snapshot.value_team_windows, snapshot.value_months = ValueWindows(
+            self.client, self.database.strip("`")).read(day, {window: window_bounds(window, day) for window in WINDOWS})
         return snapshot
 
     def _contribution_windows(self, parameters: dict) -> list[dict]:

@@ -27,6 +27,7 @@ from aggregator.reports import Filters, Reports
 from aggregator.repositories import Repositories, RepositoryFilters
 from aggregator.rollup import DayRebuilt, Rollup
 from aggregator.snapshot import Snapshot, Snapshots, snapshot_from_json
+from aggregator.value_report import Value
 from cc_analytics import local_api
 from cc_analytics.config import Settings
 from cc_analytics.store import open_store, store_target
@@ -49,6 +50,7 @@ class Backend(Protocol):
     def contributions(self, first: date, last: date, filters: ContributionFilters, group: str) -> dict: ...
 
     def repositories(self, first: date, last: date, filters: RepositoryFilters) -> list[dict]: ...
+    def value(self, first: date, last: date, filters: Filters, top: int) -> dict: ...
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]: ...
 
@@ -105,6 +107,9 @@ class ServeBackend:
         return self._json("GET", "/api/v1/repositories", {"from": first.isoformat(), "to": last.isoformat(),
                                                           "org": filters.org, "team": filters.team,
                                                           "repo": filters.repository})["data"]
+    def value(self, first: date, last: date, filters: Filters, top: int) -> dict:
+        return self._json("GET", "/api/v1/value", {"from": first.isoformat(), "to": last.isoformat(),
+                                                   "org": filters.org, "team": filters.team, "limit": top})
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
         """One day per request, so the progress moves as the serve's does on the store."""
@@ -165,6 +170,8 @@ class StoreBackend:
 
     def repositories(self, first: date, last: date, filters: RepositoryFilters) -> list[dict]:
         return Repositories(self._client, self.settings.database).rows(first, last, filters)
+    def value(self, first: date, last: date, filters: Filters, top: int) -> dict:
+        return Value(self._client, self.settings.database).answer(first, last, filters, top)
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
         rollup = Rollup(self._client, self.settings.database, self.settings.timezone, self.settings.team_attribute)

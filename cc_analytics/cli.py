@@ -9,7 +9,8 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from aggregator.readonly_sql import QUERY_FORMATS
-from cc_analytics import claude_env, export_commands, github_command, log_format, purge_command, report_commands
+from cc_analytics import (claude_env, export_commands, github_command, log_format, purge_command, report_commands,
+                          value_command)
 from cc_analytics.backend import Refused, open_backend
 from cc_analytics.config import (
     AGGREGATE_OPTIONS,
@@ -142,7 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "accepted first; the repository \"\" is what was done where Claude Code reported none.")
     _add_day_range(repositories_cmd)
     repositories_cmd.add_argument("--repo", metavar="OWNER/NAME", help="only this repository")
-    for kind in (users_cmd, daily_cmd, contributions_cmd, repositories_cmd):
+    value_cmd = kinds.add_parser(
+        "value", help="what Claude Code costs per session, commit, PR, line and member, and who spends most",
+        description="Per organization over the days: spend, cost per session, commit, pull request, accepted "
+                    "line, active member and merged PR with Claude Code, the top spenders and how concentrated "
+                    "the spend is.")
+    _add_day_range(value_cmd)
+    value_cmd.add_argument("--top", type=int, default=10, help="top spenders listed per org [default 10]")
+    for kind in (users_cmd, daily_cmd, contributions_cmd, repositories_cmd, value_cmd):
         kind.add_argument("--format", dest="output_format", choices=("table", "csv", "json"), default="table",
                           help="table for reading, csv for spreadsheets, json for scripts [default table]")
         kind.add_argument("--org", metavar="ID", help="only this organization.id")
@@ -150,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_options(kind, NETWORK_OPTIONS + CLIENT_OPTIONS, "network")
         add_options(kind, STORE_OPTIONS, "store")
         kind.set_defaults(run=report_commands.run_report)
+    value_cmd.set_defaults(run=value_command.run_value_report)
 
     export_cmd = commands.add_parser(
         "export", help="write the daily history in another format (OpenMetrics for Prometheus backfill)")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from datetime import datetime
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from aggregator import api, purge
+from aggregator import api, purge, value_api
 from aggregator.api import ContributionFormat, UserFormat
 from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
@@ -60,6 +62,8 @@ def build_read_api(client, settings: Settings, *, refresher: Refresher | None, t
         admin_api.routes(),
         metrics_endpoint.routes(metrics, usage, refresher if settings.aggregate_interval else None),
         webhook.routes(github_webhook),
+        value_api.routes(client, settings.database, lambda: datetime.now(ZoneInfo(settings.timezone)).date(),
+                         CONTRIBUTION_FORMATS),
         *more_routes,
     ))
     return app

@@ -19,6 +19,7 @@ from aggregator.snapshot import MEMBER_FIGURES, OTHER, PUBLISHED_FIGURES, TEAM_F
 from exporters.contribution_metrics import contribution_families
 from exporters.label_caps import cap_label_values
 from exporters.repository_metrics import repository_families
+from exporters.value_metrics import value_families
 
 PREFIX = "cc_analytics_"
 _DESCRIPTIONS = {f.name: f.description for f in SUMMED_FIGURES}
@@ -55,6 +56,7 @@ def usage_families(snapshot: Snapshot, hash_user_labels: bool, day_start: Callab
     yield from _members(snapshot, hash_user_labels, day_start)
     yield from contributions
     yield from repositories
+    yield from value_families(snapshot, max_label_values)
     yield _folded({"user": snapshot.members_left_out, **folded, **contributions_folded, **repositories_folded})
 
 

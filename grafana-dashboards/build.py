@@ -571,6 +571,69 @@ def repository_table() -> Row:
     ])
 
 
+VALUE = "cc_analytics_value_"
+# (title, unit of the family name, what the cost is divided by)
+COST_PER = (("Cost per session", "session", "distinct Claude Code sessions"),
+            ("Cost per commit", "commit", "commits made through Claude Code"),
+            ("Cost per pull request", "pull_request", "pull requests created through Claude Code"),
+            ("Cost per accepted line", "line", "lines of code accepted"),
+            ("Cost per active member", "member", "members active"),
+            ("Cost per merged PR with Claude Code", "merged_pr_with_claude_code",
+             "pull requests merged on GitHub with Claude Code"))
+PER_ORG = "; per org (the team filter applies to the team table)"
+
+
+def value_board() -> dict:
+    return board("cc-analytics-value", "Claude Code value",
+                 "What Claude Code costs per unit of work: spend this month and its forecast, cost per session, "
+                 "commit, pull request, line, member and merged PR, and how concentrated the spend is.", "30d",
+                 [ORG_VARIABLE, TEAM_VARIABLE],
+                 [value_figures(), *value_costs(), value_trends(), value_teams()])
+
+
+def value_figures() -> Row:
+    spent, forecast = (total(f"{VALUE}{name}", ORG) for name in ("month_to_date_spend_usd", "month_forecast_usd"))
+    return (4, [
+        (8, stat_panel("Spend this month", "Estimated cost in USD this month so far, today included, of the "
+                       "selected orgs.", Query(spent), "currencyUSD")),
+        (8, stat_panel("Month-end forecast", "Spend this month plus, for each day left, the average spend of the "
+                       "same weekday over the previous four weeks.", Query(forecast), "currencyUSD")),
+        (8, stat_panel("Forecast against spend so far", "Month-end forecast / spend this month so far.",
+                       Query(ratio(forecast, spent)), "percentunit")),
+    ])
+
+
+def value_costs() -> list[Row]:
+    panels = [(8, bars_panel(f"{title} (28 days)", f"Estimated cost in USD over the last 28 days / {what}{PER_ORG}.",
+                             Query(f"sort_desc({selector(f'{VALUE}cost_per_{unit}_usd', ORG, window=MONTH_28D)})",
+                                   "{{org}}"), "currencyUSD"))
+              for title, unit, what in COST_PER]
+    return [(8, panels[:3]), (8, panels[3:])]
+
+
+def value_trends() -> Row:
+    return (8, [
+        (12, series_panel("Cost per session per day", f"Estimated cost in USD / sessions each day, per org{DAILY}.",
+                          [Query(per_day(f"{VALUE}cost_per_session_usd", ORG, "org"), "{{org}}")], "currencyUSD",
+                          daily=True)),
+        (12, series_panel("Spend concentration (28 days)", "Share of each org's spend of its top 10% of members "
+                          "by cost and of its top 10 members, over the last 28 days.",
+                          [Query(total(f"{VALUE}top_decile_spend_share", ORG, "org", window=MONTH_28D),
+                                 "{{org}} top 10%"),
+                           Query(total(f"{VALUE}top10_spend_share", ORG, "org", window=MONTH_28D),
+                                 "{{org}} top 10")], "percentunit")),
+    ])
+
+
+def value_teams() -> Row:
+    return (9, [
+        (24, table_panel("Teams", "Per team over the last 28 days: estimated cost in USD per session, commit, pull "
+                         "request, accepted line, active member and merged PR with Claude Code.", ["org", "team"], [
+            Column(title, selector(f"{VALUE}team_cost_per_{unit}_usd", TEAM, window=MONTH_28D), "currencyUSD")
+            for title, unit, _ in COST_PER])),
+    ])
+
+
 ROLLUP_AGE = "time() - max(cc_analytics_rollup_last_success_timestamp_seconds)"
 QUEUE, CAPACITY = "cc_analytics_collector_queue_rows", "cc_analytics_collector_queue_capacity_rows"
 
@@ -664,6 +727,7 @@ DASHBOARDS = {
     "cc-analytics-adoption.json": adoption_board,
     "cc-analytics-contribution.json": contribution_board,
     "cc-analytics-repositories.json": repository_board,
+    "cc-analytics-value.json": value_board,
     "cc-analytics-collector.json": collector_board,
 }
 

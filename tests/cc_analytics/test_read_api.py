@@ -101,7 +101,7 @@ def test_every_route_serve_builds_declares_an_access_level(read_api):
     assert routes[("GET", "/healthz")] is Access.OPEN and routes[("GET", "/readyz")] is Access.OPEN
     assert {path for (_, path), level in routes.items() if level is Access.ORG} == {
         "/api/v1/daily", "/api/v1/users", "/v1/organizations/usage_report/claude_code", "/api/v1/contributions",
-        "/api/v1/contributions/pull_requests"}
+        "/api/v1/contributions/pull_requests", "/api/v1/value", "/api/v1/value/forecast"}
 
 
 def test_without_tokens_no_route_asks_for_one(read_api, serve_factory, tmp_path):

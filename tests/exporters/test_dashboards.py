@@ -37,10 +37,11 @@ EXPECTED_UIDS = {
     "cc-analytics-adoption.json": "cc-analytics-adoption",
     "cc-analytics-contribution.json": "cc-analytics-contribution",
     "cc-analytics-repositories.json": "cc-analytics-repositories",
+    "cc-analytics-value.json": "cc-analytics-value",
     "cc-analytics-collector.json": "cc-analytics-collector",
 }
 USAGE_BOARDS = {"cc-analytics-usage", "cc-analytics-cost", "cc-analytics-adoption", "cc-analytics-contribution",
-                "cc-analytics-repositories"}
+                "cc-analytics-repositories", "cc-analytics-value"}
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 LABEL_VARIABLES = {
     "org": "label_values(cc_analytics_active_users, org)",

@@ -57,6 +57,13 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "cc_analytics_contribution_user_month_lines_merged": ("org", "team", "user", "level"),
     **{f"cc_analytics_repository_{figure}": ("org", "team", "repository", "window")
        for figure in ("lines_accepted", "sessions", "members", "cost_usd")},
+    **{f"cc_analytics_value_{scope}cost_per_{unit}_usd": labels
+       for scope, labels in (("", ("org", "window")), ("team_", _WINDOW))
+       for unit in ("session", "commit", "pull_request", "line", "member", "merged_pr_with_claude_code")},
+    "cc_analytics_value_month_to_date_spend_usd": ("org",),
+    "cc_analytics_value_month_forecast_usd": ("org",),
+    "cc_analytics_value_top_decile_spend_share": ("org", "window"),
+    "cc_analytics_value_top10_spend_share": ("org", "window"),
     "cc_analytics_label_values_folded": ("dimension",),
     "cc_analytics_org_last_record_timestamp_seconds": ("org",),
     "cc_analytics_org_last_record_evicted_total": (),

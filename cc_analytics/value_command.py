@@ -1,0 +1,65 @@
+"""`cc-analytics report value`: the value report (aggregator/value.py) through a running serve, else the store.
+
+The table has one row per org; the top spenders of each org follow it. CSV is the org rows as
+/api/v1/value?format=csv gives them; JSON the whole answer, as the API's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from aggregator.params import BadParameter, parse_limit, parse_range
+from aggregator.reports import Filters
+from aggregator.value import VALUE_COLUMNS
+from aggregator.value_report import DEFAULT_TOP, MAX_TOP
+from cc_analytics.backend import Refused, open_backend
+from cc_analytics.config import Settings
+from cc_analytics.report_commands import EXIT_USAGE, text_table
+from exporters import users_csv
+
+VALUE_TABLE = (("org", "org_id"), ("cost USD", "cost_usd"), ("members", "active_members"),
+               *((title, lambda r, name=name: _usd(r[name])) for title, name in (
+                   ("per session", "cost_per_session"), ("per commit", "cost_per_commit"),
+                   ("per PR", "cost_per_pull_request"), ("per line", "cost_per_line"),
+                   ("per member", "cost_per_member"), ("per merged PR w/ CC", "cost_per_merged_pr_with_cc"))),
+               ("top 10% share", lambda r: _share(r["top_decile_share"])),
+               ("top 10 share", lambda r: _share(r["top10_share"])))
+SPENDER_TABLE = (("org", "org_id"), ("member", lambda r: r["email"] or r["user_key"]), ("team", "team"),
+                 ("cost USD", "cost_usd"), ("share", lambda r: _share(r["share"])))
+
+
+def run_value_report(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        first, last = parse_range(args.first, args.last)
+        top = parse_limit(str(args.top), DEFAULT_TOP, MAX_TOP)
+    except BadParameter as error:
+        print(f"cc-analytics report value: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    filters = Filters(org=args.org or None, team=args.team or None)
+    try:
+        with open_backend(settings) as backend:
+            answer = backend.value(first, last, filters, top)
+    except Refused as error:
+        print(f"cc-analytics report value: {error}", file=sys.stderr)
+        return 1
+    if args.output_format == "json":
+        sys.stdout.write(json.dumps(answer, indent=2) + "\n")
+    elif args.output_format == "csv":
+        sys.stdout.write(users_csv.write_rows(answer["data"], VALUE_COLUMNS).decode())
+    else:
+        sys.stdout.write(text_table(answer["data"], VALUE_TABLE))
+        spenders = [{"org_id": row["org_id"], **spender} for row in answer["data"] for spender in row["top_spenders"]]
+        if spenders:
+            sys.stdout.write("\ntop spenders\n" + text_table(spenders, SPENDER_TABLE))
+    return 0
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _usd(value: float | None) -> str:
+    """Four decimals: a cost per line is often below a cent."""
+    return "-" if value is None else f"{value:.4f}"
