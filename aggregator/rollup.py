@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
 
-from aggregator import activity
+from aggregator import activity, usage
 from aggregator.figures import (
     ACTIVE_USERS,
     COST,
@@ -40,6 +40,7 @@ ROLLUP_KEYS = {
     "daily_org": ("org_id",),
     "daily_model": ("org_id", "user_key", "model"),
     "daily_edit_tool": ("org_id", "user_key", "tool_name", "language"),
+    usage.TABLE: ("org_id", "user_key", "kind", "name"),
 }
 ROLLUP_TABLES = tuple(ROLLUP_KEYS)
 # Where the timer's scan for late records resumes after a restart (aggregator.refresh).
@@ -113,6 +114,8 @@ WHERE metric_name = '{EDIT_DECISION}'
 GROUP BY day, org_id, user_key, tool_name, language
 """
 
+_DAILY_USAGE = usage.daily_usage_statement(_USER_TEAMS)
+
 
 @dataclass(frozen=True)
 class DayRebuilt:
@@ -182,7 +185,7 @@ class Rollup:
             return counts
         if self.client.query(self._sql(activity.MEMBERS_UNTAGGED_LATE, staging)).result_rows[0][0]:
             self._run(activity.TEAM_FROM_ATTRIBUTES, staging, parameters)
-        for statement in (_DAILY_USER, _DAILY_ORG, _DAILY_MODEL, _DAILY_EDIT_TOOL):
+        for statement in (_DAILY_USER, _DAILY_ORG, _DAILY_MODEL, _DAILY_EDIT_TOOL, _DAILY_USAGE):
             self._run(statement, staging, parameters)
         delete_vanished_rows(self.client, self.database, ROLLUP_KEYS, sorted(counts), version)
         return counts

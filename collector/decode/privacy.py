@@ -53,6 +53,9 @@ CLEAR_KEYS = frozenset({
     "plugin.name", "plugin.scope", "plugin.version", "plugin_id_hash", "marketplace.name", "enabled_via",
     "agent.name", "agent_type", "subagent_type", "skill.name", "skill_name", "mcp_server.name", "mcp_tool.name",
     "mcp_server_name", "mcp_tool_name", "mcp_server_scope",
+    # the Usage figures' names and enums (aggregator/usage.py): MCP connections, skills, agents, permission modes
+    "server_name", "status", "transport_type", "server_scope", "invocation_trigger", "skill.source", "skill.kind",
+    "agent.source", "from_mode", "to_mode",
     "git_commit_id", "git_branch", "vcs.ref.head.revision", "vcs.ref.head.name", "vcs.ref.head.type",
     "vcs.ref.base.revision", "vcs.ref.base.name", "vcs.ref.base.type", "vcs.repository.url.full",
     "vcs.repository.name", "vcs.owner.name", "vcs.provider.name", "vcs.change.id", "vcs.change.state",
