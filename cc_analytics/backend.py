@@ -26,6 +26,7 @@ from aggregator.refresh import Refresher, days_between
 from aggregator.reports import Filters, Reports
 from aggregator.rollup import DayRebuilt, Rollup
 from aggregator.snapshot import Snapshot, Snapshots, snapshot_from_json
+from aggregator.usage_report import Usage, UsageFilters
 from cc_analytics import local_api
 from cc_analytics.config import Settings
 from cc_analytics.store import open_store, store_target
@@ -46,6 +47,10 @@ class Backend(Protocol):
     def users(self, month: date, filters: Filters) -> list[dict]: ...
 
     def contributions(self, first: date, last: date, filters: ContributionFilters, group: str) -> dict: ...
+
+    def usage(self, first: date, last: date, filters: UsageFilters, group: str) -> list[dict]: ...
+
+    def usage_adoption(self, first: date, last: date, filters: UsageFilters) -> list[dict]: ...
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]: ...
 
@@ -98,6 +103,12 @@ class ServeBackend:
             "from": first.isoformat(), "to": last.isoformat(), "group": group, "org": filters.org,
             "team": filters.team, "repo": filters.repository})
 
+    def usage(self, first: date, last: date, filters: UsageFilters, group: str) -> list[dict]:
+        return self._json("GET", "/api/v1/usage", {**_usage_parameters(first, last, filters), "group": group})["data"]
+
+    def usage_adoption(self, first: date, last: date, filters: UsageFilters) -> list[dict]:
+        return self._json("GET", "/api/v1/usage/adoption", _usage_parameters(first, last, filters))["data"]
+
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
         """One day per request, so the progress moves as the serve's does on the store."""
         days = days_between(first, last)
@@ -134,6 +145,11 @@ class ServeBackend:
             raise Refused(str(error)) from None
 
 
+def _usage_parameters(first: date, last: date, filters: UsageFilters) -> dict:
+    return {"from": first.isoformat(), "to": last.isoformat(), "org": filters.org, "team": filters.team,
+            "kind": filters.kind}
+
+
 class StoreBackend:
     """The store opened on the first question that needs it, with its schema brought up to date."""
 
@@ -154,6 +170,12 @@ class StoreBackend:
 
     def contributions(self, first: date, last: date, filters: ContributionFilters, group: str) -> dict:
         return Contributions(self._client, self.settings.database).answer(first, last, filters, group)
+
+    def usage(self, first: date, last: date, filters: UsageFilters, group: str) -> list[dict]:
+        return Usage(self._client, self.settings.database).rows(first, last, filters, group)
+
+    def usage_adoption(self, first: date, last: date, filters: UsageFilters) -> list[dict]:
+        return Usage(self._client, self.settings.database).adoption(first, last, filters)
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
         rollup = Rollup(self._client, self.settings.database, self.settings.timezone, self.settings.team_attribute)
