@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aggregator.rollup import Rollup
 from aggregator.usage import KINDS, TABLE
+from aggregator.usage_report import Usage, UsageFilters
 from tests.support.claude_records import DAY, MODEL, at, event, identity, point
 from tests.support.raw_rows import store_rows
 
@@ -71,3 +72,22 @@ def test_usage_events_and_cost_attribution_are_counted_once_per_kind(store):
     # rebuilding changes nothing
     Rollup(store.client, store.database).rebuild_day(DAY)
     assert usage_rows(store).keys() == rows.keys()
+
+
+def test_the_usage_reader_sums_per_name_and_counts_adoption(store):
+    who = identity()
+    store_rows(store, events=[
+        event("tool_result", at(DAY, 9), **who, tool_name="Bash", success="true", duration_ms="10"),
+        event("tool_result", at(DAY, 10), **who, tool_name="Bash", success="false", duration_ms="30"),
+        event("permission_mode_changed", at(DAY, 11), **who, to_mode="plan"),
+        event("user_prompt", at(DAY, 11), **identity(email="grace@example.com"))])
+    Rollup(store.client, store.database).rebuild_day(DAY)
+    usage = Usage(store.client, store.database)
+    rows = usage.rows(DAY, DAY, UsageFilters(kind="tool"))
+    assert [(r["name"], r["uses"], r["successes"], r["failures"], r["duration_ms"], r["members"], r["success_rate"])
+            for r in rows] == [("Bash", 2, 1, 1, 40.0, 1, 0.5)]
+    assert usage.rows(DAY, DAY, UsageFilters(org="org-b")) == []
+    assert [r["user_key"] for r in usage.rows(DAY, DAY, UsageFilters(), "user")] == ["ada@example.com"] * 2
+    [adoption] = usage.adoption(DAY, DAY, UsageFilters())
+    assert (adoption["active_members"], adoption["plan_mode_members"], adoption["plan_mode_share"],
+            adoption["skills_share"]) == (2, 1, 0.5, 0.0)
