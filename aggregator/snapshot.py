@@ -15,6 +15,7 @@ from aggregator.contributions.report import SUMMED
 from aggregator.figures import EDIT_TOOL_FIGURES, MODEL_FIGURES, SUMMED_FIGURES
 from aggregator.reading import RollupReader
 from aggregator.rollup import last_run_version
+from aggregator.usage_report import usage_windows
 
 # Figures that describe the rollup itself rather than usage; not published.
 _BOOKKEEPING = ("records", "records_without_email")
@@ -62,6 +63,8 @@ class Snapshot:
     contribution_windows: list[dict] = field(default_factory=list)
     contribution_members: list[dict] = field(default_factory=list)  # org_id, team, user_key, email, figures
     contribution_members_left_out: int = 0
+    usage_names: list[dict] = field(default_factory=list)  # window, org_id, team, kind, name, usage WINDOW_FIGURES
+    usage_adoption: list[dict] = field(default_factory=list)  # window, org_id, team, active_members, <feature>_members
 
 
 # The running totals, read with the windows as one more "window" that holds every day up to the day.
@@ -109,6 +112,9 @@ class Snapshots(RollupReader):
         snapshot.contribution_windows = self._contribution_windows(parameters)
         snapshot.contribution_members, snapshot.contribution_members_left_out = self._contribution_members(
             parameters, max_members)
+        usage_parameters = dict(parameters)
+        snapshot.usage_names, snapshot.usage_adoption = usage_windows(self, _in_windows(usage_parameters),
+                                                                      usage_parameters)
         return snapshot
 
     def _contribution_windows(self, parameters: dict) -> list[dict]:

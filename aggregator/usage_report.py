@@ -87,3 +87,29 @@ def file_stem(first: date, last: date, what: str) -> str:
     """A download's name without its extension; what is the group or adoption."""
     return f"cc-analytics-usage-{what}-{first}-{last}"
 
+
+
+# Published per window on /metrics (aggregator/snapshot.py reads them into the snapshot).
+WINDOW_FIGURES = ("uses", "successes", "failures", "cost_usd")
+
+
+def usage_windows(reader: RollupReader, windows_sql: str, parameters: dict) -> tuple[list[dict], list[dict]]:
+    """(per window, org, team, kind and name: WINDOW_FIGURES; per window, org and team: active members and the
+    members of each feature), windows_sql being the snapshot's windows of a `day` column and parameters its
+    bounds (earliest, day, and each window's)."""
+    sums = ", ".join(f"sum({name}) AS {name}" for name in WINDOW_FIGURES)
+    names = reader._rows(
+        f"SELECT window, org_id, team, kind, name, {sums} FROM (SELECT * FROM {{database}}.{TABLE} FINAL "
+        f"WHERE day BETWEEN {{earliest:Date}} AND {{day:Date}}) ARRAY JOIN {windows_sql} AS window "
+        f"GROUP BY window, org_id, team, kind, name ORDER BY window, org_id, team, kind, name", parameters)
+    used = ", ".join(f"uniqExactIf(user_key, {feature}) AS {feature}_members" for feature in FEATURES)
+    flags = ", ".join(f"max({condition}) AS {feature}" for feature, condition in FEATURES.items())
+    adoption = reader._rows(
+        f"SELECT window, org_id, team, uniqExact(user_key) AS active_members, {used} FROM ("
+        f"  SELECT day, org_id, user_key, team FROM {{database}}.daily_user FINAL "
+        f"  WHERE day BETWEEN {{earliest:Date}} AND {{day:Date}}) AS members "
+        f"LEFT JOIN (SELECT day, org_id, user_key, {flags} FROM {{database}}.{TABLE} FINAL "
+        f"           WHERE day BETWEEN {{earliest:Date}} AND {{day:Date}} GROUP BY day, org_id, user_key) AS used "
+        f"USING (day, org_id, user_key) ARRAY JOIN {windows_sql} AS window "
+        f"GROUP BY window, org_id, team ORDER BY window, org_id, team", parameters)
+    return names, adoption

@@ -14,6 +14,8 @@ from datetime import date
 
 import pytest
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from tests.support.command_line import run
 from tests.support.fleet_reports import utc_today
 from tests.support.read_api import send
@@ -22,7 +24,7 @@ from tests.support.usage_fleet import FEATURES, FIGURES, UsageFleet
 
 pytestmark = pytest.mark.slow
 
-AMOUNTS = ("duration_ms", "cost_usd")
+MAX_NAMES = 2
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,8 @@ def sent(tmp_path_factory):
     work = tmp_path_factory.mktemp("usage")
     tokens = {"*": secrets.token_hex(16), "org-acme": secrets.token_hex(16)}
     (work / "tokens").write_text("".join(f"{org} {token}\n" for org, token in tokens.items()))
-    serve = ServeProcess(work / "data", ("--aggregate-interval", "0", "--auth-tokens", str(work / "tokens"))).start()
+    serve = ServeProcess(work / "data", ("--aggregate-interval", "0", "--auth-tokens", str(work / "tokens"),
+                                         "--max-usage-names", str(MAX_NAMES))).start()
     try:
         admin = serve.with_token(tokens["*"])
         fleet = UsageFleet(today=utc_today())
@@ -161,3 +164,44 @@ def test_report_usage_through_serve_prints_the_api_rows(sent):
     assert json.loads(done.stdout) == json.loads(body)["data"]
     table = run("report", "usage", "--adoption", *common)
     assert table.returncode == 0 and "plan mode" in table.stdout.splitlines()[0], table.stdout
+
+
+def samples(serve, token: str, family: str, window: str) -> dict[tuple, float]:
+    status, body = get(serve, token, "/metrics")
+    assert status == 200
+    found = {}
+    for metric in text_string_to_metric_families(body.decode()):
+        for sample in metric.samples:
+            if sample.name == family and sample.labels.get("window", window) == window:
+                found[tuple(v for k, v in sorted(sample.labels.items()) if k != "window")] = sample.value
+    return found
+
+
+def test_metrics_publish_the_top_names_per_kind_the_rest_as_other_and_adoption(sent):
+    serve, fleet, tokens, _ = sent
+    truth = summed(fleet.usage.rows.items(), lambda k: (k[1], fleet.usage.teams[k[:3]], k[3], k[4]))
+    kept = set()
+    for group in {key[:3] for key in truth}:
+        names = sorted((key for key in truth if key[:3] == group),
+                       key=lambda key: (-truth[key]["uses"], -truth[key]["cost_usd"], key))
+        kept.update(names[:MAX_NAMES])
+    expected = defaultdict(lambda: defaultdict(float))
+    for key, figures in truth.items():
+        label = key if key in kept else (*key[:3], "other")
+        for figure in ("uses", "successes", "failures", "cost_usd"):
+            expected[figure][label] += figures[figure]
+    for figure in ("uses", "successes", "failures", "cost_usd"):
+        # labels sorted by name: kind, name, org, team
+        got = {(org, team, kind, name): value for (kind, name, org, team), value in
+               samples(serve, tokens["*"], f"cc_analytics_usage_{figure}", "28d").items()}
+        assert got == dict(expected[figure]), figure
+    folded = samples(serve, tokens["*"], "cc_analytics_label_values_folded", "")
+    assert folded[("usage_name",)] == len(truth) - len(kept)
+
+    shares = samples(serve, tokens["*"], "cc_analytics_usage_adoption_share", "28d")
+    teams = fleet.usage.teams
+    for (feature, org, team), value in shares.items():
+        active = {who[1:] for who in fleet.usage.active if who[1] == org and teams[who] == team}
+        used = {who[1:] for who in fleet.usage.adopted[feature] if who[1] == org and teams[who] == team}
+        assert value == len(used) / len(active), (feature, org, team)
+    assert {key[0] for key in shares} == set(FEATURES)
