@@ -1,6 +1,8 @@
 """Prometheus families of the Usage figures: uses, successes, failures and cost per org, team, kind and name over
 each window, and feature adoption (members who used skills, MCP, subagents, hooks, plan mode, and their share of
-the active members) per org, team and window, from what aggregator.snapshot read.
+the members active in the window, cc_analytics_team_active_users) per org, team and window, from what
+aggregator.snapshot read. Adoption is published for the teams that used at least one of the features in the
+window: with 20,000 teams a series per team and feature would double /metrics.
 
 Names are many (every MCP tool, every custom skill): per (org, team, kind) the top --max-usage-names names by uses
 over the last 28 days (then cost) are kept in every window, the rest summed into name="other", so a sum over `name` stays the total.
@@ -80,17 +82,16 @@ def _name_families(rows: list[dict]) -> Iterator[Metric]:
 
 def _adoption_families(rows: list[dict]) -> Iterator[Metric]:
     labels = ["org", "team", "feature", "window"]
-    active = GaugeMetricFamily(PREFIX + "active_members", f"Distinct members active in the window, the "
-                               f"denominator of feature adoption. {_WINDOWS_HELP}", labels=["org", "team", "window"])
     members = GaugeMetricFamily(PREFIX + "adoption_members", "Distinct active members who used the feature in the "
                                 f"window: skills, mcp, subagents, hooks, plan_mode. {_WINDOWS_HELP}", labels=labels)
     shares = GaugeMetricFamily(PREFIX + "adoption_share", "Share of the active members who used the feature in the "
                                f"window (0 to 1). {_WINDOWS_HELP}", labels=labels)
     for row in rows:
+        if not any(row[f"{feature}_members"] for feature in FEATURES):
+            continue  # a team that used none of them: no series (cc_analytics_team_active_users has it)
         keys = [row["org_id"], row["team"]]
-        active.add_metric([*keys, row["window"]], row["active_members"])
         for feature in FEATURES:
             members.add_metric([*keys, feature, row["window"]], row[f"{feature}_members"])
             shares.add_metric([*keys, feature, row["window"]],
                               share(row[f"{feature}_members"], row["active_members"]) or 0.0)
-    return active, members, shares
+    return members, shares
