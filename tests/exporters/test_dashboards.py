@@ -36,9 +36,11 @@ EXPECTED_UIDS = {
     "cc-analytics-cost.json": "cc-analytics-cost",
     "cc-analytics-adoption.json": "cc-analytics-adoption",
     "cc-analytics-contribution.json": "cc-analytics-contribution",
+    "cc-analytics-features.json": "cc-analytics-features",
     "cc-analytics-collector.json": "cc-analytics-collector",
 }
-USAGE_BOARDS = {"cc-analytics-usage", "cc-analytics-cost", "cc-analytics-adoption", "cc-analytics-contribution"}
+USAGE_BOARDS = {"cc-analytics-usage", "cc-analytics-cost", "cc-analytics-adoption", "cc-analytics-contribution",
+                "cc-analytics-features"}
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 LABEL_VARIABLES = {
     "org": "label_values(cc_analytics_active_users, org)",

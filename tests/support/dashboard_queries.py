@@ -55,6 +55,10 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "cc_analytics_contribution_active_members": _WINDOW,
     "cc_analytics_contribution_user_month_prs_merged": ("org", "team", "user", "level"),
     "cc_analytics_contribution_user_month_lines_merged": ("org", "team", "user", "level"),
+    **{f"cc_analytics_usage_{figure}": ("org", "team", "kind", "name", "window")
+       for figure in ("uses", "successes", "failures", "cost_usd")},
+    "cc_analytics_usage_adoption_members": ("org", "team", "feature", "window"),
+    "cc_analytics_usage_adoption_share": ("org", "team", "feature", "window"),
     "cc_analytics_label_values_folded": ("dimension",),
     "cc_analytics_org_last_record_timestamp_seconds": ("org",),
     "cc_analytics_org_last_record_evicted_total": (),
