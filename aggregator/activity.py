@@ -34,6 +34,8 @@ STAGING_COLUMNS = """
     day Date, org_id String, user_key String, is_remote UInt8, session_id String,
     metric_name String, type String, model String, tool_name String, decision String, language String,
     repository String,
+    query_source String, agent_name String, skill_name String, plugin_name String, mcp_server_name String,
+    mcp_tool_name String,
     event_name String, delta Float64, record_count UInt64, record_count_without_email UInt64,
     user_email String, user_account_uuid String, user_id String,
     team String, team_time DateTime64(9, 'UTC'), untagged_time DateTime64(9, 'UTC'),
@@ -70,9 +72,13 @@ _GROUP_VALUES = """count(), countIf(user_email = ''), max(user_email), max(user_
 _RECORD = ("org_id, user_key, is_remote, user_email, user_account_uuid, user_id, session_id, terminal_type, plan, "
            "timestamp")
 _DAY = "toDate(timestamp, {zone:String}) AS day"
+# What caused a cost or token point (aggregator/usage.py): typed columns of collector migration 0010, so grouping by
+# them reads no attributes map; empty on every other point.
+ATTRIBUTION_KEY = "query_source, agent_name, skill_name, plugin_name, mcp_server_name, mcp_tool_name"
 _POINT_KEY = ("org_id, user_key, is_remote, session_id, metric_name, type, model, tool_name, decision, language, "
-              "repository")
-_POINT = f"{_RECORD}, metric_name, type, model, tool_name, decision, language, repository, value, {_RESOURCE_TEAM}"
+              "repository, " + ATTRIBUTION_KEY)
+_POINT = (f"{_RECORD}, metric_name, type, model, tool_name, decision, language, repository, {ATTRIBUTION_KEY}, "
+          f"value, {_RESOURCE_TEAM}")
 
 DELTA_POINTS = f"""
 INSERT INTO {{staging}} (day, {_POINT_KEY}, delta, {_GROUP_COLUMNS})

@@ -42,7 +42,7 @@ from plumbing.routes import Access, RouteTable
 
 RAW_TABLES = ("events", "metric_points", "spans")
 # The rollups with a row per member (daily_org has one per organization).
-MEMBER_ROLLUPS = ("daily_user", "daily_model", "daily_edit_tool", "daily_repository")
+MEMBER_ROLLUPS = ("daily_user", "daily_model", "daily_edit_tool", "daily_repository", "daily_usage")
 # A dead letter is a raw row the store refused: the person's, kept with its user key, goes too.
 PURGED_TABLES = RAW_TABLES + (DEAD_LETTER_TABLE,) + MEMBER_ROLLUPS + CONTRIBUTION_TABLES + ("github_commits",)
 # The columns that name the person, where not user_key alone.

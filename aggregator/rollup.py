@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from clickhouse_connect.driver.client import Client
 
-from aggregator import activity
+from aggregator import activity, usage
 from aggregator.figures import (
     ACTIVE_USERS,
     COST,
@@ -43,6 +43,7 @@ ROLLUP_KEYS = {
     "daily_model": ("org_id", "user_key", "is_remote", "model"),
     "daily_edit_tool": ("org_id", "user_key", "is_remote", "tool_name", "language"),
     "daily_repository": ("org_id", "repository", "user_key"),
+    usage.TABLE: ("org_id", "user_key", "kind", "name"),
 }
 ROLLUP_TABLES = tuple(ROLLUP_KEYS)
 # Where the timer's scan for late records resumes after a restart (aggregator.refresh).
@@ -136,6 +137,8 @@ WHERE record_count > 0
 GROUP BY day, org_id, repository, user_key
 """
 
+_DAILY_USAGE = usage.daily_usage_statement(_MEMBER_DAYS)
+
 
 @dataclass(frozen=True)
 class DayRebuilt:
@@ -205,7 +208,7 @@ class Rollup:
             return counts
         if self.client.query(self._sql(activity.MEMBERS_UNTAGGED_LATE, staging)).result_rows[0][0]:
             self._run(activity.TEAM_FROM_ATTRIBUTES, staging, parameters)
-        for statement in (_DAILY_USER, _DAILY_ORG, _DAILY_MODEL, _DAILY_EDIT_TOOL, _DAILY_REPOSITORY):
+        for statement in (_DAILY_USER, _DAILY_ORG, _DAILY_MODEL, _DAILY_EDIT_TOOL, _DAILY_REPOSITORY, _DAILY_USAGE):
             self._run(statement, staging, parameters)
         delete_vanished_rows(self.client, self.database, ROLLUP_KEYS, sorted(counts), version)
         return counts

@@ -17,6 +17,7 @@ from aggregator.reading import RollupReader
 from aggregator.repositories import WINDOWS_SQL as REPOSITORY_WINDOWS
 from aggregator.rollup import last_run_version
 from aggregator.value_report import ValueWindows
+from aggregator.usage_report import usage_windows
 
 # Figures that describe the rollup itself rather than usage; not published.
 _BOOKKEEPING = ("records", "records_without_email")
@@ -71,6 +72,8 @@ class Snapshot:
     value_windows: list[dict] = field(default_factory=list)
     value_team_windows: list[dict] = field(default_factory=list)
     value_months: list[dict] = field(default_factory=list)
+    usage_names: list[dict] = field(default_factory=list)  # window, org_id, team, kind, name, usage WINDOW_FIGURES
+    usage_adoption: list[dict] = field(default_factory=list)  # window, org_id, team, active_members, <feature>_members
 
 
 # The running totals, read with the windows as one more "window" that holds every day up to the day.
@@ -123,6 +126,9 @@ class Snapshots(RollupReader):
             REPOSITORY_WINDOWS.replace("{day_windows}", _in_windows(repository_parameters)), repository_parameters)
         snapshot.value_windows, snapshot.value_team_windows, snapshot.value_months = ValueWindows(
             self.client, self.database.strip("`")).read(day, {window: window_bounds(window, day) for window in WINDOWS})
+        usage_parameters = dict(parameters)
+        snapshot.usage_names, snapshot.usage_adoption = usage_windows(self, _in_windows(usage_parameters),
+                                                                      usage_parameters)
         return snapshot
 
     def _contribution_windows(self, parameters: dict) -> list[dict]:

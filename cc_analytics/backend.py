@@ -28,6 +28,7 @@ from aggregator.repositories import Repositories, RepositoryFilters
 from aggregator.rollup import DayRebuilt, Rollup
 from aggregator.snapshot import Snapshot, Snapshots, snapshot_from_json
 from aggregator.value_report import Value
+from aggregator.usage_report import Usage, UsageFilters
 from cc_analytics import local_api
 from cc_analytics.config import Settings
 from cc_analytics.store import open_store, store_target
@@ -51,6 +52,9 @@ class Backend(Protocol):
 
     def repositories(self, first: date, last: date, filters: RepositoryFilters) -> list[dict]: ...
     def value(self, first: date, last: date, filters: Filters, top: int) -> dict: ...
+    def usage(self, first: date, last: date, filters: UsageFilters, group: str) -> list[dict]: ...
+
+    def usage_adoption(self, first: date, last: date, filters: UsageFilters) -> list[dict]: ...
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]: ...
 
@@ -110,6 +114,11 @@ class ServeBackend:
     def value(self, first: date, last: date, filters: Filters, top: int) -> dict:
         return self._json("GET", "/api/v1/value", {"from": first.isoformat(), "to": last.isoformat(),
                                                    "org": filters.org, "team": filters.team, "limit": top})
+    def usage(self, first: date, last: date, filters: UsageFilters, group: str) -> list[dict]:
+        return self._json("GET", "/api/v1/usage", {**_usage_parameters(first, last, filters), "group": group})["data"]
+
+    def usage_adoption(self, first: date, last: date, filters: UsageFilters) -> list[dict]:
+        return self._json("GET", "/api/v1/usage/adoption", _usage_parameters(first, last, filters))["data"]
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
         """One day per request, so the progress moves as the serve's does on the store."""
@@ -147,6 +156,11 @@ class ServeBackend:
             raise Refused(str(error)) from None
 
 
+def _usage_parameters(first: date, last: date, filters: UsageFilters) -> dict:
+    return {"from": first.isoformat(), "to": last.isoformat(), "org": filters.org, "team": filters.team,
+            "kind": filters.kind}
+
+
 class StoreBackend:
     """The store opened on the first question that needs it, with its schema brought up to date."""
 
@@ -172,6 +186,11 @@ class StoreBackend:
         return Repositories(self._client, self.settings.database).rows(first, last, filters)
     def value(self, first: date, last: date, filters: Filters, top: int) -> dict:
         return Value(self._client, self.settings.database).answer(first, last, filters, top)
+    def usage(self, first: date, last: date, filters: UsageFilters, group: str) -> list[dict]:
+        return Usage(self._client, self.settings.database).rows(first, last, filters, group)
+
+    def usage_adoption(self, first: date, last: date, filters: UsageFilters) -> list[dict]:
+        return Usage(self._client, self.settings.database).adoption(first, last, filters)
 
     def aggregate(self, first: date, last: date, progress: Progress) -> list[DayRebuilt]:
         rollup = Rollup(self._client, self.settings.database, self.settings.timezone, self.settings.team_attribute)

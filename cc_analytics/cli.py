@@ -9,6 +9,8 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 
 from aggregator.readonly_sql import QUERY_FORMATS
+from aggregator.usage import KINDS as USAGE_KINDS
+from aggregator.usage_report import GROUPS as USAGE_GROUPS
 from cc_analytics import (claude_env, export_commands, github_command, log_format, purge_command, report_commands,
                           value_command)
 from cc_analytics.backend import Refused, open_backend
@@ -119,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="print the members report of a month, the daily org figures or the contributions",
         description="Read the daily rollups: `report users` lists every member month to date, lines accepted "
                     "first; `report daily` prints one row per day and org; `report contributions` the merged pull "
-                    "requests and lines with and without Claude Code. Through a running serve, else from "
+                    "requests and lines with and without Claude Code; `report usage` the skills, MCP servers, "
+                    "agents and tools used. Through a running serve, else from "
                     "the store directly.")
     kinds = report_cmd.add_subparsers(title="reports", metavar="REPORT", dest="report", required=True)
     users_cmd = kinds.add_parser("users", help="every member's figures month to date",
@@ -150,7 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
                     "the spend is.")
     _add_day_range(value_cmd)
     value_cmd.add_argument("--top", type=int, default=10, help="top spenders listed per org [default 10]")
-    for kind in (users_cmd, daily_cmd, contributions_cmd, repositories_cmd, value_cmd):
+    usage_cmd = kinds.add_parser(
+        "usage", help="skills, MCP servers, agents, tools, hooks ... used, and feature adoption",
+        description="Uses, successes, failures, durations, cost and tokens per skill, MCP server and tool, plugin, "
+                    "agent, query source, tool, hook, permission mode and slash command; or, with --adoption, the "
+                    "share of active members who used skills, MCP, subagents, hooks and plan mode per day and team.")
+    _add_day_range(usage_cmd)
+    usage_cmd.add_argument("--kind", choices=USAGE_KINDS, help="only this kind")
+    usage_cmd.add_argument("--group", choices=USAGE_GROUPS, default="name",
+                           help="one row per kind and name, or per member, kind and name [default name]")
+    usage_cmd.add_argument("--adoption", action="store_true", help="feature adoption per day, org and team instead")
+    for kind in (users_cmd, daily_cmd, contributions_cmd, repositories_cmd, value_cmd, usage_cmd):
         kind.add_argument("--format", dest="output_format", choices=("table", "csv", "json"), default="table",
                           help="table for reading, csv for spreadsheets, json for scripts [default table]")
         kind.add_argument("--org", metavar="ID", help="only this organization.id")

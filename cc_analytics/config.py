@@ -63,6 +63,7 @@ class Settings:
     usage_metrics: bool = True
     max_user_series: int = 10_000
     max_label_values: int = 200
+    max_usage_names: int = 20
     hash_user_labels: bool = False
     log_level: str = "info"
     log_format: str = "text"
@@ -341,6 +342,10 @@ MEMBER_SERIES_OPTIONS = (
                                "decisions, repositories of an org by lines accepted; the rest are summed into "
                                "\"other\" and counted in cc_analytics_label_values_folded. Also the most orgs in "
                                "cc_analytics_org_last_record_timestamp_seconds (the latest).", _positive, "N"),
+    Option("max_usage_names", "Most names per org, team and kind in the cc_analytics_usage_ families of /metrics "
+                              "and exports (skills, MCP servers and tools, agents, tools ...; the top ones by "
+                              "uses); the rest are summed into name=\"other\" and counted in "
+                              "cc_analytics_label_values_folded{dimension=\"usage_name\"}.", _positive, "N"),
     Option("hash_user_labels", "Publish a stable hash of each member's email instead of the email in the user "
                                "label of /metrics and exports.", _yes_no, switch=True),
 )

@@ -53,7 +53,7 @@ def run_export(args: argparse.Namespace, settings: Settings) -> int:
     with _output(args.output) as out:
         samples = write_history(history, settings.hash_user_labels,
                                 lambda day: day_bounds_ns(day, zone)[0] / 1e9, args.step, out,
-                                settings.max_label_values)
+                                settings.max_label_values, settings.max_usage_names)
     where = "stdout" if args.output == "-" else args.output
     print(f"wrote {samples} samples of {len(days)} days, {first} to {last}, every {args.step} s, to {where}",
           file=sys.stderr)

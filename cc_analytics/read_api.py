@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from aggregator import api, purge, value_api
+from aggregator import api, purge, usage_api, value_api
 from aggregator.api import ContributionFormat, UserFormat
 from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
@@ -56,6 +56,7 @@ def build_read_api(client, settings: Settings, *, refresher: Refresher | None, t
     app = api.new_api_app(client, settings.database, [guard])
     mount(app, (
         api.routes(client, settings.database, refresher, USER_FORMATS, sql_client, CONTRIBUTION_FORMATS),
+        usage_api.routes(client, settings.database, CONTRIBUTION_FORMATS),
         purge.routes(purger, store_queued=functools.partial(store_queued_records, queue, writer),
                      forget_stored=queue.forget_confirmed),
         readiness.routes(queue, writer, ping_store, background),

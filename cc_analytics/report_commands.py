@@ -18,6 +18,8 @@ from aggregator.params import BadParameter, parse_month, parse_range, parse_repo
 from aggregator.refresh import days_between
 from aggregator.reports import Filters
 from aggregator.repositories import COLUMNS as REPOSITORY_COLUMNS, RepositoryFilters
+from aggregator.usage import FEATURES
+from aggregator.usage_report import ADOPTION_COLUMNS, GROUP_COLUMNS as USAGE_COLUMNS, UsageFilters
 from cc_analytics.backend import Backend, Refused, open_backend
 from cc_analytics.config import Settings
 from cc_analytics.progress import ProgressBar
@@ -89,6 +91,8 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
         return run_contributions_report(args, settings)
     if args.report == "repositories":
         return run_repositories_report(args, settings)
+    if args.report == "usage":
+        return run_usage_report(args, settings)
     try:
         if args.report == "users":
             month = parse_month("--month", args.month or f"{date.today():%Y-%m}")
@@ -164,6 +168,43 @@ def run_repositories_report(args: argparse.Namespace, settings: Settings) -> int
         sys.stdout.write(users_csv.write_rows(rows, REPOSITORY_COLUMNS).decode())
     else:
         sys.stdout.write(text_table(rows, REPOSITORY_TABLE))
+
+
+_USAGE_FIGURES = (("uses", "uses"), ("ok", "successes"), ("failed", "failures"),
+                  ("success rate", lambda r: _rate(r["success_rate"])), ("seconds", lambda r: r["duration_ms"] / 1000),
+                  ("cost USD", "cost_usd"), ("input tokens", "input_tokens"), ("output tokens", "output_tokens"))
+USAGE_TABLES = {
+    "name": (("kind", "kind"), ("name", "name"), ("org", "org_id"), ("members", "members"), *_USAGE_FIGURES),
+    "user": (("member", "user_key"), ("kind", "kind"), ("name", "name"), ("team", "team"), ("org", "org_id"),
+             *_USAGE_FIGURES),
+}
+ADOPTION_TABLE = (("date", "date"), ("org", "org_id"), ("team", "team"), ("active", "active_members"),
+                  *((feature.replace("_", " "), lambda r, f=feature: _rate(r[f"{f}_share"]))
+                    for feature in FEATURES))
+
+
+def run_usage_report(args: argparse.Namespace, settings: Settings) -> int:
+    """The usage per name (or member and name), or with --adoption the features' adoption per day and team."""
+    try:
+        first, last = parse_range(args.first, args.last)
+    except BadParameter as error:
+        print(f"cc-analytics report usage: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    filters = UsageFilters(org=args.org or None, team=args.team or None, kind=args.kind or None)
+    try:
+        with open_backend(settings) as backend:
+            rows = (backend.usage_adoption(first, last, filters) if args.adoption
+                    else backend.usage(first, last, filters, args.group))
+    except Refused as error:
+        print(f"cc-analytics report usage: {error}", file=sys.stderr)
+        return 1
+    columns = ADOPTION_COLUMNS if args.adoption else USAGE_COLUMNS[args.group]
+    if args.output_format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    elif args.output_format == "csv":
+        sys.stdout.write(users_csv.write_rows(rows, columns).decode())
+    else:
+        sys.stdout.write(text_table(rows, ADOPTION_TABLE if args.adoption else USAGE_TABLES[args.group]))
     return 0
 
 

@@ -195,7 +195,8 @@ def usage_exposition(target: StoreTarget, settings: Settings, rollup: Rollup, me
     running.callback(client.close)
     return metrics_endpoint.UsageExposition(
         Snapshots(client, settings.database), rollup.today, lambda day: rollup.day_bounds_ns(day)[0] / 1e9,
-        settings.max_user_series, settings.max_label_values, settings.hash_user_labels, metrics, status)
+        settings.max_user_series, settings.max_label_values, settings.hash_user_labels, metrics, status,
+        max_usage_names=settings.max_usage_names)
 
 
 async def _start_refreshing(running: contextlib.AsyncExitStack, refresher: Refresher, interval: int,

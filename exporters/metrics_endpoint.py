@@ -26,6 +26,7 @@ from plumbing.supervisor import TaskStatus
 from plumbing.routes import Access, RouteTable
 from exporters import text_format
 from exporters.prometheus import PREFIX, usage_families
+from exporters.usage_metrics import DEFAULT_MAX_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,13 @@ class UsageExposition:
 
     def __init__(self, snapshots: Snapshots, today: Callable[[], date], day_start: Callable[[date], float],
                  max_user_series: int, max_label_values: int, hash_user_labels: bool, metrics: ProcessMetrics,
-                 status: TaskStatus | None = None):
+                 status: TaskStatus | None = None, max_usage_names: int = DEFAULT_MAX_NAMES):
         self._snapshots = snapshots
         self._today = today
         self._day_start = day_start
         self._max_user_series = max_user_series
         self._max_label_values = max_label_values
+        self._max_usage_names = max_usage_names
         self._hash_user_labels = hash_user_labels
         self._metrics = metrics
         self._status = status  # a failing render is shown on /readyz until one succeeds
@@ -98,7 +100,7 @@ class UsageExposition:
     def _render(self, state: tuple[date, tuple[int, int]]) -> None:
         snapshot = self._snapshots.as_of(state[0], self._max_user_series)
         text = text_format.render(usage_families(snapshot, self._hash_user_labels, self._day_start,
-                                                    self._max_label_values))
+                                                    self._max_label_values, self._max_usage_names))
         self._rendered = _Rendered(state, text)
         if self._status:
             self._status.progressed()

@@ -16,14 +16,17 @@ from typing import Callable, Iterable, TextIO
 from aggregator.snapshot import Snapshot
 from exporters import text_format
 from exporters.prometheus import usage_families
+from exporters.usage_metrics import DEFAULT_MAX_NAMES
 
 
 def write_history(days: Iterable[tuple[Snapshot, float, float]], hash_user_labels: bool,
-                  day_start: Callable[[date], float], step_seconds: int, out: TextIO, max_label_values: int) -> int:
+                  day_start: Callable[[date], float], step_seconds: int, out: TextIO, max_label_values: int,
+                  max_usage_names: int = DEFAULT_MAX_NAMES) -> int:
     """Write days of (snapshot, first timestamp, end timestamp) as one OpenMetrics document; returns samples."""
     families: dict[str, tuple[str, str, dict]] = {}  # name -> (type, help, series -> [(start, end, value)])
     for snapshot, start, end in days:
-        for family in usage_families(snapshot, hash_user_labels, day_start, max_label_values):
+        for family in usage_families(snapshot, hash_user_labels, day_start, max_label_values,
+                                     max_usage_names):
             _, _, series = families.setdefault(family.name, (family.type, family.documentation, {}))
             for sample in family.samples:
                 key = (sample.name, tuple(sorted(sample.labels.items())))

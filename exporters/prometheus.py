@@ -20,6 +20,7 @@ from exporters.contribution_metrics import contribution_families
 from exporters.label_caps import cap_label_values
 from exporters.repository_metrics import repository_families
 from exporters.value_metrics import value_families
+from exporters.usage_metrics import DEFAULT_MAX_NAMES, usage_name_families
 
 PREFIX = "cc_analytics_"
 _DESCRIPTIONS = {f.name: f.description for f in SUMMED_FIGURES}
@@ -44,9 +45,10 @@ def user_label(member: dict, hashed: bool) -> str:
 
 
 def usage_families(snapshot: Snapshot, hash_user_labels: bool, day_start: Callable[[date], float],
-                   max_label_values: int) -> Iterator[Metric]:
-    """Every usage family of the snapshot, at most max_label_values values per label (the rest in OTHER);
-    day_start(day) is the unix time a calendar day begins."""
+                   max_label_values: int, max_usage_names: int = DEFAULT_MAX_NAMES) -> Iterator[Metric]:
+    """Every usage family of the snapshot, at most max_label_values values per label (the rest in OTHER), at
+    most max_usage_names names per org, team and kind of the Usage figures; day_start(day) is the unix time a
+    calendar day begins."""
     contributions, contributions_folded = contribution_families(
         snapshot, lambda member: user_label(member, hash_user_labels), max_label_values)
     repositories, repositories_folded = repository_families(snapshot, max_label_values)
@@ -54,10 +56,13 @@ def usage_families(snapshot: Snapshot, hash_user_labels: bool, day_start: Callab
     yield from _totals(snapshot)
     yield from _windows(snapshot)
     yield from _members(snapshot, hash_user_labels, day_start)
+    usage_names, usage_folded = usage_name_families(snapshot, max_label_values, max_usage_names)
     yield from contributions
     yield from repositories
     yield from value_families(snapshot, max_label_values)
-    yield _folded({"user": snapshot.members_left_out, **folded, **contributions_folded, **repositories_folded})
+    yield from usage_names
+    yield _folded({"user": snapshot.members_left_out, **folded, **contributions_folded, **repositories_folded,
+                   **usage_folded})
 
 
 def _totals(snapshot: Snapshot) -> Iterator[Metric]:
@@ -159,6 +164,8 @@ def _folded(counts: dict[str, int]) -> Metric:
                                "--max-label-values (contribution_org and contribution_team in the contribution "
                                "families; repository, repository_org and repository_team in the repository "
                                "families, repositories kept per org by lines accepted).",
+                               "families, usage_org and usage_team in the usage ones), usage names past "
+                               "--max-usage-names per org, team and kind (usage_name).",
                                labels=["dimension"])
     for dimension, count in counts.items():
         family.add_metric([dimension], count)

@@ -634,6 +634,92 @@ def value_teams() -> Row:
     ])
 
 
+USES, COST_BY_NAME = "cc_analytics_usage_uses", "cc_analytics_usage_cost_usd"
+SUCCESSES, FAILURES = "cc_analytics_usage_successes", "cc_analytics_usage_failures"
+ADOPTED = "cc_analytics_usage_adoption_members"
+FEATURES = (("skills", "skills"), ("mcp", "MCP"), ("subagents", "subagents"), ("hooks", "hooks"),
+            ("plan_mode", "plan mode"))
+NAMES_NOTE = "in the last 28 days (names past --max-usage-names in other)"
+
+
+def top_names(family: str, kind: str) -> str:
+    return f"sort_desc(topk(10, {in_window(family, MONTH_28D, by='name', kind=kind)}))"
+
+
+def success_rate(kind: str, by: str = "", window: str = MONTH_28D) -> str:
+    successes = in_window(SUCCESSES, window, by=by, kind=kind)
+    return ratio(successes, f"{successes} + {in_window(FAILURES, window, by=by, kind=kind)}")
+
+
+def adoption_share(feature: str, window: str = MONTH_28D) -> str:
+    """Members who used the feature / members active, over the teams selected."""
+    return ratio(in_window(ADOPTED, window, feature=feature), in_window("cc_analytics_team_active_users", window))
+
+
+def features_board() -> dict:
+    return board("cc-analytics-features", "Claude Code features",
+                 "Skills, MCP servers and tools, subagents, tools and hooks used, their success rates, and the "
+                 "share of active members who adopted each feature, as on Anthropic's Usage tab.", "30d",
+                 [ORG_VARIABLE, TEAM_VARIABLE], [features_figures(), features_names(), features_tools(),
+                                                 features_adoption()])
+
+
+def features_figures() -> Row:
+    return (4, [
+        (5, stat_panel("Skill activations", "Skills activated in the last 28 days.",
+                       Query(in_window(USES, MONTH_28D, kind="skill")))),
+        (5, stat_panel("MCP tool calls", "Calls of MCP tools in the last 28 days.",
+                       Query(in_window(USES, MONTH_28D, kind="mcp_tool")))),
+        (5, stat_panel("Subagent runs", "Subagents that completed in the last 28 days.",
+                       Query(in_window(USES, MONTH_28D, kind="agent")))),
+        (5, stat_panel("Tool success rate", "Tool calls that succeeded / all tool calls in the last 28 days.",
+                       Query(success_rate("tool")), "percentunit")),
+        (4, stat_panel("Plan mode adoption", "Members who used plan mode / active members in the last 28 days.",
+                       Query(adoption_share("plan_mode")), "percentunit")),
+    ])
+
+
+def features_names() -> Row:
+    return (9, [
+        (6, bars_panel("Top skills", f"The 10 skills activated most {NAMES_NOTE}.",
+                       Query(top_names(USES, "skill"), "{{name}}"))),
+        (6, bars_panel("Top MCP servers", f"The 10 MCP servers connected to most {NAMES_NOTE}.",
+                       Query(top_names(USES, "mcp_server"), "{{name}}"))),
+        (6, bars_panel("Top agents", f"The 10 subagent types run most {NAMES_NOTE}.",
+                       Query(top_names(USES, "agent"), "{{name}}"))),
+        (6, bars_panel("Cost by query source", "Estimated cost in US dollars of main, subagent and auxiliary "
+                       "requests in the last 28 days.",
+                       Query(f"sort_desc({in_window(COST_BY_NAME, MONTH_28D, by='name', kind='query_source')})",
+                             "{{name}}"), "currencyUSD")),
+    ])
+
+
+def features_tools() -> Row:
+    return (9, [
+        (12, table_panel("Tools", f"Per tool {NAMES_NOTE}: calls, their success rate and failures.", ["name"], [
+            Column("Calls", in_window(USES, MONTH_28D, by="name", kind="tool")),
+            Column("Success rate", success_rate("tool", "name"), "percentunit"),
+            Column("Failures", in_window(FAILURES, MONTH_28D, by="name", kind="tool"))])),
+        (12, table_panel("MCP tools", f"Per MCP tool {NAMES_NOTE}: calls, their success rate and cost.", ["name"], [
+            Column("Calls", in_window(USES, MONTH_28D, by="name", kind="mcp_tool")),
+            Column("Success rate", success_rate("mcp_tool", "name"), "percentunit"),
+            Column("Cost", in_window(COST_BY_NAME, MONTH_28D, by="name", kind="mcp_tool"), "currencyUSD")])),
+    ])
+
+
+def features_adoption() -> Row:
+    return (8, [
+        (12, bars_panel("Feature adoption", "Share of the members active in the last 28 days who used each "
+                        "feature.", Query(f"sort_desc(sum by (feature) ({selector(ADOPTED, TEAM, window=MONTH_28D)})"
+                                          f" / scalar({in_window('cc_analytics_team_active_users', MONTH_28D)} > 0))",
+                                          "{{feature}}"), "percentunit")),
+        (12, series_panel("Feature adoption per day", f"Share of the day's active members who used each feature"
+                          f"{DAILY}.", [Query(ratio(per_day(ADOPTED, feature=feature),
+                                                    per_day("cc_analytics_team_active_users")), legend)
+                                        for feature, legend in FEATURES], "percentunit", daily=True)),
+    ])
+
+
 ROLLUP_AGE = "time() - max(cc_analytics_rollup_last_success_timestamp_seconds)"
 QUEUE, CAPACITY = "cc_analytics_collector_queue_rows", "cc_analytics_collector_queue_capacity_rows"
 
@@ -728,6 +814,7 @@ DASHBOARDS = {
     "cc-analytics-contribution.json": contribution_board,
     "cc-analytics-repositories.json": repository_board,
     "cc-analytics-value.json": value_board,
+    "cc-analytics-features.json": features_board,
     "cc-analytics-collector.json": collector_board,
 }
 

@@ -91,7 +91,9 @@ def feed_two_orgs(serve, token: str | None) -> None:
         assert_stored(serve, export_request(ExportMetricsServiceRequest, [lines(40, at(DAY, 9), at(DAY, 8), **who)]),
                       token=token)
         assert_stored(serve, export_request(ExportLogsServiceRequest,
-                                            [event("user_prompt", at(DAY, 9), **identity(**who))]), token=token)
+                                            [event("user_prompt", at(DAY, 9), **identity(**who)),
+                                             event("tool_result", at(DAY, 9, 1), **identity(**who), tool_name="Bash",
+                                                   success="true")]), token=token)
     assert call(serve, "POST", "/api/v1/aggregate", token)[0] == 200
 
 
@@ -101,7 +103,8 @@ def test_every_route_serve_builds_declares_an_access_level(read_api):
     assert routes[("GET", "/healthz")] is Access.OPEN and routes[("GET", "/readyz")] is Access.OPEN
     assert {path for (_, path), level in routes.items() if level is Access.ORG} == {
         "/api/v1/daily", "/api/v1/users", "/v1/organizations/usage_report/claude_code", "/api/v1/contributions",
-        "/api/v1/contributions/pull_requests", "/api/v1/value", "/api/v1/value/forecast"}
+        "/api/v1/contributions/pull_requests", "/api/v1/value", "/api/v1/value/forecast", "/api/v1/usage",
+        "/api/v1/usage/adoption"}
 
 
 def test_without_tokens_no_route_asks_for_one(read_api, serve_factory, tmp_path):

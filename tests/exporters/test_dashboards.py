@@ -38,10 +38,11 @@ EXPECTED_UIDS = {
     "cc-analytics-contribution.json": "cc-analytics-contribution",
     "cc-analytics-repositories.json": "cc-analytics-repositories",
     "cc-analytics-value.json": "cc-analytics-value",
+    "cc-analytics-features.json": "cc-analytics-features",
     "cc-analytics-collector.json": "cc-analytics-collector",
 }
 USAGE_BOARDS = {"cc-analytics-usage", "cc-analytics-cost", "cc-analytics-adoption", "cc-analytics-contribution",
-                "cc-analytics-repositories", "cc-analytics-value"}
+                "cc-analytics-repositories", "cc-analytics-value", "cc-analytics-features"}
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 LABEL_VARIABLES = {
     "org": "label_values(cc_analytics_active_users, org)",

@@ -64,6 +64,10 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "cc_analytics_value_month_forecast_usd": ("org",),
     "cc_analytics_value_top_decile_spend_share": ("org", "window"),
     "cc_analytics_value_top10_spend_share": ("org", "window"),
+    **{f"cc_analytics_usage_{figure}": ("org", "team", "kind", "name", "window")
+       for figure in ("uses", "successes", "failures", "cost_usd")},
+    "cc_analytics_usage_adoption_members": ("org", "team", "feature", "window"),
+    "cc_analytics_usage_adoption_share": ("org", "team", "feature", "window"),
     "cc_analytics_label_values_folded": ("dimension",),
     "cc_analytics_org_last_record_timestamp_seconds": ("org",),
     "cc_analytics_org_last_record_evicted_total": (),

@@ -47,6 +47,14 @@ from tests.support.fleet_truth import (
 )
 
 
+# The Usage figures' names (aggregator/usage.py): what caused a request, and what it used.
+QUERY_SOURCES = ("main", "main", "subagent", "auxiliary")
+AGENTS = ("Explore", "general-purpose")
+SKILLS = ("pdf", "xlsx")
+MCP_TOOLS = (("github", "create_issue"), ("linear", "search"))
+PERMISSION_MODES = ("default", "acceptEdits", "plan")
+
+
 def build_members(rng: random.Random) -> list[Member]:
     """Three orgs: acme (everyone has an email), globex (mixed), initech (no emails; one user with only user.id)."""
     def account() -> str:
@@ -353,10 +361,14 @@ class Fleet:
         for _ in range(rng.randint(0, 3)):
             self._edit(process, prompt_id, rng.choice(models))
         if rng.random() < 0.3:  # a non-edit tool: events, but no code_edit_tool.decision
+            duration = rng.randint(5, 900)
+            # usage events chosen from the draws already made, so the fleet's random stream is as before
             process.emit("tool_decision", prompt_id, tool_name="Bash", decision="accept", source="config",
-                         tool_source="builtin")
-            process.emit("tool_result", prompt_id, tool_name="Bash", success="true", duration_ms=rng.randint(5, 900),
-                         decision_type="accept", decision_source="config")
+                         tool_source="builtin", permission_mode=PERMISSION_MODES[duration % len(PERMISSION_MODES)])
+            process.emit("tool_result", prompt_id, tool_name="Bash", success="false" if duration % 7 == 0 else "true",
+                         duration_ms=duration, decision_type="accept", decision_source="config")
+            process.emit("hook_execution_complete", prompt_id, hook_event="PreToolUse", hook_name="PreToolUse:Bash",
+                         num_hooks=1 + duration % 2, num_success=1, num_blocking=0, total_duration_ms=duration % 50)
         if rng.random() < 0.25:
             process.add(COMMITS, 1)
         if rng.random() < 0.1:
@@ -370,14 +382,37 @@ class Fleet:
         usage = {"input": rng.randint(1, 5000), "output": rng.randint(1, 3000), "cacheRead": rng.randint(1, 90000),
                  "cacheCreation": rng.randint(1, 20000)}
         cost = rng.randint(1, 4096) / 1024  # a binary fraction: sums are exact
+        attribution = self._attribution(process, prompt_id, usage["input"], usage["output"], model)
         for kind, tokens in usage.items():
-            process.add(TOKENS, tokens, model=model, type=kind, query_source="main")
-        process.add(COST, cost, model=model, query_source="main")
+            process.add(TOKENS, tokens, model=model, type=kind, **attribution)
+        process.add(COST, cost, model=model, **attribution)
         # The event's numbers differ from the metrics' on purpose: counting events into tokens or cost would show.
         process.emit("api_request", prompt_id, model=model, cost_usd=cost + 0.5, input_tokens=usage["input"] + 1000,
                      output_tokens=usage["output"] + 1000, cache_read_tokens=usage["cacheRead"] + 1000,
                      cache_creation_tokens=usage["cacheCreation"] + 1000, duration_ms=rng.randint(300, 9000),
-                     request_id=f"req_{rng.getrandbits(64):016x}", query_source="main")
+                     request_id=f"req_{rng.getrandbits(64):016x}", query_source=attribution["query_source"])
+
+    @staticmethod
+    def _attribution(process: ClaudeCodeProcess, prompt_id: str, draw: int, duration: int, model: str) -> dict:
+        """What caused a request (Claude Code 2.1.332's attribution on its cost and tokens) and the usage events
+        that go with it, chosen from a draw already made so the fleet's random stream is as before."""
+        attribution = {"query_source": QUERY_SOURCES[draw % len(QUERY_SOURCES)]}
+        if attribution["query_source"] == "subagent":
+            attribution["agent.name"] = AGENTS[draw // 4 % len(AGENTS)]
+            process.emit("subagent_completed", prompt_id, agent_type=attribution["agent.name"], is_built_in="true",
+                         duration_ms=duration, total_tokens=draw, total_tool_uses=2, model=model)
+        if draw % 3 == 0:
+            attribution["skill.name"] = SKILLS[draw // 3 % len(SKILLS)]
+            process.emit("skill_activated", prompt_id, **{"skill.name": attribution["skill.name"]},
+                         invocation_trigger="model")
+        if draw % 5 == 0:
+            server, tool = MCP_TOOLS[draw // 5 % len(MCP_TOOLS)]
+            attribution |= {"mcp_server.name": server, "mcp_tool.name": tool}
+            process.emit("mcp_server_connection", prompt_id, status="failed" if draw % 2 else "connected",
+                         server_name=server, transport_type="stdio", duration_ms=duration % 900)
+            process.emit("tool_result", prompt_id, tool_name=f"mcp__{server}__{tool}", success="true",
+                         duration_ms=duration % 300)
+        return attribution
 
     def _edit(self, process: ClaudeCodeProcess, prompt_id: str, model: str) -> None:
         rng = self.rng
