@@ -13,7 +13,7 @@ from datetime import date
 
 from aggregator.contributions.report import ratio
 from aggregator.reading import RollupReader
-from aggregator.usage import FEATURES, FIGURE_NAMES, KINDS, TABLE
+from aggregator.usage import FEATURES, FIGURE_NAMES, TABLE
 
 GROUPS = ("name", "user")
 GROUP_KEYS = {"name": ("org_id", "kind", "name"), "user": ("org_id", "team", "user_key", "kind", "name")}
