@@ -37,7 +37,8 @@ def seed(serve, email: str, session: str, accepted: int, hour: int = 9, prompt: 
         lines(accepted, at(DAY, hour), at(DAY, hour - 1), email=email, session=session),
         point("code_edit_tool.decision", 2, at(DAY, hour), at(DAY, hour - 1), **who, tool_name="Edit",
               decision="accept", source="config", language="Python"),
-        point("cost.usage", 0.5, at(DAY, hour), at(DAY, hour - 1), **who, model=MODEL)], {"team": "core"}))
+        point("cost.usage", 0.5, at(DAY, hour), at(DAY, hour - 1), **who, model=MODEL, query_source="main")],
+        {"team": "core"}))
     assert_stored(serve, export_request(ExportLogsServiceRequest, [
         event("user_prompt", at(DAY, hour, 1), **who, prompt=prompt, prompt_length=str(len(prompt))),
         event("assistant_response", at(DAY, hour, 2), **who, response=RESPONSE, model=MODEL)], {"team": "core"}))
@@ -134,7 +135,7 @@ def test_hash_emails_stores_no_email_and_keeps_member_figures_exact(serve_factor
     result = purge(serve, "ADA@example.com")
     assert result.returncode == 0, result.stderr
     assert deleted_counts(result.stdout) == {"events": 4, "metric_points": 6, "spans": 2, "dead_letters": 0,
-                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1,
+                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1, "daily_usage": 1,
                                              **NO_CONTRIBUTIONS}
     assert sum(rows_of(serve, ada).values()) == 0
     assert list(members(serve)) == [email_pseudonym("grace@example.com", SALT)]
@@ -167,7 +168,7 @@ def test_purge_through_a_running_serve_then_on_the_store(serve_factory):
     assert result.returncode == 0, result.stderr
     assert "through the running serve" in result.stdout
     assert deleted_counts(result.stdout) == {"events": 2, "metric_points": 3, "spans": 1, "dead_letters": 0,
-                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1,
+                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1, "daily_usage": 1,
                                              **NO_CONTRIBUTIONS}
     assert sum(rows_of(serve, "alice@example.com").values()) == 0
     assert members(serve) == {key: figures for key, figures in before.items() if key != "alice@example.com"}
@@ -189,7 +190,7 @@ def test_purge_through_a_running_serve_then_on_the_store(serve_factory):
     assert direct.returncode == 0, direct.stderr
     assert "embedded chDB store" in direct.stdout
     assert deleted_counts(direct.stdout) == {"events": 2, "metric_points": 3, "spans": 1, "dead_letters": 0,
-                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1,
+                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1, "daily_usage": 1,
                                              **NO_CONTRIBUTIONS}
     reopened = serve_factory("--aggregate-interval", "0", data_dir=serve.data_dir)
     assert sum(rows_of(reopened, "bob@example.com").values()) == 0
@@ -223,7 +224,7 @@ def test_purge_on_the_store_finds_hashed_emails_with_the_same_salt(serve_factory
     assert "nothing stored" in purge(serve, "ada@example.com").stdout  # without the salt: not recognisable
     result = purge(serve, "ada@example.com", env=hashing)
     assert result.returncode == 0, result.stderr
-    assert sum(deleted_counts(result.stdout).values()) == 2 + 3 + 1 + 3
+    assert sum(deleted_counts(result.stdout).values()) == 2 + 3 + 1 + 4
 
 
 def test_purge_explains_itself():
@@ -265,13 +266,13 @@ def test_a_purge_leaves_no_copy_of_the_person_in_the_queue_the_store_its_mutatio
 
     result = purge(serve, "ada@example.com")
     assert result.returncode == 0, result.stderr
-    assert sum(deleted_counts(result.stdout).values()) == 2 + 3 + 1 + 3
+    assert sum(deleted_counts(result.stdout).values()) == 2 + 3 + 1 + 4
 
     assert files_holding(serve.data_dir, needles) == {}
     mutations = json.dumps(serve.query("SELECT command FROM system.mutations"))
     assert "DELETE" in mutations and not [n for n in needles if n.decode() in mutations], mutations
     assert not [n for n in needles if n.decode() in serve.log_text()], serve.log_text()
-    assert "purge: 9 rows of one person deleted" in serve.log_text()
+    assert "purge: 10 rows of one person deleted" in serve.log_text()
     assert rows_of(serve, grace) == grace_before
     assert list(members(serve)) == [grace]
     seed(serve, "grace@example.com", "s-grace-2", 4, hour=12)  # the queue takes and stores exports after it
