@@ -135,6 +135,7 @@ def test_hash_emails_stores_no_email_and_keeps_member_figures_exact(serve_factor
     assert result.returncode == 0, result.stderr
     assert deleted_counts(result.stdout) == {"events": 4, "metric_points": 6, "spans": 2, "dead_letters": 0,
                                              "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1,
+                                             "daily_repository": 1,
                                              **NO_CONTRIBUTIONS}
     assert sum(rows_of(serve, ada).values()) == 0
     assert list(members(serve)) == [email_pseudonym("grace@example.com", SALT)]
@@ -168,6 +169,7 @@ def test_purge_through_a_running_serve_then_on_the_store(serve_factory):
     assert "through the running serve" in result.stdout
     assert deleted_counts(result.stdout) == {"events": 2, "metric_points": 3, "spans": 1, "dead_letters": 0,
                                              "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1,
+                                             "daily_repository": 1,
                                              **NO_CONTRIBUTIONS}
     assert sum(rows_of(serve, "alice@example.com").values()) == 0
     assert members(serve) == {key: figures for key, figures in before.items() if key != "alice@example.com"}
@@ -190,6 +192,7 @@ def test_purge_through_a_running_serve_then_on_the_store(serve_factory):
     assert "embedded chDB store" in direct.stdout
     assert deleted_counts(direct.stdout) == {"events": 2, "metric_points": 3, "spans": 1, "dead_letters": 0,
                                              "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1,
+                                             "daily_repository": 1,
                                              **NO_CONTRIBUTIONS}
     reopened = serve_factory("--aggregate-interval", "0", data_dir=serve.data_dir)
     assert sum(rows_of(reopened, "bob@example.com").values()) == 0
@@ -223,7 +226,7 @@ def test_purge_on_the_store_finds_hashed_emails_with_the_same_salt(serve_factory
     assert "nothing stored" in purge(serve, "ada@example.com").stdout  # without the salt: not recognisable
     result = purge(serve, "ada@example.com", env=hashing)
     assert result.returncode == 0, result.stderr
-    assert sum(deleted_counts(result.stdout).values()) == 2 + 3 + 1 + 3
+    assert sum(deleted_counts(result.stdout).values()) == 2 + 3 + 1 + 4
 
 
 def test_purge_explains_itself():
@@ -265,7 +268,7 @@ def test_a_purge_leaves_no_copy_of_the_person_in_the_queue_the_store_its_mutatio
 
     result = purge(serve, "ada@example.com")
     assert result.returncode == 0, result.stderr
-    assert sum(deleted_counts(result.stdout).values()) == 2 + 3 + 1 + 3
+    assert sum(deleted_counts(result.stdout).values()) == 2 + 3 + 1 + 4
 
     assert files_holding(serve.data_dir, needles) == {}
     mutations = json.dumps(serve.query("SELECT command FROM system.mutations"))
