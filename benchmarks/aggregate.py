@@ -46,6 +46,7 @@ STEP_LABELS = (
     (r"INSERT INTO \S+\.daily_org\b", "INSERT daily_org"),
     (r"INSERT INTO \S+\.daily_model\b", "INSERT daily_model (join of user teams)"),
     (r"INSERT INTO \S+\.daily_edit_tool\b", "INSERT daily_edit_tool (join of user teams)"),
+    (r"INSERT INTO \S+\.daily_repository\b", "INSERT daily_repository (join of user teams)"),
     (r"min\(start_timestamp\)", "lookback of cumulative series"),
     (r"sum\(record_count\), uniqExact\(user_key\)", "count staging rows"),
     (r"HAVING max\(untagged_time\)", "look for members whose latest record has no resource team"),

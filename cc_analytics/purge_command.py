@@ -28,8 +28,8 @@ def add_parser(commands) -> None:
     command = commands.add_parser(
         "purge", help="delete everything stored about one person (right to erasure)",
         description="Delete one person's data (right to erasure): their raw events, metric points and spans, and their rows of the "
-                    "per-member rollups (daily_user, daily_model, daily_edit_tool, daily_usage), then print the rows "
-                    "deleted per table. The email matches whatever its case, and its hashed form too when --hash-emails "
+                    "per-member rollups (daily_user, daily_model, daily_edit_tool, daily_repository, daily_usage), then print "
+                    "the rows deleted per table. The email matches whatever its case, and its hashed form too when --hash-emails "
                     "is set (the same salt as ingest). Organization totals (daily_org) name nobody and keep the "
                     "person's share until a day is aggregated again. Stop the person's Claude Code from sending "
                     "first, or new records arrive. Goes through a running serve (its --hash-emails and salt "

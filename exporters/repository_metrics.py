@@ -16,11 +16,10 @@ from typing import Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from aggregator.figures import REPOSITORY_FIGURES
+from aggregator.repositories import WINDOW_FIGURES
 from aggregator.snapshot import OTHER, Snapshot
-from exporters.label_caps import ORG, TEAM, Dimension, fold, top_values
 
 PREFIX = "cc_analytics_repository_"
-REPOSITORY = Dimension("repository", ("org_id", "repository"))
 _WINDOWS_HELP = ("Window: today (so far), yesterday, 7d and 28d (ending today), month (to date), in the "
                  "aggregation time zone.")
 _DESCRIPTIONS = {f.name: f.description for f in REPOSITORY_FIGURES}
@@ -33,36 +32,58 @@ _FAMILIES = (
 
 
 def repository_families(snapshot: Snapshot, max_label_values: int) -> tuple[list[Metric], dict[str, int]]:
-    """The families, and how many orgs, teams and repositories their labels folded into OTHER."""
+    """The families, and how many orgs, teams and repositories their labels folded into OTHER.
+
+    The same ranking as label_caps (orgs, then an org's teams, by sessions; here an org's repositories by lines
+    accepted), done on label tuples in a few passes: these rows are (window, org, team, repository), up to
+    hundreds of thousands with many teams, and one dict per row per fold made a scrape seconds slower."""
     rows = snapshot.repository_windows
-    folded = {}
-    for dimension in (ORG, TEAM):
-        kept = top_values(rows, dimension, lambda row: row["sessions"], max_label_values)
-        folded[f"repository_{dimension.label}"] = _left_out(rows, dimension, kept)
-        rows = fold(rows, dimension, kept)
-    kept = _top_per_org(rows, max_label_values)
-    folded["repository"] = _left_out(rows, REPOSITORY, kept)
-    return list(_families(fold(rows, REPOSITORY, kept))), folded
+    orgs = _top([(row["org_id"],) for row in rows], rows, "sessions", max_label_values)
+    org_of = [row["org_id"] if (row["org_id"],) in orgs else OTHER for row in rows]
+    team_keys = [(org, row["team"]) for org, row in zip(org_of, rows)]
+    teams = _top(team_keys, rows, "sessions", max_label_values)
+    repository_keys = [(org, row["repository"]) for org, row in zip(org_of, rows)]
+    repositories = _top_per_org(repository_keys, rows, max_label_values)
+    merged: dict[tuple[str, ...], dict] = {}
+    for row, team_key, repository_key in zip(rows, team_keys, repository_keys):
+        labels = (row["window"], team_key[0], team_key[1] if team_key in teams else OTHER,
+                  repository_key[1] if repository_key in repositories else OTHER)
+        into = merged.setdefault(labels, dict.fromkeys(WINDOW_FIGURES, 0))
+        for name in WINDOW_FIGURES:
+            into[name] += row[name]
+    folded = {"repository_org": _left_out({(row["org_id"],) for row in rows}, orgs),
+              "repository_team": _left_out(set(team_keys), teams),
+              "repository": _left_out(set(repository_keys), repositories)}
+    return list(_families(merged)), folded
 
 
-def _top_per_org(rows: list[dict], keep: int) -> set[tuple[str, ...]]:
+def _top(keys: list[tuple[str, ...]], rows: list[dict], figure: str, keep: int) -> set[tuple[str, ...]]:
+    """The keep keys with the largest figure summed over their rows (ties: by key), as label_caps.top_values."""
+    totals: dict[tuple[str, ...], float] = defaultdict(float)
+    for key, row in zip(keys, rows):
+        totals[key] += row[figure]
+    ranked = sorted((key for key in totals if key[-1] != OTHER), key=lambda key: (-totals[key], key))
+    return set(ranked[:keep])
+
+
+def _top_per_org(keys: list[tuple[str, str]], rows: list[dict], keep: int) -> set[tuple[str, str]]:
     """Each org's keep repositories with the most lines accepted over the windows."""
-    by_org = defaultdict(list)
-    for row in rows:
-        by_org[row["org_id"]].append(row)
-    return set().union(*(top_values(org_rows, REPOSITORY, lambda row: row["lines_accepted"], keep)
-                         for org_rows in by_org.values()))
+    by_org: dict[str, tuple[list, list]] = defaultdict(lambda: ([], []))
+    for key, row in zip(keys, rows):
+        by_org[key[0]][0].append(key)
+        by_org[key[0]][1].append(row)
+    return set().union(*(_top(org_keys, org_rows, "lines_accepted", keep) for org_keys, org_rows in by_org.values()))
 
 
-def _left_out(rows: list[dict], dimension: Dimension, kept: set) -> int:
-    return sum(1 for key in {dimension.key(row) for row in rows} - kept if key[-1] != OTHER)
+def _left_out(seen: set[tuple[str, ...]], kept: set[tuple[str, ...]]) -> int:
+    return sum(1 for key in seen - kept if key[-1] != OTHER)
 
 
-def _families(rows: list[dict]) -> Iterator[Metric]:
+def _families(rows: dict[tuple[str, ...], dict]) -> Iterator[Metric]:
     labels = ["org", "team", "repository", "window"]
     for name, description in _FAMILIES:
         family = GaugeMetricFamily(PREFIX + name, f"{description} Per repository (owner/name as Claude Code "
                                    f"reports it; empty: not reported). {_WINDOWS_HELP}", labels=labels)
-        for row in rows:
-            family.add_metric([row["org_id"], row["team"], row["repository"], row["window"]], row[name])
+        for (window, org, team, repository), figures in rows.items():
+            family.add_metric([org, team, repository, window], figures[name])
         yield family

@@ -135,7 +135,8 @@ def test_hash_emails_stores_no_email_and_keeps_member_figures_exact(serve_factor
     result = purge(serve, "ADA@example.com")
     assert result.returncode == 0, result.stderr
     assert deleted_counts(result.stdout) == {"events": 4, "metric_points": 6, "spans": 2, "dead_letters": 0,
-                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1, "daily_usage": 1,
+                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1,
+                                             "daily_repository": 1, "daily_usage": 1,
                                              **NO_CONTRIBUTIONS}
     assert sum(rows_of(serve, ada).values()) == 0
     assert list(members(serve)) == [email_pseudonym("grace@example.com", SALT)]
@@ -168,7 +169,8 @@ def test_purge_through_a_running_serve_then_on_the_store(serve_factory):
     assert result.returncode == 0, result.stderr
     assert "through the running serve" in result.stdout
     assert deleted_counts(result.stdout) == {"events": 2, "metric_points": 3, "spans": 1, "dead_letters": 0,
-                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1, "daily_usage": 1,
+                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1,
+                                             "daily_repository": 1, "daily_usage": 1,
                                              **NO_CONTRIBUTIONS}
     assert sum(rows_of(serve, "alice@example.com").values()) == 0
     assert members(serve) == {key: figures for key, figures in before.items() if key != "alice@example.com"}
@@ -190,7 +192,8 @@ def test_purge_through_a_running_serve_then_on_the_store(serve_factory):
     assert direct.returncode == 0, direct.stderr
     assert "embedded chDB store" in direct.stdout
     assert deleted_counts(direct.stdout) == {"events": 2, "metric_points": 3, "spans": 1, "dead_letters": 0,
-                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1, "daily_usage": 1,
+                                             "daily_user": 1, "daily_model": 1, "daily_edit_tool": 1,
+                                             "daily_repository": 1, "daily_usage": 1,
                                              **NO_CONTRIBUTIONS}
     reopened = serve_factory("--aggregate-interval", "0", data_dir=serve.data_dir)
     assert sum(rows_of(reopened, "bob@example.com").values()) == 0

@@ -56,7 +56,8 @@ PERMISSION_MODES = ("default", "acceptEdits", "plan")
 
 
 def build_members(rng: random.Random) -> list[Member]:
-    """Three orgs: acme (everyone has an email), globex (mixed), initech (no emails; one user with only user.id)."""
+    """Three orgs: acme (everyone has an email), globex (mixed), initech (no emails; one user with only user.id);
+    the acme members and one of globex work in a git repository their records name."""
     def account() -> str:
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
@@ -64,10 +65,10 @@ def build_members(rng: random.Random) -> list[Member]:
         return f"{rng.getrandbits(256):064x}"
 
     return [
-        Member("org-acme", "payments", "ada@acme.example", account(), install(), "vscode"),
-        Member("org-acme", "payments", "grace@acme.example", account(), install(), "iTerm.app"),
-        Member("org-acme", "search", "linus@acme.example", account(), install(), "tmux"),
-        Member("org-globex", "mobile", "hedy@globex.example", account(), install(), "vscode"),
+        Member("org-acme", "payments", "ada@acme.example", account(), install(), "vscode", "Acme/Widgets"),
+        Member("org-acme", "payments", "grace@acme.example", account(), install(), "iTerm.app", "acme/widgets"),
+        Member("org-acme", "search", "linus@acme.example", account(), install(), "tmux", "acme/search"),
+        Member("org-globex", "mobile", "hedy@globex.example", account(), install(), "vscode", "globex/app"),
         Member("org-globex", "payments", "alan@globex.example", account(), install(), "ghostty"),
         Member("org-globex", "mobile", "", account(), install(), "claude-desktop"),
         Member("org-initech", "platform", "", account(), install(), "vscode"),

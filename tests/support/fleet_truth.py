@@ -46,6 +46,7 @@ class Member:
     account_uuid: str
     user_id: str  # the 64-hex install id
     terminal_type: str
+    repository: str = ""  # OWNER/NAME of the git origin (OTEL_METRICS_INCLUDE_REPOSITORY=1); empty: not sent
 
     @property
     def user_key(self) -> str:
@@ -56,6 +57,10 @@ class Member:
         identity = {"session.id": session_id, "organization.id": self.org_id, "user.email": self.email,
                     "user.account_uuid": self.account_uuid, "user.id": self.user_id,
                     "terminal.type": self.terminal_type, "team": self.team}
+        if self.repository:
+            owner, name = self.repository.split("/")
+            identity.update({"vcs.owner.name": owner, "vcs.repository.name": name, "vcs.provider.name": "github",
+                             "vcs.repository.url.full": f"https://github.com/{self.repository}.git"})
         return {key: value for key, value in identity.items() if value}
 
 
