@@ -163,9 +163,9 @@ def _folded(counts: dict[str, int]) -> Metric:
                                "past --max-user-series (dimension user, contribution_user), the rest past "
                                "--max-label-values (contribution_org and contribution_team in the contribution "
                                "families; repository, repository_org and repository_team in the repository "
-                               "families, repositories kept per org by lines accepted).",
-                               "families, usage_org and usage_team in the usage ones), usage names past "
-                               "--max-usage-names per org, team and kind (usage_name).",
+                               "families, repositories kept per org by lines accepted; usage_org and usage_team in "
+                               "the usage families), usage names past --max-usage-names per org, team and kind "
+                               "(usage_name).",
                                labels=["dimension"])
     for dimension, count in counts.items():
         family.add_metric([dimension], count)
