@@ -12,6 +12,7 @@ import io
 import json
 import sys
 from datetime import date
+from typing import Any, Callable
 
 from aggregator.contributions.report import GROUP_COLUMNS, ContributionFilters
 from aggregator.params import BadParameter, parse_month, parse_range, parse_repository
@@ -20,7 +21,7 @@ from aggregator.reports import Filters
 from aggregator.repositories import COLUMNS as REPOSITORY_COLUMNS, RepositoryFilters
 from aggregator.usage import FEATURES
 from aggregator.usage_report import ADOPTION_COLUMNS, GROUP_COLUMNS as USAGE_COLUMNS, UsageFilters
-from cc_analytics.backend import Backend, Refused, open_backend
+from cc_analytics.backend import Refused, open_backend
 from cc_analytics.config import Settings
 from cc_analytics.progress import ProgressBar
 from exporters import users_csv
@@ -87,87 +88,77 @@ def run_aggregate(args: argparse.Namespace, settings: Settings) -> int:
 def run_report(args: argparse.Namespace, settings: Settings) -> int:
     """The rows of `report users`, `report daily` or `report contributions`, rendered the same whichever backend
     answered."""
-    if args.report == "contributions":
-        return run_contributions_report(args, settings)
-    if args.report == "repositories":
-        return run_repositories_report(args, settings)
-    if args.report == "usage":
-        return run_usage_report(args, settings)
+    if args.report in OTHER_REPORTS:
+        return OTHER_REPORTS[args.report](args, settings)
+    if args.report == "users":
+        def question() -> tuple:
+            return parse_month("--month", args.month or f"{date.today():%Y-%m}"), _filters(args, search=args.search)
+        ask, columns = "users", USER_TABLE
+    else:
+        def question() -> tuple:
+            return (*parse_range(args.first, args.last), _filters(args))
+        ask, columns = "daily", DAILY_TABLE
+    return run_backend_report(f"report {args.report}", settings, question, ask,
+                              lambda rows: sys.stdout.write(render(rows, args.report, args.output_format, columns)))
+
+
+def run_backend_report(command: str, settings: Settings, question: Callable[[], tuple], ask: str,
+                       write: Callable[[Any], object]) -> int:
+    """One answer from the backend, written out: question() reads the arguments (a BadParameter is a usage error,
+    exit 2, before any backend is opened), then the Backend method named ask answers them (a refusal is exit 1)."""
     try:
-        if args.report == "users":
-            month = parse_month("--month", args.month or f"{date.today():%Y-%m}")
-            filters, columns = _filters(args, search=args.search), USER_TABLE
-
-            def ask(backend: Backend) -> list[dict]:
-                return backend.users(month, filters)
-        else:
-            first, last = parse_range(args.first, args.last)
-            filters, columns = _filters(args), DAILY_TABLE
-
-            def ask(backend: Backend) -> list[dict]:
-                return backend.daily(first, last, filters)
+        arguments = question()
     except BadParameter as error:
-        print(f"cc-analytics report {args.report}: {error}", file=sys.stderr)
+        print(f"cc-analytics {command}: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
         with open_backend(settings) as backend:
-            rows = ask(backend)
+            answer = getattr(backend, ask)(*arguments)
     except Refused as error:
-        print(f"cc-analytics report {args.report}: {error}", file=sys.stderr)
+        print(f"cc-analytics {command}: {error}", file=sys.stderr)
         return 1
-    sys.stdout.write(render(rows, args.report, args.output_format, columns))
+    write(answer)
     return 0
+
+
+def write_rows(rows: list[dict], output_format: str, csv_columns: tuple[str, ...], table) -> None:
+    """JSON as the API answers, CSV with the API's columns, or a text table."""
+    if output_format == "json":
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    elif output_format == "csv":
+        sys.stdout.write(users_csv.write_rows(rows, csv_columns).decode())
+    else:
+        sys.stdout.write(text_table(rows, table))
 
 
 def run_contributions_report(args: argparse.Namespace, settings: Settings) -> int:
     """Merged PRs and lines with and without Claude Code per day, member or repository; the answer's note (lines
     from GitHub's additions) follows the table, goes to stderr with CSV and stays in the JSON."""
-    try:
-        first, last = parse_range(args.first, args.last)
+    def question() -> tuple:
         filters = ContributionFilters(org=args.org or None, team=args.team or None,
                                       repository=parse_repository(args.repo))
-    except BadParameter as error:
-        print(f"cc-analytics report contributions: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        with open_backend(settings) as backend:
-            answer = backend.contributions(first, last, filters, args.group)
-    except Refused as error:
-        print(f"cc-analytics report contributions: {error}", file=sys.stderr)
-        return 1
-    if args.output_format == "json":
-        sys.stdout.write(json.dumps(answer, indent=2) + "\n")
-        return 0
-    if args.output_format == "csv":
-        sys.stdout.write(users_csv.write_rows(answer["data"], GROUP_COLUMNS[args.group]).decode())
-    else:
-        sys.stdout.write(text_table(answer["data"], CONTRIBUTION_TABLES[args.group]))
-    if answer["note"]:
-        print(f"note: {answer['note']}", file=sys.stderr if args.output_format == "csv" else sys.stdout)
-    return 0
+        return (*parse_range(args.first, args.last), filters, args.group)
+
+    def write(answer: dict) -> None:
+        if args.output_format == "json":
+            sys.stdout.write(json.dumps(answer, indent=2) + "\n")
+            return
+        write_rows(answer["data"], args.output_format, GROUP_COLUMNS[args.group], CONTRIBUTION_TABLES[args.group])
+        if answer["note"]:
+            print(f"note: {answer['note']}", file=sys.stderr if args.output_format == "csv" else sys.stdout)
+
+    return run_backend_report("report contributions", settings, question, "contributions", write)
 
 
 def run_repositories_report(args: argparse.Namespace, settings: Settings) -> int:
     """The figures per org and repository over the days, lines accepted first."""
-    try:
-        first, last = parse_range(args.first, args.last)
+    def question() -> tuple:
         filters = RepositoryFilters(org=args.org or None, team=args.team or None,
                                     repository=parse_repository(args.repo))
-    except BadParameter as error:
-        print(f"cc-analytics report repositories: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        with open_backend(settings) as backend:
-            rows = backend.repositories(first, last, filters)
-    except Refused as error:
-        print(f"cc-analytics report repositories: {error}", file=sys.stderr)
-        return 1
-    if args.output_format == "json":
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    elif args.output_format == "csv":
-        sys.stdout.write(users_csv.write_rows(rows, REPOSITORY_COLUMNS).decode())
-    else:
-        sys.stdout.write(text_table(rows, REPOSITORY_TABLE))
+        return (*parse_range(args.first, args.last), filters)
+
+    return run_backend_report("report repositories", settings, question, "repositories",
+                              lambda rows: write_rows(rows, args.output_format, REPOSITORY_COLUMNS, REPOSITORY_TABLE))
 
 
 _USAGE_FIGURES = (("uses", "uses"), ("ok", "successes"), ("failed", "failures"),
@@ -185,27 +176,20 @@ ADOPTION_TABLE = (("date", "date"), ("org", "org_id"), ("team", "team"), ("activ
 
 def run_usage_report(args: argparse.Namespace, settings: Settings) -> int:
     """The usage per name (or member and name), or with --adoption the features' adoption per day and team."""
-    try:
-        first, last = parse_range(args.first, args.last)
-    except BadParameter as error:
-        print(f"cc-analytics report usage: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    filters = UsageFilters(org=args.org or None, team=args.team or None, kind=args.kind or None)
-    try:
-        with open_backend(settings) as backend:
-            rows = (backend.usage_adoption(first, last, filters) if args.adoption
-                    else backend.usage(first, last, filters, args.group))
-    except Refused as error:
-        print(f"cc-analytics report usage: {error}", file=sys.stderr)
-        return 1
-    columns = ADOPTION_COLUMNS if args.adoption else USAGE_COLUMNS[args.group]
-    if args.output_format == "json":
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    elif args.output_format == "csv":
-        sys.stdout.write(users_csv.write_rows(rows, columns).decode())
+    def question() -> tuple:
+        filters = UsageFilters(org=args.org or None, team=args.team or None, kind=args.kind or None)
+        return (*parse_range(args.first, args.last), filters) + (() if args.adoption else (args.group,))
+
+    if args.adoption:
+        ask, columns, table = "usage_adoption", ADOPTION_COLUMNS, ADOPTION_TABLE
     else:
-        sys.stdout.write(text_table(rows, ADOPTION_TABLE if args.adoption else USAGE_TABLES[args.group]))
-    return 0
+        ask, columns, table = "usage", USAGE_COLUMNS[args.group], USAGE_TABLES[args.group]
+    return run_backend_report("report usage", settings, question, ask,
+                              lambda rows: write_rows(rows, args.output_format, columns, table))
+
+
+OTHER_REPORTS = {"contributions": run_contributions_report, "repositories": run_repositories_report,
+                 "usage": run_usage_report}
 
 
 def _filters(args: argparse.Namespace, search: str | None = None) -> Filters:

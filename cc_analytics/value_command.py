@@ -10,14 +10,12 @@ import argparse
 import json
 import sys
 
-from aggregator.params import BadParameter, parse_limit, parse_range
+from aggregator.params import parse_limit, parse_range
 from aggregator.reports import Filters
 from aggregator.value import VALUE_COLUMNS
 from aggregator.value_report import DEFAULT_TOP, MAX_TOP
-from cc_analytics.backend import Refused, open_backend
 from cc_analytics.config import Settings
-from cc_analytics.report_commands import EXIT_USAGE, text_table
-from exporters import users_csv
+from cc_analytics.report_commands import run_backend_report, text_table, write_rows
 
 VALUE_TABLE = (("org", "org_id"), ("cost USD", "cost_usd"), ("members", "active_members"),
                *((title, lambda r, name=name: _usd(r[name])) for title, name in (
@@ -31,29 +29,20 @@ SPENDER_TABLE = (("org", "org_id"), ("member", lambda r: r["email"] or r["user_k
 
 
 def run_value_report(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        first, last = parse_range(args.first, args.last)
+    def question() -> tuple:
         top = parse_limit(str(args.top), DEFAULT_TOP, MAX_TOP)
-    except BadParameter as error:
-        print(f"cc-analytics report value: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    filters = Filters(org=args.org or None, team=args.team or None)
-    try:
-        with open_backend(settings) as backend:
-            answer = backend.value(first, last, filters, top)
-    except Refused as error:
-        print(f"cc-analytics report value: {error}", file=sys.stderr)
-        return 1
-    if args.output_format == "json":
-        sys.stdout.write(json.dumps(answer, indent=2) + "\n")
-    elif args.output_format == "csv":
-        sys.stdout.write(users_csv.write_rows(answer["data"], VALUE_COLUMNS).decode())
-    else:
-        sys.stdout.write(text_table(answer["data"], VALUE_TABLE))
+        return (*parse_range(args.first, args.last), Filters(org=args.org or None, team=args.team or None), top)
+
+    def write(answer: dict) -> None:
+        if args.output_format == "json":
+            sys.stdout.write(json.dumps(answer, indent=2) + "\n")
+            return
+        write_rows(answer["data"], args.output_format, VALUE_COLUMNS, VALUE_TABLE)
         spenders = [{"org_id": row["org_id"], **spender} for row in answer["data"] for spender in row["top_spenders"]]
-        if spenders:
+        if args.output_format == "table" and spenders:
             sys.stdout.write("\ntop spenders\n" + text_table(spenders, SPENDER_TABLE))
-    return 0
+
+    return run_backend_report("report value", settings, question, "value", write)
 
 
 def _share(value: float | None) -> str:
