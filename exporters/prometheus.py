@@ -59,10 +59,11 @@ def usage_families(snapshot: Snapshot, hash_user_labels: bool, day_start: Callab
     usage_names, usage_folded = usage_name_families(snapshot, max_label_values, max_usage_names)
     yield from contributions
     yield from repositories
-    yield from value_families(snapshot, max_label_values)
+    value, value_folded = value_families(snapshot, max_label_values)
+    yield from value
     yield from usage_names
     yield _folded({"user": snapshot.members_left_out, **folded, **contributions_folded, **repositories_folded,
-                   **usage_folded})
+                   **usage_folded, **value_folded})
 
 
 def _totals(snapshot: Snapshot) -> Iterator[Metric]:
@@ -164,8 +165,8 @@ def _folded(counts: dict[str, int]) -> Metric:
                                "--max-label-values (contribution_org and contribution_team in the contribution "
                                "families; repository, repository_org and repository_team in the repository "
                                "families, repositories kept per org by lines accepted; usage_org and usage_team in "
-                               "the usage families), usage names past --max-usage-names per org, team and kind "
-                               "(usage_name).",
+                               "the usage families; value_org and value_team in the value families), usage names "
+                               "past --max-usage-names per org, team and kind (usage_name).",
                                labels=["dimension"])
     for dimension, count in counts.items():
         family.add_metric([dimension], count)

@@ -15,22 +15,31 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from aggregator.snapshot import OTHER, Snapshot
 from aggregator.value import COST_PER, FORECAST_METHOD, TOP_MEMBERS, TOP_PERCENT, VALUE_SUMS, cost_per
-from exporters.label_caps import ORG, TEAM, fold, top_values
+from exporters.label_caps import ORG, TEAM, Dimension, Key, fold, top_values
 
 PREFIX = "cc_analytics_value_"
 _WINDOWS_HELP = ("Window: today (so far), yesterday, 7d and 28d (ending today), month (to date), in the "
                  "aggregation time zone.")
 
 
-def value_families(snapshot: Snapshot, max_label_values: int) -> list[Metric]:
+def value_families(snapshot: Snapshot, max_label_values: int) -> tuple[list[Metric], dict[str, int]]:
+    """The families, and how many orgs and teams their labels folded into OTHER (value_org, value_team)."""
     kept_orgs = top_values(snapshot.value_windows + snapshot.value_team_windows, ORG, _cost, max_label_values)
     orgs = fold(_sums(snapshot.value_windows, ("window", "org_id")), ORG, kept_orgs)
     teams = fold(_sums(snapshot.value_team_windows, ("window", "org_id", "team")), ORG, kept_orgs)
-    teams = fold(teams, TEAM, top_values(teams, TEAM, _cost, max_label_values))
+    kept_teams = top_values(teams, TEAM, _cost, max_label_values)
+    folded = {"value_org": _left_out(snapshot.value_windows + snapshot.value_team_windows + snapshot.value_months,
+                                     ORG, kept_orgs),
+              "value_team": _left_out(teams, TEAM, kept_teams)}
+    teams = fold(teams, TEAM, kept_teams)
     months = fold(snapshot.value_months, ORG, kept_orgs)
     concentrated = [row for row in snapshot.value_windows if (row["org_id"],) in kept_orgs]
     return [*_cost_per(orgs, "", ["org", "window"]), *_cost_per(teams, "team_", ["org", "team", "window"]),
-            *_months(months), *_concentration(concentrated)]
+            *_months(months), *_concentration(concentrated)], folded
+
+
+def _left_out(rows: list[dict], dimension: Dimension, kept: set[Key]) -> int:
+    return sum(1 for key in {dimension.key(row) for row in rows} - kept if key[-1] != OTHER)
 
 
 def _cost(row: dict) -> float:

@@ -46,7 +46,7 @@ def scrape(store, max_label_values: int) -> dict[str, dict[tuple, float]]:
     samples = defaultdict(dict)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name.startswith("cc_analytics_value_"):
+            if sample.name.startswith(("cc_analytics_value_", "cc_analytics_label_values_folded")):
                 labels = tuple(sorted(sample.labels.items()))
                 assert labels not in samples[sample.name]
                 samples[sample.name][labels] = sample.value
@@ -86,3 +86,6 @@ def test_orgs_past_the_cap_are_summed_before_dividing(written):
     teams = of_window(samples, "cc_analytics_value_team_cost_per_session_usd")
     # pairs ranked as label_caps ranks them: the top pair kept, the rest in other
     assert teams == {("org-a", "payments"): 4.0, ("org-a", "other"): 4.0, ("other", "other"): pytest.approx(4 / 3)}
+    folded = {dict(labels)["dimension"]: value for labels, value in samples["cc_analytics_label_values_folded"].items()}
+    # org-b and org-c; of the pairs after that, (org-a, search) and (other, mobile) went into other
+    assert (folded["value_org"], folded["value_team"]) == (2, 2)
