@@ -14,13 +14,10 @@ from aggregator.api import ContributionFormat, bad_request, in_query_thread, opt
 from aggregator.params import BadParameter, parse_choice, parse_limit, parse_month, parse_range
 from aggregator.reports import Filters
 from aggregator.value import VALUE_COLUMNS
-from aggregator.value_report import DEFAULT_TOP, MAX_TOP, Value, file_name
+from aggregator.value_report import DEFAULT_TOP, FORECAST_COLUMNS, MAX_TOP, Value, file_name
 from plumbing.access import requested_org
 from plumbing.json_answer import json_response
 from plumbing.routes import Access, RouteTable
-
-FORECAST_COLUMNS = ("org_id", "month", "today", "month_to_date_usd", "remaining_days", "forecast_usd")
-
 
 def routes(client: Client, database: str, today: Callable[[], date],
            formats: dict[str, ContributionFormat] | None = None) -> RouteTable:

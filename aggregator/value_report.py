@@ -18,6 +18,7 @@ from aggregator.reports import Filters
 from aggregator.value import (FORECAST_METHOD, TEAM_WINDOWS, VALUE_COLUMNS, VALUE_SUMS, concentration, cost_per,
                               forecast, forecast_window, top_spenders)
 
+FORECAST_COLUMNS = ("org_id", "month", "today", "month_to_date_usd", "remaining_days", "forecast_usd")
 DEFAULT_TOP = 10
 MAX_TOP = 1000
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 from typing import Callable, Iterator, Protocol
 from zoneinfo import ZoneInfo
@@ -52,6 +52,9 @@ class Backend(Protocol):
 
     def repositories(self, first: date, last: date, filters: RepositoryFilters) -> list[dict]: ...
     def value(self, first: date, last: date, filters: Filters, top: int) -> dict: ...
+
+    def value_forecast(self, month: date, filters: Filters) -> dict: ...
+
     def usage(self, first: date, last: date, filters: UsageFilters, group: str) -> list[dict]: ...
 
     def usage_adoption(self, first: date, last: date, filters: UsageFilters) -> list[dict]: ...
@@ -114,6 +117,11 @@ class ServeBackend:
     def value(self, first: date, last: date, filters: Filters, top: int) -> dict:
         return self._json("GET", "/api/v1/value", {"from": first.isoformat(), "to": last.isoformat(),
                                                    "org": filters.org, "team": filters.team, "limit": top})
+
+    def value_forecast(self, month: date, filters: Filters) -> dict:
+        return self._json("GET", "/api/v1/value/forecast", {"month": f"{month:%Y-%m}", "org": filters.org,
+                                                            "team": filters.team})
+
     def usage(self, first: date, last: date, filters: UsageFilters, group: str) -> list[dict]:
         return self._json("GET", "/api/v1/usage", {**_usage_parameters(first, last, filters), "group": group})["data"]
 
@@ -186,6 +194,12 @@ class StoreBackend:
         return Repositories(self._client, self.settings.database).rows(first, last, filters)
     def value(self, first: date, last: date, filters: Filters, top: int) -> dict:
         return Value(self._client, self.settings.database).answer(first, last, filters, top)
+
+    def value_forecast(self, month: date, filters: Filters) -> dict:
+        """As serve answers it: today is the current day in the aggregation time zone."""
+        today = datetime.now(ZoneInfo(self.settings.timezone)).date()
+        return Value(self._client, self.settings.database).forecasts(month, today, filters)
+
     def usage(self, first: date, last: date, filters: UsageFilters, group: str) -> list[dict]:
         return Usage(self._client, self.settings.database).rows(first, last, filters, group)
 

@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read the daily rollups: `report users` lists every member month to date, lines accepted "
                     "first; `report daily` prints one row per day and org; `report contributions` the merged pull "
                     "requests and lines with and without Claude Code; `report usage` the skills, MCP servers, "
-                    "agents and tools used. Through a running serve, else from "
+                    "agents and tools used; `report value` and `report forecast` the cost per unit and the month's spend. "
+                    "Through a running serve, else from "
                     "the store directly.")
     kinds = report_cmd.add_subparsers(title="reports", metavar="REPORT", dest="report", required=True)
     users_cmd = kinds.add_parser("users", help="every member's figures month to date",
@@ -153,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "the spend is.")
     _add_day_range(value_cmd)
     value_cmd.add_argument("--top", type=int, default=10, help="top spenders listed per org [default 10]")
+    forecast_cmd = kinds.add_parser(
+        "forecast", help="this month's spend so far and its month-end forecast",
+        description="Per organization: the month's estimated cost to date (today included) and its forecast for "
+                    "the whole month: each day left gets the average spend of the same weekday over the 28 days "
+                    "ending yesterday.")
+    forecast_cmd.add_argument("--month", metavar="YYYY-MM", help="the month [default: this month]")
     usage_cmd = kinds.add_parser(
         "usage", help="skills, MCP servers, agents, tools, hooks ... used, and feature adoption",
         description="Uses, successes, failures, durations, cost and tokens per skill, MCP server and tool, plugin, "
@@ -163,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     usage_cmd.add_argument("--group", choices=USAGE_GROUPS, default="name",
                            help="one row per kind and name, or per member, kind and name [default name]")
     usage_cmd.add_argument("--adoption", action="store_true", help="feature adoption per day, org and team instead")
-    for kind in (users_cmd, daily_cmd, contributions_cmd, repositories_cmd, value_cmd, usage_cmd):
+    for kind in (users_cmd, daily_cmd, contributions_cmd, repositories_cmd, value_cmd, forecast_cmd, usage_cmd):
         kind.add_argument("--format", dest="output_format", choices=("table", "csv", "json"), default="table",
                           help="table for reading, csv for spreadsheets, json for scripts [default table]")
         kind.add_argument("--org", metavar="ID", help="only this organization.id")
@@ -172,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_options(kind, STORE_OPTIONS, "store")
         kind.set_defaults(run=report_commands.run_report)
     value_cmd.set_defaults(run=value_command.run_value_report)
+    forecast_cmd.set_defaults(run=value_command.run_forecast_report)
 
     export_cmd = commands.add_parser(
         "export", help="write the daily history in another format (OpenMetrics for Prometheus backfill)")

@@ -306,3 +306,21 @@ def test_the_report_command_prints_the_same_through_serve_and_on_the_store(fleet
     assert_value_equals_truth(answer, expected_value(fleet.truth, seed, fleet.days[0], fleet.days[-1], None))
     refused = run("report", "value", *span, "--top", "0", "--data-dir", str(serve.data_dir), "--api-port", "1")
     assert refused.returncode == 2 and "limit=0 is outside" in refused.stderr
+    today = utc_today()
+    forecasts = [("--format", output_format, *filters) for output_format in ("table", "csv", "json")
+                 for filters in ((), ("--team", "payments"), ("--month", f"{fleet.days[0]:%Y-%m}"))]
+    on_store = [run("report", "forecast", *command, "--data-dir", str(serve.data_dir), "--api-port", "1",
+                    timeout=120) for command in forecasts]
+    serve.start()
+    through_serve = [run("report", "forecast", *command, "--api-port", str(serve.api_port),
+                         "--api-token", tokens["*"], timeout=120) for command in forecasts]
+    for command, served, stored in zip(forecasts, through_serve, on_store):
+        assert served.returncode == 0, served.stderr
+        assert (served.stdout, served.stderr) == (stored.stdout, stored.stderr), command
+    assert "forecast USD" in through_serve[0].stdout and "same weekday" in through_serve[0].stdout
+    for row in json.loads(through_serve[6].stdout)["data"]:
+        to_date, forecast = expected_forecast(fleet.truth, today.replace(day=1), today, row["org_id"])
+        assert (row["month_to_date_usd"], row["forecast_usd"]) == (pytest.approx(to_date, rel=1e-9),
+                                                                   pytest.approx(forecast, rel=1e-9))
+    bad = run("report", "forecast", "--month", "2026-13", "--data-dir", str(serve.data_dir), "--api-port", "1")
+    assert bad.returncode == 2 and "--month" in bad.stderr
