@@ -193,10 +193,12 @@ def usage_exposition(target: StoreTarget, settings: Settings, rollup: Rollup, me
     # Its own client: the rollup timer renders it too, and a render never holds up API reads.
     client = connect(target, use_database=True)
     running.callback(client.close)
-    return metrics_endpoint.UsageExposition(
+    usage = metrics_endpoint.UsageExposition(
         Snapshots(client, settings.database), rollup.today, lambda day: rollup.day_bounds_ns(day)[0] / 1e9,
         settings.max_user_series, settings.max_label_values, settings.hash_user_labels, metrics, status,
         max_usage_names=settings.max_usage_names)
+    running.callback(usage.close)  # unwound before the client closes
+    return usage
 
 
 async def _start_refreshing(running: contextlib.AsyncExitStack, refresher: Refresher, interval: int,

@@ -63,6 +63,7 @@ class UsageExposition:
         # Held while the store is read and the text rendered: one render at a time, and a scrape that finds it
         # held does not read the version either (the client runs one query at a time, the render's first).
         self._rendering = threading.Lock()
+        self._closed = False  # set under the lock: the store client is about to close, read it no more
 
     def render(self) -> bytes:
         """The usage text for a scrape."""
@@ -70,6 +71,8 @@ class UsageExposition:
         if not self._rendering.acquire(blocking=rendered is None):
             return rendered.text  # a re-render is running: the previous text, right away
         try:
+            if self._closed:
+                return rendered.text if rendered else b""
             state = self._state()
             if self._rendered is None:
                 self._render(state)
@@ -88,11 +91,19 @@ class UsageExposition:
         """Render the text again if the rollups or the day changed since; waits for a render in progress."""
         try:
             with self._rendering:
+                if self._closed:
+                    return
                 state = self._state()
                 if self._rendered is None or state != self._rendered.state:
                     self._render(state)
         except Exception as error:
             self._read_failed(error)
+
+    def close(self) -> None:
+        """Wait for a render in progress, then read the store no more: its client closes next (a background
+        re-render started by a scrape just before a stop would otherwise fail on the closed client)."""
+        with self._rendering:
+            self._closed = True
 
     def _state(self) -> tuple[date, tuple[int, int]]:
         return self._today(), self._snapshots.version()

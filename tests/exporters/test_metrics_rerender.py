@@ -7,6 +7,8 @@ import threading
 import time
 from datetime import date
 
+from clickhouse_connect.driver.exceptions import ProgrammingError
+
 from aggregator.snapshot import Snapshots
 from plumbing.metrics_registry import ProcessMetrics
 from exporters.metrics_endpoint import UsageExposition
@@ -30,6 +32,10 @@ class HeldSnapshots(Snapshots):
             self.reading.set()
             self.gate.wait(timeout=30)
         return super().as_of(day, max_members)
+
+
+def closed_client(*args):
+    raise ProgrammingError("The client has been closed")
 
 
 def new_rollup_run(store, version: int) -> None:
@@ -112,3 +118,30 @@ def test_a_run_that_rebuilt_only_contribution_days_renders_again(store):
                          "'acme/widgets', 1, 2)")
     exposition.refresh()
     assert merged + b"1\n" in exposition.render()
+
+
+def test_closing_waits_for_the_render_in_progress_and_then_reads_the_store_no_more(store):
+    """serve closes the exposition before its store client: a re-render a scrape started just before the stop
+    finishes first, and nothing reads the closed client afterwards (it used to log an error on every such stop)."""
+    snapshots = HeldSnapshots(store.client, store.database)
+    metrics = ProcessMetrics()
+    exposition = UsageExposition(snapshots, lambda: DAY, lambda day: 0.0, 100, 100, False, metrics)
+    add_user_day(store, DAY, "ada", lines_accepted=5, version=1)
+    new_rollup_run(store, 1)
+    first = exposition.render()
+    add_user_day(store, DAY, "ada", lines_accepted=7, version=2)
+    new_rollup_run(store, 2)
+    snapshots.held = True
+    assert exposition.render() == first  # starts the background re-render, held at the gate
+    assert snapshots.reading.wait(timeout=10)
+    closing = threading.Thread(target=exposition.close)
+    closing.start()
+    closing.join(timeout=1)
+    assert closing.is_alive(), "close must wait for the render in progress"
+    snapshots.gate.set()
+    closing.join(timeout=30)
+    assert not closing.is_alive()
+    snapshots.version = snapshots.as_of = closed_client  # what serve's client does once closed
+    exposition.refresh()
+    assert LINES_SERIES + b"7\n" in exposition.render()  # the finished render's text, without a read
+    assert metrics.store_errors.labels("read")._value.get() == 0
