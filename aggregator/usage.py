@@ -57,7 +57,10 @@ _TOOL_RESULT = dict(successes="attributes['success'] = 'true'", failures="attrib
 # `disconnected` when a server's connection ends (duration_ms: how long it was open): no use of its own.
 CONNECTED, CONNECTION_FAILED = ("connected", "success"), ("failed", "error")
 DISCONNECTED = "disconnected"
-UNNAMED = "unnamed"  # a server or MCP tool Claude Code does not name (names need OTEL_LOG_TOOL_DETAILS=1)
+# A user's own MCP server or tool that Claude Code does not name (names need OTEL_LOG_TOOL_DETAILS=1): its cost
+# and token points call both `custom`, so its connections and calls are counted under that name too.
+UNNAMED = "custom"
+UNNAMED_MCP_TOOL = f"mcp__{UNNAMED}__{UNNAMED}"
 # Claude Code 2.1.332 reports every MCP tool call as tool_name `mcp_tool`, its server and tool named only in
 # tool_parameters (OTEL_LOG_TOOL_DETAILS=1); older clients and the docs say mcp__SERVER__TOOL. Either way a call is
 # counted under mcp__SERVER__TOOL, the name its cost has.
@@ -65,7 +68,7 @@ MCP_TOOL_RESULT = "mcp_tool"
 _MCP_DETAIL = "JSONExtractString(attributes['tool_parameters'], '{}')"
 _TOOL_NAME = (f"if(tool_name = '{MCP_TOOL_RESULT}', if({_MCP_DETAIL.format('mcp_tool_name')} != '', "
               f"concat('mcp__', {_MCP_DETAIL.format('mcp_server_name')}, '__', {_MCP_DETAIL.format('mcp_tool_name')}), "
-              f"'{UNNAMED}'), tool_name)")
+              f"'{UNNAMED_MCP_TOOL}'), tool_name)")
 _IS_MCP_TOOL = f"(tool_name = '{MCP_TOOL_RESULT}' OR startsWith(tool_name, 'mcp__'))"
 
 EVENT_SOURCES = (

@@ -58,7 +58,7 @@ def test_usage_events_and_cost_attribution_are_counted_once_per_kind(store):
         (ada, "query_source", "subagent"): (0, 0, 0, 0, 0, 0, 40),
         (ada, "agent", "Explore"): (1, 0, 0, 5000, 0, 0, 40),
         (ada, "mcp_server", "github"): (1, 1, 0, 400, 0, 0, 40),
-        (ada, "mcp_server", "unnamed"): (1, 0, 1, 90, 0, 0, 0),
+        (ada, "mcp_server", "custom"): (1, 0, 1, 90, 0, 0, 0),
         (ada, "mcp_tool", "mcp__github__create_issue"): (1, 1, 0, 120, 0, 0, 40),
         (ada, "tool", "mcp__github__create_issue"): (1, 1, 0, 120, 0, 0, 0),
         (ada, "tool", "Bash"): (2, 1, 1, 40.5, 0, 0, 0),
@@ -119,7 +119,7 @@ def test_mcp_calls_and_connections_are_counted_as_claude_code_2_1_332_sends_them
         (ada, "tool", "mcp__probe__lookup"): (1, 1, 0, 8),
         (ada, "mcp_tool", "mcp__probe__explode"): (1, 0, 1, 5),
         (ada, "tool", "mcp__probe__explode"): (1, 0, 1, 5),
-        # without OTEL_LOG_TOOL_DETAILS nothing names the tool
-        (ada, "mcp_tool", "unnamed"): (1, 1, 0, 2),
-        (ada, "tool", "unnamed"): (1, 1, 0, 2),
+        # without OTEL_LOG_TOOL_DETAILS nothing names the tool: the name its cost points give it
+        (ada, "mcp_tool", "mcp__custom__custom"): (1, 1, 0, 2),
+        (ada, "tool", "mcp__custom__custom"): (1, 1, 0, 2),
     }

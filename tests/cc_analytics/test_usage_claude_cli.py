@@ -1,10 +1,10 @@
 """Issue 16's end to end check: the newest Claude Code CLI (2.1.332) with every logging and metrics flag on, a stdio
 MCP server (tests/support/fake_mcp_server.py), a skill, a subagent, an edit, a commit and a pull request in a
-repository whose origin is github.com/acme/widgets, over gRPC and HTTP protobuf into one real serve. After the
-day's rollup, every figure of /api/v1/usage (per name and per member), /api/v1/usage/adoption,
+repository whose origin is github.com/acme/widgets, over gRPC and HTTP protobuf into one real serve, and once
+more over HTTP JSON without OTEL_LOG_TOOL_DETAILS (the CLI then names no MCP server or tool). After the day's rollup, every figure of /api/v1/usage (per name and per member), /api/v1/usage/adoption,
 /api/v1/repositories, /api/v1/value and the Admin-API records equals what the CLI itself sent: read from the
 export requests the harness's tee recorded, by tests/support/cli_usage_truth.py (no code of ours), and the
-harness's cli_reported where it has the figure. Each protocol's run is a fresh HOME, so its own member."""
+harness's cli_reported where it has the figure. Each run is a fresh HOME, so its own member."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ pytestmark = [
 ]
 
 VERSION = "2.1.332"
-PROTOCOLS = ("grpc", "http/protobuf")
+# (protocol, OTEL_LOG_TOOL_DETAILS on)
+RUNS = (("grpc", True), ("http/protobuf", True), ("http/json", False))
 REPOSITORY = "acme/widgets"
 ADMIN_TOKENS = {"input": "input", "output": "output", "cacheRead": "cache_read", "cacheCreation": "cache_creation"}
 
@@ -37,6 +38,7 @@ ADMIN_TOKENS = {"input": "input", "output": "output", "cacheRead": "cache_read",
 @dataclass
 class Run:
     protocol: str
+    tool_details: bool
     truth: dict  # the harness's answer
     requests: list[dict]  # what the CLI sent, as recorded
 
@@ -69,14 +71,14 @@ def stack(tmp_path_factory):
     root = tmp_path_factory.mktemp("usage-claude-cli")
     serve = ServeProcess(root / "data", ("--aggregate-interval", "3600")).start()
     try:
-        scenario = str(mcp_scenario(root))
         runs = []
-        for protocol in PROTOCOLS:
+        for protocol, tool_details in RUNS:
             endpoint = f"http://{serve.grpc_endpoint}" if protocol == "grpc" else serve.http_url
             record_dir = root / f"recorded-{protocol.replace('/', '-')}"
-            truth = run_claude(endpoint, protocol, 7, "team=payments", scenario=scenario, version=VERSION,
+            scenario = mcp_scenario(root, tool_details=tool_details)
+            truth = run_claude(endpoint, protocol, 7, "team=payments", scenario=str(scenario), version=VERSION,
                                record_dir=record_dir)
-            runs.append(Run(protocol, truth, load_requests(record_dir)))
+            runs.append(Run(protocol, tool_details, truth, load_requests(record_dir)))
         sent = (sum(len(events(run.requests)) for run in runs), sum(len(metric_points(run.requests)) for run in runs))
         assert wait_until(lambda: _stored(serve) == sent, timeout=30), (_stored(serve), sent)
         days = {row["d"] for table in ("metric_points", "events")
@@ -108,18 +110,25 @@ def test_the_runs_did_what_the_scenario_says(stack):
         reported = run.truth["cli_reported"]
         assert (reported["commits"], reported["pull_requests"], reported["edits_accepted"]) == (1, 1, 2), run.protocol
         assert "mcp__probe__explode:error" in run.truth["tool_calls"], run.truth["tool_calls"]
-        statuses = [e["status"] for e in events(run.requests) if e["event.name"] == "mcp_server_connection"]
-        assert set(statuses) == {"connected", "disconnected"}, statuses  # one server, one process after another
-    assert len({run.member for run in stack.runs}) == len(PROTOCOLS)
+        statuses = {(e.get("server_name"), e["status"]) for e in events(run.requests)
+                    if e["event.name"] == "mcp_server_connection"}
+        named = ("probe", "broken") if run.tool_details else (None, None)
+        assert statuses == {(named[0], "connected"), (named[0], "disconnected"), (named[1], "failed")}, statuses
+    assert len({run.member for run in stack.runs}) == len(RUNS)
 
 
 def test_usage_per_name_equals_what_the_cli_sent(stack):
     truth = usage_reported(stack.requests)
     assert {kind for kind, _ in truth} >= {"skill", "mcp_server", "mcp_tool", "agent", "query_source", "tool"}
-    assert ("mcp_tool", "mcp__probe__lookup") in truth and ("mcp_server", "probe") in truth
+    # named with tool details; without, the CLI's cost points say `custom` and the calls are counted so too
+    assert {("mcp_tool", "mcp__probe__lookup"), ("mcp_server", "probe"), ("mcp_server", "broken"),
+            ("mcp_server", "custom"), ("mcp_tool", "mcp__custom__custom")} <= truth.keys()
+    # each of a run's two sessions tries the broken server once
+    assert truth[("mcp_server", "broken")]["failures"] == 4 and truth[("mcp_server", "custom")]["failures"] == 2
     rows = stack.read("/api/v1/usage")["data"]
     assert not _differences(rows, truth, lambda row: (row["kind"], row["name"]))
-    assert {row["members"] for row in rows} == {len(PROTOCOLS)}
+    members = {(row["kind"], row["name"]): row["members"] for row in rows}
+    assert members[("skill", "tidy")] == len(RUNS) and members[("mcp_server", "probe")] == 2
 
 
 def test_usage_per_member_equals_what_the_cli_sent(stack):
@@ -142,7 +151,7 @@ def test_adoption_counts_the_members_who_used_skills_mcp_and_subagents(stack):
             "subagents": any(kind == "agent" for kind, _ in names),
             "hooks": any(kind == "hook" for kind, _ in names),
             "plan_mode": ("permission_mode", "plan") in names}
-    members = len(PROTOCOLS)
+    members = len(RUNS)
     assert row["active_members"] == members
     assert {feature: row[f"{feature}_members"] for feature in used} == {
         feature: members if was_used else 0 for feature, was_used in used.items()}
@@ -160,7 +169,7 @@ def test_repositories_equal_what_the_cli_sent(stack):
             figure: value for figure, value in expected.items() if figure != "cost_usd"}, repository
     widgets = rows[REPOSITORY]
     assert (widgets["lines_accepted"], widgets["commits"], widgets["pull_requests"]) == (
-        sum(run.truth["cli_reported"]["lines_added"] for run in stack.runs), len(PROTOCOLS), len(PROTOCOLS))
+        sum(run.truth["cli_reported"]["lines_added"] for run in stack.runs), len(RUNS), len(RUNS))
 
 
 def test_value_equals_what_the_cli_sent(stack):

@@ -26,7 +26,7 @@ TOKEN_TYPES = {"input": "input_tokens", "output": "output_tokens", "cacheRead": 
 ATTRIBUTION = {"query_source": "query_source", "agent": "agent.name", "skill": "skill.name", "plugin": "plugin.name",
                "mcp_server": "mcp_server.name"}
 DELTA = (1, "AGGREGATION_TEMPORALITY_DELTA")
-UNNAMED = "unnamed"
+UNNAMED = "custom"  # what cost points call an MCP server or tool Claude Code does not name
 
 
 def _value(value: dict):
@@ -77,7 +77,7 @@ def _tool_name(event: dict) -> tuple[str, bool]:
     name = event.get("tool_name", "")
     if name == "mcp_tool":
         details = json.loads(event.get("tool_parameters") or "{}")
-        return _mcp_tool(details.get("mcp_server_name"), details.get("mcp_tool_name")) or UNNAMED, True
+        return _mcp_tool(details.get("mcp_server_name"), details.get("mcp_tool_name")) or f"mcp__{UNNAMED}__{UNNAMED}", True
     return name, name.startswith("mcp__")
 
 
