@@ -1,5 +1,5 @@
 """Issue 16's end to end check: the newest Claude Code CLI (2.1.332) with every logging and metrics flag on, a stdio
-MCP server (tests/support/fake_mcp_server.py), a skill, a subagent, an edit, a commit and a pull request in a
+MCP server (tests/support/fake_mcp_server.py), a skill, a subagent, a slash command, an edit, a commit and a pull request in a
 repository whose origin is github.com/acme/widgets, over gRPC and HTTP protobuf into one real serve, and once
 more over HTTP JSON without OTEL_LOG_TOOL_DETAILS (the CLI then names no MCP server or tool). After the day's rollup, every figure of /api/v1/usage (per name and per member), /api/v1/usage/adoption,
 /api/v1/repositories, /api/v1/value and the Admin-API records equals what the CLI itself sent: read from the
@@ -119,12 +119,18 @@ def test_the_runs_did_what_the_scenario_says(stack):
 
 def test_usage_per_name_equals_what_the_cli_sent(stack):
     truth = usage_reported(stack.requests)
-    assert {kind for kind, _ in truth} >= {"skill", "mcp_server", "mcp_tool", "agent", "query_source", "tool"}
+    assert {kind for kind, _ in truth} >= {"skill", "mcp_server", "mcp_tool", "agent", "query_source", "tool",
+                                          "command", "plugin", "permission_mode"}
+    # without tool details a custom command reads `custom` and a project skill `custom_skill`
+    named = sum(1 for _, tool_details in RUNS if tool_details)
+    assert (truth[("command", "greet")]["uses"], truth[("command", "custom")]["uses"]) == (named, len(RUNS) - named)
+    assert truth[("skill", "tidy")]["uses"] == named and ("skill", "custom_skill") in truth
     # named with tool details; without, the CLI's cost points say `custom` and the calls are counted so too
     assert {("mcp_tool", "mcp__probe__lookup"), ("mcp_server", "probe"), ("mcp_server", "broken"),
             ("mcp_server", "custom"), ("mcp_tool", "mcp__custom__custom")} <= truth.keys()
-    # each of a run's two sessions tries the broken server once
-    assert truth[("mcp_server", "broken")]["failures"] == 4 and truth[("mcp_server", "custom")]["failures"] == 2
+    # each of a run's three sessions tries the broken server once
+    assert (truth[("mcp_server", "broken")]["failures"], truth[("mcp_server", "custom")]["failures"]) == (
+        3 * named, 3 * (len(RUNS) - named))
     rows = stack.read("/api/v1/usage")["data"]
     assert not _differences(rows, truth, lambda row: (row["kind"], row["name"]))
     members = {(row["kind"], row["name"]): row["members"] for row in rows}
