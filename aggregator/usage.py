@@ -53,20 +53,34 @@ class EventSource:
 
 _TOOL_RESULT = dict(successes="attributes['success'] = 'true'", failures="attributes['success'] = 'false'",
                     duration_ms=_number("duration_ms"))
-# mcp_server_connection statuses that are a connection made / one that failed.
+# mcp_server_connection statuses that are a connection made / one that failed. Claude Code 2.1.332 also sends
+# `disconnected` when a server's connection ends (duration_ms: how long it was open): no use of its own.
 CONNECTED, CONNECTION_FAILED = ("connected", "success"), ("failed", "error")
-UNNAMED = "unnamed"  # a server Claude Code does not name (server_name needs OTEL_LOG_TOOL_DETAILS=1)
+DISCONNECTED = "disconnected"
+# A user's own MCP server or tool that Claude Code does not name (names need OTEL_LOG_TOOL_DETAILS=1): its cost
+# and token points call both `custom`, so its connections and calls are counted under that name too.
+UNNAMED = "custom"
+UNNAMED_MCP_TOOL = f"mcp__{UNNAMED}__{UNNAMED}"
+# Claude Code 2.1.332 reports every MCP tool call as tool_name `mcp_tool`, its server and tool named only in
+# tool_parameters (OTEL_LOG_TOOL_DETAILS=1); older clients and the docs say mcp__SERVER__TOOL. Either way a call is
+# counted under mcp__SERVER__TOOL, the name its cost has.
+MCP_TOOL_RESULT = "mcp_tool"
+_MCP_DETAIL = "JSONExtractString(attributes['tool_parameters'], '{}')"
+_TOOL_NAME = (f"if(tool_name = '{MCP_TOOL_RESULT}', if({_MCP_DETAIL.format('mcp_tool_name')} != '', "
+              f"concat('mcp__', {_MCP_DETAIL.format('mcp_server_name')}, '__', {_MCP_DETAIL.format('mcp_tool_name')}), "
+              f"'{UNNAMED_MCP_TOOL}'), tool_name)")
+_IS_MCP_TOOL = f"(tool_name = '{MCP_TOOL_RESULT}' OR startsWith(tool_name, 'mcp__'))"
 
 EVENT_SOURCES = (
     EventSource("skill_activated", "skill", "attributes['skill.name']"),
     EventSource("mcp_server_connection", "mcp_server",
                 f"if(attributes['server_name'] != '', attributes['server_name'], '{UNNAMED}')",
                 successes=f"attributes['status'] IN {CONNECTED}", failures=f"attributes['status'] IN {CONNECTION_FAILED}",
-                duration_ms=_number("duration_ms")),
+                duration_ms=_number("duration_ms"), condition=f"attributes['status'] != '{DISCONNECTED}'"),
     EventSource("subagent_completed", "agent", "attributes['agent_type']", duration_ms=_number("duration_ms")),
-    EventSource("tool_result", "tool", "tool_name", **_TOOL_RESULT),
-    # MCP tools are named mcp__SERVER__TOOL; counted as tools and, under the same name, as MCP tools
-    EventSource("tool_result", "mcp_tool", "tool_name", condition="startsWith(tool_name, 'mcp__')", **_TOOL_RESULT),
+    # MCP tool calls are counted as tools and, under the same name, as MCP tools
+    EventSource("tool_result", "tool", _TOOL_NAME, **_TOOL_RESULT),
+    EventSource("tool_result", "mcp_tool", _TOOL_NAME, condition=_IS_MCP_TOOL, **_TOOL_RESULT),
     EventSource("hook_execution_complete", "hook", "attributes['hook_event']", uses=_count("num_hooks"),
                 successes=f"least({_count('num_success')}, {_count('num_hooks')})",
                 failures=f"{_count('num_hooks')} - least({_count('num_success')}, {_count('num_hooks')})",

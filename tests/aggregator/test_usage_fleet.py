@@ -70,7 +70,8 @@ def test_the_fleet_covers_every_kind_and_scenario(sent):
     kinds = {key[3] for key in fleet.usage.rows}
     assert kinds == {"skill", "mcp_server", "mcp_tool", "plugin", "agent", "query_source", "tool", "hook",
                      "permission_mode", "command"}
-    assert {"delta", "cumulative", "duplicate export", "resumed session"} <= fleet.features
+    assert {"delta", "cumulative", "duplicate export", "resumed session", "mcp disconnected", "mcp call as mcp_tool",
+            "mcp call as mcp__SERVER__TOOL"} <= fleet.features
     assert all(fleet.usage.adopted[feature] for feature in FEATURES)
 
 

@@ -58,7 +58,7 @@ def test_usage_events_and_cost_attribution_are_counted_once_per_kind(store):
         (ada, "query_source", "subagent"): (0, 0, 0, 0, 0, 0, 40),
         (ada, "agent", "Explore"): (1, 0, 0, 5000, 0, 0, 40),
         (ada, "mcp_server", "github"): (1, 1, 0, 400, 0, 0, 40),
-        (ada, "mcp_server", "unnamed"): (1, 0, 1, 90, 0, 0, 0),
+        (ada, "mcp_server", "custom"): (1, 0, 1, 90, 0, 0, 0),
         (ada, "mcp_tool", "mcp__github__create_issue"): (1, 1, 0, 120, 0, 0, 40),
         (ada, "tool", "mcp__github__create_issue"): (1, 1, 0, 120, 0, 0, 0),
         (ada, "tool", "Bash"): (2, 1, 1, 40.5, 0, 0, 0),
@@ -91,3 +91,35 @@ def test_the_usage_reader_sums_per_name_and_counts_adoption(store):
     [adoption] = usage.adoption(DAY, DAY, UsageFilters())
     assert (adoption["active_members"], adoption["plan_mode_members"], adoption["plan_mode_share"],
             adoption["skills_share"]) == (2, 1, 0.5, 0.0)
+
+
+def test_mcp_calls_and_connections_are_counted_as_claude_code_2_1_332_sends_them(store):
+    # measured with the real CLI (tests/support/scenarios/FINDINGS.md): a call's tool_name is `mcp_tool`, its names
+    # are in tool_parameters; a connection's end is a `disconnected` event whose duration is the connection's life
+    who = identity()
+    lookup = '{"mcp_server_name":"probe","mcp_tool_name":"lookup"}'
+    store_rows(store, events=[
+        event("mcp_server_connection", at(DAY, 9), **who, status="connected", duration_ms="41",
+              transport_type="stdio", server_scope="project", server_name="probe"),
+        event("tool_result", at(DAY, 9, 1), **who, tool_name="mcp_tool", success="true", duration_ms="8",
+              tool_parameters=lookup, mcp_server_scope="project"),
+        event("tool_result", at(DAY, 9, 2), **who, tool_name="mcp_tool", success="false", duration_ms="5",
+              tool_parameters='{"mcp_server_name":"probe","mcp_tool_name":"explode"}', error_type="McpToolCallError"),
+        event("tool_result", at(DAY, 9, 3), **who, tool_name="mcp_tool", success="true", duration_ms="2"),
+        event("mcp_server_connection", at(DAY, 9, 4), **who, status="disconnected", duration_ms="1086",
+              transport_type="stdio", server_scope="project", server_name="probe")])
+    Rollup(store.client, store.database).rebuild_day(DAY)
+
+    figures = {key: (row["uses"], row["successes"], row["failures"], row["duration_ms"])
+               for key, row in usage_rows(store).items()}
+    ada = "ada@example.com"
+    assert figures == {
+        (ada, "mcp_server", "probe"): (1, 1, 0, 41),
+        (ada, "mcp_tool", "mcp__probe__lookup"): (1, 1, 0, 8),
+        (ada, "tool", "mcp__probe__lookup"): (1, 1, 0, 8),
+        (ada, "mcp_tool", "mcp__probe__explode"): (1, 0, 1, 5),
+        (ada, "tool", "mcp__probe__explode"): (1, 0, 1, 5),
+        # without OTEL_LOG_TOOL_DETAILS nothing names the tool: the name its cost points give it
+        (ada, "mcp_tool", "mcp__custom__custom"): (1, 1, 0, 2),
+        (ada, "tool", "mcp__custom__custom"): (1, 1, 0, 2),
+    }

@@ -11,6 +11,7 @@ name) what each record adds, as the README defines the Usage figures; `active` t
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
 from datetime import date, timedelta
@@ -194,16 +195,28 @@ class UsageFleet:
                              is_plugin="false", server_name=server)
                 self._count(member, "mcp_server", server, uses=1, successes=int(connected),
                             failures=int(not connected), duration_ms=duration)
+                if connected and rng.random() < 0.5:  # 2.1.332 at a process's end: no use, its lifetime
+                    process.emit("mcp_server_connection", prompt_id, status="disconnected", transport_type="stdio",
+                                 server_scope="project", duration_ms=self._number(rng.randint(2000, 90_000)),
+                                 is_plugin="false", server_name=server)
+                    self.features.add("mcp disconnected")
+            # 2.1.332 names an MCP call `mcp_tool`, the server and tool in tool_parameters; older clients so
+            sent_as = ({"tool_name": "mcp_tool", "tool_parameters": json.dumps(
+                {"mcp_server_name": server, "mcp_tool_name": tool}), "mcp_server_scope": "project"}
+                if rng.random() < 0.5 else {"tool_name": name})
+            self.features.add(f"mcp call as {sent_as['tool_name']}" if sent_as["tool_name"] == "mcp_tool"
+                              else "mcp call as mcp__SERVER__TOOL")
         else:
             name = rng.choice(TOOLS)
+            sent_as = {"tool_name": name}
         mode = rng.choice(MODES)
-        process.emit("tool_decision", prompt_id, tool_name=name, decision="accept", source="config",
-                     tool_source="mcp" if name.startswith("mcp__") else "builtin", permission_mode=mode)
+        process.emit("tool_decision", prompt_id, decision="accept", source="config",
+                     tool_source="mcp" if name.startswith("mcp__") else "builtin", permission_mode=mode, **sent_as)
         self._count(member, "permission_mode", mode, uses=1)
         succeeded, duration = rng.random() < 0.8, rng.randint(1, 5000)
-        process.emit("tool_result", prompt_id, tool_name=name, success="true" if succeeded else "false",
+        process.emit("tool_result", prompt_id, success="true" if succeeded else "false",
                      duration_ms=self._number(duration), tool_result_size_bytes=self._number(rng.randint(0, 9000)),
-                     **({} if succeeded else {"error_type": "tool_error"}))
+                     **({} if succeeded else {"error_type": "tool_error"}), **sent_as)
         figures = dict(uses=1, successes=int(succeeded), failures=int(not succeeded), duration_ms=duration)
         self._count(member, "tool", name, **figures)
         if name.startswith("mcp__"):
