@@ -1,0 +1,38 @@
+// Charts drawn with plotly.js, served from the plotly package on PyPI (/assets/vendor/plotly.min.js): nothing is
+// fetched from another site, and a page without the library still shows every figure in its cards and tables.
+
+const LAYOUT = {margin: {l: 48, r: 12, t: 8, b: 36}, height: 260, legend: {orientation: "h", y: -0.25},
+                xaxis: {type: "date"}, yaxis: {rangemode: "tozero", separatethousands: true},
+                paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: {size: 12}};
+const CONFIG = {displayModeBar: false, responsive: true, staticPlot: false};
+
+// series: [{name, values, kind: "line" | "bar"}], all over the same days.
+export function dayChart(element, days, series, yPrefix = "") {
+  if (!window.Plotly) return;
+  const traces = series.map(({name, values, kind}) => ({
+    x: days, y: values, name, type: kind === "bar" ? "bar" : "scatter", mode: "lines+markers",
+    hovertemplate: `%{x|%Y-%m-%d}: ${yPrefix}%{y:,}<extra>${name}</extra>`,
+  }));
+  const layout = {...LAYOUT, showlegend: series.length > 1, yaxis: {...LAYOUT.yaxis, tickprefix: yPrefix}};
+  window.Plotly.react(element, traces, layout, CONFIG);
+}
+
+// The days of [first, last] as YYYY-MM-DD, so a day without data is a 0, not a gap the line jumps over.
+export function daysBetween(first, last) {
+  const days = [];
+  for (let day = new Date(`${first}T00:00:00Z`); day <= new Date(`${last}T00:00:00Z`);
+       day.setUTCDate(day.getUTCDate() + 1)) {
+    days.push(day.toISOString().slice(0, 10));
+  }
+  return days;
+}
+
+// rows summed per day: {date: {field: total}} for the fields asked.
+export function perDay(rows, fields, dayField = "date") {
+  const totals = {};
+  for (const row of rows) {
+    const day = (totals[row[dayField]] ??= Object.fromEntries(fields.map((field) => [field, 0])));
+    for (const field of fields) day[field] += row[field] || 0;
+  }
+  return totals;
+}
