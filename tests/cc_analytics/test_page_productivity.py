@@ -7,7 +7,7 @@ tab, at 1280 px and 375 px, are written under test-output/page/ on every run."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date
 
 import pytest
@@ -277,3 +277,35 @@ def test_a_401_offers_the_sign_in_page(browser, serve_factory, tmp_path):
         assert session.page.get_attribute("#notice a", "href") == "/signin"
     finally:
         session.close()
+
+
+def test_value_tab_equals_what_the_fleet_sent(session, fleet_serve):
+    _, fleet = fleet_serve
+    first, last, _ = fleet_view(fleet)
+    session.open({"tab": "value", "from": f"{first}", "to": f"{last}"})
+    records = records_between(fleet.truth, first, last)
+    assert session.card("cost_usd") == usd(sum(r.amount for r in records if r.figure == "cost_usd"))
+    expected_orgs, spenders = [], []
+    for org in sorted({r.member.org_id for r in records}):
+        tally = tally_of([r for r in records if r.member.org_id == org])
+        cost = tally.figures["cost_usd"]
+
+        def per(count: float) -> str:
+            return f"${cost / count:,.4f}" if count else "\u2014"
+
+        expected_orgs.append({"org_id": org, "cost_usd": usd(cost), "cost_per_session": per(len(tally.sessions)),
+                              "cost_per_commit": per(tally.figures["commits"]),
+                              "cost_per_pull_request": per(tally.figures["pull_requests"]),
+                              "cost_per_line": per(tally.figures["lines_accepted"]),
+                              "cost_per_member": per(len(tally.users)), "cost_per_merged_pr_with_cc": "\u2014"})
+        members = fleet.truth.members()
+        per_member = defaultdict(float)
+        for record in records:
+            if record.member.org_id == org and record.figure == "cost_usd":
+                per_member[(org, record.member.user_key)] += record.amount
+        for key, spent in per_member.items():
+            if spent > 0:
+                spenders.append({"member": members[key].email or members[key].user_key, "team": members[key].team,
+                                 "org_id": org, "cost_usd": usd(spent), "share": f"{spent / cost * 100:.1f}%"})
+    assert sorted(session.rows("value-orgs"), key=str) == sorted(expected_orgs, key=str)
+    assert sorted(session.rows("value-top-spenders"), key=str) == sorted(spenders, key=str)
