@@ -6,15 +6,34 @@ const LAYOUT = {margin: {l: 48, r: 12, t: 8, b: 36}, height: 260, legend: {orien
                 paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: {size: 12}};
 const CONFIG = {displayModeBar: false, responsive: true, staticPlot: false};
 
+// The library loads while the figures are read (async script); a chart waits for it, the cards and tables do not.
+const charting = new Promise((resolve) => {
+  const script = document.getElementById("charting");
+  if (window.Plotly || !script) resolve();
+  else {
+    script.addEventListener("load", resolve);
+    script.addEventListener("error", resolve);
+  }
+});
+const pending = [];
+
+// Resolves once every chart asked for so far is drawn.
+export function chartsDrawn() {
+  return Promise.all(pending.splice(0));
+}
+
 // series: [{name, values, kind: "line" | "bar"}], all over the same days.
 export function dayChart(element, days, series, yPrefix = "") {
-  if (!window.Plotly) return;
+  pending.push(charting.then(() => window.Plotly && drawDayChart(element, days, series, yPrefix)));
+}
+
+function drawDayChart(element, days, series, yPrefix) {
   const traces = series.map(({name, values, kind}) => ({
     x: days, y: values, name, type: kind === "bar" ? "bar" : "scatter", mode: "lines+markers",
     hovertemplate: `%{x|%Y-%m-%d}: ${yPrefix}%{y:,}<extra>${name}</extra>`,
   }));
   const layout = {...LAYOUT, showlegend: series.length > 1, yaxis: {...LAYOUT.yaxis, tickprefix: yPrefix}};
-  window.Plotly.react(element, traces, layout, CONFIG);
+  return window.Plotly.react(element, traces, layout, CONFIG);
 }
 
 // The days of [first, last] as YYYY-MM-DD, so a day without data is a 0, not a gap the line jumps over.

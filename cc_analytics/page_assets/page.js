@@ -3,6 +3,7 @@
 
 import {apiUrl, getJSON, SignInNeeded} from "./api.js";
 import {when} from "./format.js";
+import {chartsDrawn} from "./charts.js";
 import {DataTable} from "./members.js";
 import {drawProductivity, drawUsage, drawValue, loadProductivity, loadUsage, loadValue, membersColumns, monthOf}
   from "./tabs.js";
@@ -109,20 +110,33 @@ function exportParameters() {
   return {month: monthOf(state.to), ...scope(), q: state.q, format: "csv"};
 }
 
-async function loadMembers() {
+// The members of the month (they fill the team and member pickers on every tab) and those the table lists.
+async function readMembers() {
   const month = monthOf(state.to);
-  const everyone = await getJSON("/api/v1/users", {month, org: state.org});
-  members = everyone.data;
+  const everyone = (await getJSON("/api/v1/users", {month, org: state.org})).data;
+  if (state.tab !== "productivity") return {everyone, listed: []};
   const listed = state.team || state.q
-    ? (await getJSON("/api/v1/users", {month, ...scope(), q: state.q})).data : members;
-  const rows = state.member ? listed.filter((row) => row.user_key === state.member) : listed;
+    ? (await getJSON("/api/v1/users", {month, ...scope(), q: state.q})).data : everyone;
+  return {everyone, listed: state.member ? listed.filter((row) => row.user_key === state.member) : listed};
+}
+
+function drawMembers(listed) {
+  const month = monthOf(state.to);
   document.getElementById("members-title").textContent = `Members, ${month} (month to date)`;
   document.getElementById("export").href = apiUrl("/api/v1/users", exportParameters());
   membersTable.columns = membersColumns(orgs.length > 1 && !state.org);
   membersTable.sort = {key: state.sort, descending: state.dir !== "asc"};
   membersTable.pageSize = Number(state.per);
   membersTable.page = Number(state.page) - 1 || 0;
-  membersTable.setRows(rows);
+  membersTable.setRows(listed);
+}
+
+function drawFreshness(freshness) {
+  orgs = freshness.orgs;
+  document.getElementById("freshness").textContent =
+    `Last record received ${when(freshness.last_record)} \u00b7 last rollup ${when(freshness.last_rollup)}`;
+  document.getElementById("empty-state").hidden = Boolean(freshness.last_record);
+  document.getElementById("claude-env").textContent = facts.claude_env || "";
 }
 
 let generation = 0;
@@ -132,19 +146,17 @@ async function load() {
   document.body.classList.add("loading");
   drawTabs();
   try {
-    const freshness = await getJSON("/api/v1/freshness", {org: state.org});
-    orgs = freshness.orgs;
-    document.getElementById("freshness").textContent =
-      `Last record received ${when(freshness.last_record)} \u00b7 last rollup ${when(freshness.last_rollup)}`;
-    const empty = !freshness.last_record;
-    document.getElementById("empty-state").hidden = !empty;
-    document.getElementById("claude-env").textContent = facts.claude_env || "";
     const [load, draw] = TABS[state.tab];
-    // The members of the month fill the team and member pickers on every tab.
-    const [answers] = await Promise.all([load(scope(), state), loadMembers()]);
+    const [freshness, answers, listed] = await Promise.all([
+      getJSON("/api/v1/freshness", {org: state.org}), load(scope(), state), readMembers()]);
     if (mine !== generation) return;
+    drawFreshness(freshness);
+    members = listed.everyone;
     drawPickers();
+    if (state.tab === "productivity") drawMembers(listed.listed);
     draw(answers, state, orgs.length > 1 && !state.org);
+    await chartsDrawn();
+    if (mine !== generation) return;
     notice("");
   } catch (error) {
     if (mine !== generation) return;
@@ -154,6 +166,7 @@ async function load() {
     if (mine === generation) {
       document.body.classList.remove("loading");
       document.body.dataset.loaded = String(mine);
+      performance.mark(`cc-analytics-drawn-${mine}`);  // read by benchmarks/page.py
     }
   }
 }
