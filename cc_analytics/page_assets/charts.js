@@ -9,7 +9,8 @@ const CONFIG = {displayModeBar: false, responsive: true, staticPlot: false};
 // The library loads while the figures are read (async script); a chart waits for it, the cards and tables do not.
 const charting = new Promise((resolve) => {
   const script = document.getElementById("charting");
-  if (window.Plotly || !script) resolve();
+  // done: it loaded or failed before this module ran (an async script can finish first)
+  if (window.Plotly || !script || script.dataset.done) resolve();
   else {
     script.addEventListener("load", resolve);
     script.addEventListener("error", resolve);
