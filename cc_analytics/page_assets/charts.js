@@ -6,16 +6,21 @@ const LAYOUT = {margin: {l: 48, r: 12, t: 8, b: 36}, height: 260, legend: {orien
                 paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)", font: {size: 12}};
 const CONFIG = {displayModeBar: false, responsive: true, staticPlot: false};
 
-// The library loads while the figures are read (async script); a chart waits for it, the cards and tables do not.
-const charting = new Promise((resolve) => {
-  const script = document.getElementById("charting");
-  // done: it loaded or failed before this module ran (an async script can finish first)
-  if (window.Plotly || !script || script.dataset.done) resolve();
-  else {
-    script.addEventListener("load", resolve);
-    script.addEventListener("error", resolve);
-  }
-});
+// The library (4.8 MB) is loaded once the first figures have arrived: parsing it while the API answers slowed both
+// on a 2-core machine (benchmarks/page.py). The cards and tables never wait for it; a failed load leaves charts empty.
+let charting = null;
+
+function loadCharting() {
+  charting ??= new Promise((resolve) => {
+    if (window.Plotly) return resolve();
+    const script = document.createElement("script");
+    script.src = "/assets/vendor/plotly.min.js";
+    script.onload = script.onerror = () => resolve();
+    document.head.append(script);
+  });
+  return charting;
+}
+
 const pending = [];
 
 // Resolves once every chart asked for so far is drawn.
@@ -25,7 +30,7 @@ export function chartsDrawn() {
 
 // series: [{name, values, kind: "line" | "bar"}], all over the same days.
 export function dayChart(element, days, series, yPrefix = "") {
-  pending.push(charting.then(() => window.Plotly && drawDayChart(element, days, series, yPrefix)));
+  pending.push(loadCharting().then(() => window.Plotly && drawDayChart(element, days, series, yPrefix)));
 }
 
 function drawDayChart(element, days, series, yPrefix) {
