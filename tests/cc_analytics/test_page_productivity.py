@@ -36,8 +36,9 @@ def usd(amount: float) -> str:
     return f"${amount:,.2f}"
 
 
-def records_between(truth: GroundTruth, first: date, last: date, team: str | None = None):
-    return [r for r in truth.records if first <= r.day <= last and team in (None, r.member.team)]
+def records_between(truth: GroundTruth, first: date, last: date, team: str | None = None, org: str | None = None):
+    return [r for r in truth.records
+            if first <= r.day <= last and team in (None, r.member.team) and org in (None, r.member.org_id)]
 
 
 def tally_of(records) -> Tally:
@@ -47,9 +48,10 @@ def tally_of(records) -> Tally:
     return tally
 
 
-def expected_cards(truth: GroundTruth, first: date, last: date, team: str | None = None) -> dict[str, str]:
+def expected_cards(truth: GroundTruth, first: date, last: date, team: str | None = None,
+                   org: str | None = None) -> dict[str, str]:
     """Lines and accept rate over the range; members and sessions distinct per org over the range, summed."""
-    records = records_between(truth, first, last, team)
+    records = records_between(truth, first, last, team, org)
     everything = tally_of(records)
     per_org = [tally_of([r for r in records if r.member.org_id == org]) for org in {r.member.org_id for r in records}]
     return {"lines_accepted": whole(everything.figures["lines_accepted"]),
@@ -250,8 +252,24 @@ def test_readable_on_a_phone(browser, fleet_serve):
         session.close()
 
 
+def test_the_organization_picker_narrows_every_figure(session, fleet_serve):
+    _, fleet = fleet_serve
+    first, last, month = fleet_view(fleet)
+    session.open({"from": f"{first}", "to": f"{last}", "per": "100"})
+    orgs = sorted({member.org_id for member in fleet.members})
+    assert session.page.is_visible("#org-picker")
+    assert session.page.locator("select[name=org] option").all_inner_texts() == ["All organizations", *orgs]
+    session.after(lambda: session.page.select_option("select[name=org]", "org-globex"))
+    assert session.state()["org"] == "org-globex"
+    for figure, text in expected_cards(fleet.truth, first, last, org="org-globex").items():
+        assert session.card(figure) == text, figure
+    wanted = [{k: v for k, v in row.items() if k != "org_id"} for row in shown(expected_members(fleet.truth, month))
+              if row["org_id"] == "org-globex"]
+    assert sorted(session.rows("members"), key=str) == sorted(wanted, key=str)  # one org: no org column
+
+
 def test_an_empty_store_shows_the_claude_env_block_of_this_serve(browser, serve_factory):
-    serve = serve_factory("--aggregate-interval", "0")
+    serve = serve_factory("--aggregate-interval", "0", "--timezone", "Europe/Berlin")
     session = PageSession(browser, serve)
     try:
         session.open()
@@ -261,6 +279,8 @@ def test_an_empty_store_shows_the_claude_env_block_of_this_serve(browser, serve_
         assert session.page.inner_text("#claude-env") == printed.stdout.rstrip("\n")
         assert session.card("lines_accepted") == "0"
         assert "Last record received never" in session.page.inner_text("#freshness")
+        assert session.page.inner_text("#time-zone") == "Europe/Berlin"
+        assert not session.page.is_visible("#org-picker")
         session.screenshot("empty-1280")
         assert session.hosts() <= {"127.0.0.1"} and not session.errors
     finally:
