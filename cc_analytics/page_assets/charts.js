@@ -38,7 +38,9 @@ function drawDayChart(element, days, series, yPrefix) {
     x: days, y: values, name, type: kind === "bar" ? "bar" : "scatter", mode: "lines+markers",
     hovertemplate: `%{x|%Y-%m-%d}: ${yPrefix}%{y:,}<extra>${name}</extra>`,
   }));
-  const layout = {...LAYOUT, showlegend: series.length > 1, yaxis: {...LAYOUT.yaxis, tickprefix: yPrefix}};
+  // A short range gets one tick a day, not hours between its few days.
+  const xaxis = days.length <= 14 ? {...LAYOUT.xaxis, dtick: 86400000, tickformat: "%b %-d"} : LAYOUT.xaxis;
+  const layout = {...LAYOUT, xaxis, showlegend: series.length > 1, yaxis: {...LAYOUT.yaxis, tickprefix: yPrefix}};
   return window.Plotly.react(element, traces, layout, CONFIG);
 }
 
