@@ -18,12 +18,14 @@ from aiohttp import web
 from aggregator import api, purge, usage_api, value_api
 from aggregator.api import ContributionFormat, UserFormat
 from aggregator.refresh import Refresher
-from aggregator.rollup import Rollup
+from aggregator.rollup import Rollup, last_run_version
+from cc_analytics import page
 from cc_analytics.backend import purger
 from cc_analytics.config import Settings
 from collector import readiness
 from collector.github import webhook
 from collector.github.webhook import WebhookReceiver
+from collector.health import CollectorHealth
 from collector.write_ahead_log import QueueDiskRefused, WriteAheadLog
 from collector.writer import BatchWriter
 from exporters import admin_api, metrics_endpoint, users_csv
@@ -47,10 +49,12 @@ def build_read_api(client, settings: Settings, *, refresher: Refresher | None, t
                    queue: WriteAheadLog, writer: BatchWriter, ping_store: Callable[[], None], background: Supervisor,
                    purger: purge.Purger, metrics: ProcessMetrics, usage: metrics_endpoint.UsageExposition | None,
                    sql_client=None, github_webhook: WebhookReceiver | None = None,
-                   more_routes: tuple[RouteTable, ...] = ()) -> web.Application:
+                   more_routes: tuple[RouteTable, ...] = (), health: CollectorHealth | None = None,
+                   page_facts: page.PageFacts | None = None) -> web.Application:
     """Every route of the API port; it refuses to start if one was added without an access level. SQL runs on
     sql_client when given (serve gives it its own), so a slow query holds no other read. Without github_webhook
-    (no --github-webhook-secret-file) POST /github/webhook answers 404 naming the flag."""
+    (no --github-webhook-secret-file) POST /github/webhook answers 404 naming the flag. The page at / shows
+    page_facts (serve fills its claude-env block once the receivers listen) and health's last records."""
     # With tokens a rebinding page cannot call anything (it has no token); without, only known hosts are answered.
     guard = access_control(tokens) if tokens else refuse_unknown_hosts(settings.allowed_host_names)
     app = api.new_api_app(client, settings.database, [guard])
@@ -65,6 +69,8 @@ def build_read_api(client, settings: Settings, *, refresher: Refresher | None, t
         webhook.routes(github_webhook),
         value_api.routes(client, settings.database, lambda: datetime.now(ZoneInfo(settings.timezone)).date(),
                          CONTRIBUTION_FORMATS),
+        page.routes(page_facts or page.PageFacts(settings.timezone), health.last_records if health else dict,
+                    functools.partial(last_run_version, client, settings.database)),
         *more_routes,
     ))
     return app

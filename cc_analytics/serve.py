@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import signal
@@ -20,9 +21,11 @@ from aggregator.readonly_sql import connect_readonly
 from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
 from aggregator.snapshot import Snapshots
+from cc_analytics import claude_env
 from cc_analytics.backend import contributions_for
 from cc_analytics.config import Settings
 from cc_analytics.github_fetching import GitHubFetching, github_fetching
+from cc_analytics.page import PageFacts
 from cc_analytics.read_api import build_read_api, serve_purger
 from cc_analytics.store import migrate, store_target
 from plumbing import malformed_requests
@@ -107,13 +110,14 @@ async def serve(settings: Settings) -> None:
         sql_client = connect_readonly(target) if settings.sql_endpoint else None
         if sql_client is not None:
             running.callback(sql_client.close)
+        page_facts = PageFacts(settings.timezone)
         api = build_read_api(read_client, settings, refresher=refresher, tokens=tokens, queue=queue, writer=writer,
                              ping_store=lambda: write_client.command("SELECT 1"), background=supervisor,
                              purger=serve_purger(target, settings, rollup, running), metrics=metrics, usage=usage,
                              sql_client=sql_client,
                              github_webhook=github_webhook_receiver(target, settings, webhook_secrets, ingestor,
                                                                     metrics, running),
-                             more_routes=(backfills.routes(),))
+                             more_routes=(backfills.routes(),), health=health, page_facts=page_facts)
         api.middlewares.append(reads_after_queued_writes(writer))
         api_port = await _start_site(running, api, settings.host, settings.api_port, "API", limits=connections)
         grpc_server = build_grpc_server(ingestor, settings.max_request_bytes, tokens, connections=connections)
@@ -123,6 +127,7 @@ async def serve(settings: Settings) -> None:
         http_port = await _start_site(running, build_http_app(ingestor, settings.max_request_bytes, tokens),
                                       settings.host, settings.http_port, "OTLP/HTTP",
                                       tls_context, limits=connections)
+        page_facts.claude_env = page_claude_env(settings, grpc_port, http_port)
         log.info("cc-analytics ready: OTLP/gRPC on %s:%d, OTLP/HTTP on %s:%d, API on %s:%d; %s; %s",
                  settings.host, grpc_port, settings.host, http_port, settings.host, api_port, target.description,
                  _access_description(tokens, tls))
@@ -130,6 +135,12 @@ async def serve(settings: Settings) -> None:
         await _wait_for_stop_signal()
         log.info("stopping: finishing requests in flight and flushing the write batch")
     log.info("stopped; %d rows stored in %d batches", writer.stats.rows, writer.stats.batches)
+
+
+def page_claude_env(settings: Settings, grpc_port: int, http_port: int) -> str:
+    """The block `cc-analytics claude-env` prints for this serve, with the ports it bound (0 asks for any)."""
+    bound = dataclasses.replace(settings, grpc_port=grpc_port, http_port=http_port)
+    return claude_env.render(claude_env.reachable_host(settings.host), bound, "grpc", "shell")
 
 
 def connection_limits(settings: Settings, open_file_limit: int) -> ConnectionLimits:

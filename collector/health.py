@@ -79,6 +79,10 @@ class CollectorHealth:
         self._last_record: dict[str, float] = {}
         registry.register(_LastRecordByOrg(self._last_record))
 
+    def last_records(self) -> dict[str, float]:
+        """org -> time (unix seconds) of its latest record, of the orgs kept (a copy)."""
+        return dict(self._last_record)
+
     def watch_queue(self, rows: Callable[[], int], capacity: int) -> None:
         self.queue_rows.set_function(rows)
         self.queue_capacity_rows.set(capacity)

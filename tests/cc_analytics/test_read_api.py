@@ -104,7 +104,9 @@ def test_every_route_serve_builds_declares_an_access_level(read_api):
     assert {path for (_, path), level in routes.items() if level is Access.ORG} == {
         "/api/v1/daily", "/api/v1/users", "/v1/organizations/usage_report/claude_code", "/api/v1/contributions",
         "/api/v1/contributions/pull_requests", "/api/v1/value", "/api/v1/value/forecast", "/api/v1/usage",
-        "/api/v1/usage/adoption", "/api/v1/repositories"}
+        "/api/v1/usage/adoption", "/api/v1/repositories", "/api/v1/freshness"}
+    assert {path for (_, path), level in routes.items() if level is Access.OPEN} >= {
+        "/", "/assets/page.js", "/assets/api.js", "/assets/page.css", "/assets/vendor/plotly.min.js"}
 
 
 def test_without_tokens_no_route_asks_for_one(read_api, serve_factory, tmp_path):
