@@ -5,8 +5,9 @@ and junk plans (tests/support/hostile_names.py) changes nothing another org read
 A real serve with --auth-tokens. The fleet (tests/support/fleet.py) sends three orgs' month and is aggregated; every
 report each fleet org reads with its own token is kept. Then the hostile org sends with its token and the days are
 aggregated again: each fleet org's reports are exactly as before and equal the fleet's truth; the hostile org's own
-figures equal what it sent (repositories lower-cased and cut to 256 characters); /metrics stays bounded, every
-usage and repository family keeps its capped number of names with the rest in `other`, and it parses.
+figures equal what it sent (repositories lower-cased, they and usage names cut to 256 characters); /metrics stays
+bounded, every usage and repository family keeps its capped number of names with the rest in `other`, and it
+parses (promtool check metrics).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from aggregator.snapshot import OTHER
 from tests.support.fleet import Fleet
 from tests.support.fleet_reports import aggregate, api_get, daily_rows, report_differences, span, usage_report, \
     utc_today
-from tests.support.hostile_names import HOSTILE_ORG, KINDS, LONGEST_REPOSITORY, HostileOrg
+from tests.support.hostile_names import HOSTILE_ORG, KINDS, LONGEST_NAME, HostileOrg
 from tests.support.prometheus_server import prometheus_tool
 
 pytestmark = pytest.mark.slow
@@ -59,14 +60,14 @@ def hostile_differences(client, fleet: Fleet, hostile: HostileOrg) -> list[str]:
     got = {(row["kind"], row["name"]): {figure: row[figure] for figure in ("uses", "successes", "failures",
                                                                              "cost_usd")} for row in rows}
     wanted = {key: {**figures, "cost_usd": pytest.approx(figures["cost_usd"])} for key, figures in truth.usage.items()}
-    if got != wanted:
+    if got != wanted or max(len(name) for _, name in got) != LONGEST_NAME:
         problems.append(f"hostile usage: {len(got)} names, sent {len(wanted)}; differing: "
                         f"{[key for key in set(got) | set(wanted) if got.get(key) != wanted.get(key)][:5]}")
     rows = api_get(client, "/api/v1/repositories", **days)["data"]
     got = {row["repository"]: (row["lines_accepted"], row["sessions"], row["members"]) for row in rows}
     wanted = {name: (figures["lines_accepted"], len(figures["sessions"]), len(figures["members"]))
               for name, figures in truth.repositories.items()}
-    if got != wanted or max(map(len, got)) != LONGEST_REPOSITORY:
+    if got != wanted or max(map(len, got)) != LONGEST_NAME:
         problems.append(f"hostile repositories: {len(got)}, sent {len(wanted)}; differing: "
                         f"{[key for key in set(got) | set(wanted) if got.get(key) != wanted.get(key)][:5]}")
     records = {}

@@ -7,7 +7,8 @@ session and junk anthropic.plan values. Its records claim another org's organiza
 
 The truth is this module's own bookkeeping as it builds the records (never cc-analytics code), summed as the
 README defines the figures: a repository is owner/name lower-cased and cut to 256 characters; every usage name
-counts under its kind; subscription_type is the member-day's latest plan when it is exactly team or enterprise.
+counts under its kind, cut to 256 characters; subscription_type is the member-day's latest plan when it is exactly
+team or enterprise.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ HOSTILE_ORG = "org-hostile"
 MEMBERS = 6
 NAMES_PER_KIND = 1_500
 REPOSITORIES = 2_000
-LONGEST_REPOSITORY = 256  # characters of owner/name kept (collector migration 0009)
+LONGEST_NAME = 256  # characters kept of a repository (collector migration 0009) and of a usage name
 RECORDS_PER_REQUEST = 400
 # Text that must stay data wherever it lands: SQL, Prometheus's text format, a CSV formula, terminal escapes.
 INJECTIONS = ("x'; DROP TABLE daily_user; --", 'a"} 1\ncc_analytics_fake{org="org-acme"} 9', "=HYPERLINK(\"x\")",
@@ -43,10 +44,10 @@ KINDS = ("skill", "agent", "mcp_server", "plugin", "tool")
 
 
 def hostile_name(kind: str, number: int) -> str:
-    """A distinct name; some over-long (300 characters: the top-used ones, so they reach /metrics), some injections,
+    """A distinct name; some over-long (20,000 characters: the top-used ones, so they reach /metrics), some injections,
     some odd Unicode."""
     if number % 50 == 0:
-        return f"{kind}-{number}-" + "L" * 300
+        return f"{kind}-{number}-" + "L" * 20_000
     if number % 7 == 0:
         return f"{INJECTIONS[number // 7 % len(INJECTIONS)]}-{kind}-{number}"
     if number % 5 == 0:
@@ -99,7 +100,7 @@ class HostileOrg:
         for kind in KINDS:
             for number in range(NAMES_PER_KIND):
                 # the over-long names are used most, so they rank in /metrics' top names
-                for _ in range(3 if number % 50 == 0 else 1):
+                for _ in range(MEMBERS if number % 50 == 0 else 1):  # twice in each team
                     self._use(unit, kind, hostile_name(kind, number))
                     unit += 1
         for number in range(REPOSITORIES):
@@ -145,7 +146,7 @@ class HostileOrg:
         self.events.append(event(uses[0], time_ns, **who, **uses[1]))
         self.points.append(point("cost.usage", cost, time_ns, time_ns - 10**9, model="claude-x", **who, **attribution))
         self.truth.cost_usd += cost
-        row = self.truth.usage[(kind, name)]
+        row = self.truth.usage[(kind, name[:LONGEST_NAME])]
         row["uses"] += 1
         if kind in ("mcp_server", "tool"):
             row["successes" if succeeded else "failures"] += 1
@@ -166,7 +167,7 @@ class HostileOrg:
         lines = self.rng.randint(1, 50)
         self.points.append(point("lines_of_code.count", lines, time_ns, time_ns - 10**9, type="added", model="claude-x",
                                  **who, **{"vcs.owner.name": owner, "vcs.repository.name": name}))
-        self._in_repository(f"{owner}/{name}".lower()[:LONGEST_REPOSITORY], who, lines)
+        self._in_repository(f"{owner}/{name}".lower()[:LONGEST_NAME], who, lines)
 
     def send(self, serve, token: str) -> None:
         """Every record, in requests of RECORDS_PER_REQUEST, each answered in full."""
