@@ -45,7 +45,9 @@ KINDS = ("skill", "agent", "mcp_server", "plugin", "tool")
 
 def hostile_name(kind: str, number: int) -> str:
     """A distinct name; some over-long (20,000 characters: the top-used ones, so they reach /metrics), some injections,
-    some odd Unicode."""
+    some odd Unicode, and the name /metrics gives its folded series."""
+    if number == 1:
+        return "other"
     if number % 50 == 0:
         return f"{kind}-{number}-" + "L" * 20_000
     if number % 7 == 0:
