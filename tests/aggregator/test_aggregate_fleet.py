@@ -63,7 +63,7 @@ def assert_fleet_covers_the_new_dimensions(fleet: Fleet) -> None:
         orgs_of[record.context.repository_key].add(record.member.org_id)
     assert any(len(orgs) > 1 for name, orgs in orgs_of.items() if name), orgs_of
     assert {context.plan for context in contexts} == {"team", "enterprise", "pro", ""}
-    actors = [(day, *key) for day in fleet.days for key in fleet.truth.actors(day)]
+    actors = [(day, *key) for day, keys in fleet.truth.actors().items() for key in keys]
     assert {(day, org, key) for day, org, key, remote in actors if remote} & {
         (day, org, key) for day, org, key, remote in actors if not remote}, "no member-day both remote and local"
     assert set(fleet.truth.subscription_types().values()) == {"team", "enterprise", None}

@@ -196,11 +196,12 @@ def usage_record_differences(where: str, got: dict, want: dict) -> list[str]:
     return problems
 
 
-def usage_differences(records: list[dict], truth: GroundTruth, day: date,
+def usage_differences(records: list[dict], truth: GroundTruth, day: date, actors: dict[tuple[str, str, bool], Tally],
                       tiers: dict[tuple[date, str, str], str | None]) -> list[str]:
     """One day of the Admin-API-shaped report: one record per actor and is_remote, each figure as the fleet sent
-    it, the member-day's subscription_type (tiers: GroundTruth.subscription_types) on both."""
-    expected, members = truth.actors(day), truth.members()
+    it, the member-day's subscription_type on both (actors and tiers: the truth's actors() of the day and its
+    subscription_types(), computed once for every day)."""
+    expected, members = actors, truth.members()
     actual = {(record["organization_id"], record["actor"].get("email_address") or record["actor"].get("api_key_name"),
                record["is_remote"]): record for record in records}
     if set(actual) != set(expected) or len(records) != len(actual):
@@ -312,9 +313,9 @@ def report_differences(serve, fleet: Fleet, truth: GroundTruth) -> list[str]:
         problems += users_differences(api_get(serve, "/api/v1/users", month=month)["data"], truth, month)
         problems += csv_differences(serve.api("GET", "/api/v1/users", month=month, format="csv").decode(),
                                     truth, month)
-    tiers = truth.subscription_types()
+    actors, tiers = truth.actors(), truth.subscription_types()
     for day in fleet.days:
-        problems += usage_differences(usage_report(serve, day), truth, day, tiers)
+        problems += usage_differences(usage_report(serve, day), truth, day, actors.get(day, {}), tiers)
     problems += repository_differences(serve, fleet, truth)
     problems += tool_usage_differences(serve, fleet, truth)
     return problems + value_differences(serve, fleet, truth)

@@ -196,10 +196,13 @@ class GroundTruth:
     def users(self, month: str) -> dict[tuple[str, str], Tally]:
         return self.tally(lambda r: (r.member.org_id, r.member.user_key), month=month)
 
-    def actors(self, day: date) -> dict[tuple[str, str, bool], Tally]:
-        """Per (org, user key, is_remote): the records of one day (the Admin API's records)."""
-        tallies = self.tally(lambda r: (r.day, r.member.org_id, r.member.user_key, r.context.is_remote))
-        return {key[1:]: tally for key, tally in tallies.items() if key[0] == day}
+    def actors(self) -> dict[date, dict[tuple[str, str, bool], Tally]]:
+        """Per day, per (org, user key, is_remote): the records of the day (the Admin API's records)."""
+        days: dict[date, dict[tuple[str, str, bool], Tally]] = defaultdict(dict)
+        for (day, *key), tally in self.tally(
+                lambda r: (r.day, r.member.org_id, r.member.user_key, r.context.is_remote)).items():
+            days[day][tuple(key)] = tally
+        return dict(days)
 
     def subscription_types(self) -> dict[tuple[date, str, str], str | None]:
         """Per (day, org, user key): the plan of the member's latest record of the day that names one, if it is an
