@@ -1,12 +1,13 @@
 """The fleet test: a simulated fleet of Claude Code users (tests/support/fleet.py), sent through the official OpenTelemetry SDK
 into a real serve that restarts midway and receives late data, must show in every figure of the daily report, the
-users report (JSON and CSV) and the Admin-API-shaped usage report exactly what the fleet sent; and re-aggregating
-must change nothing.
+users report (JSON and CSV), the Admin-API-shaped usage report (a record per actor, day and is_remote, with its
+subscription_type), the repositories report (JSON and CSV), the usage report's tools and the value report exactly
+what the fleet sent; and re-aggregating must change nothing.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date
 
 from tests.support.fleet import Fleet
@@ -50,6 +51,26 @@ def assert_fleet_covers_the_issue(fleet: Fleet) -> None:
         EDIT_TOOLS, ["edits_accepted", "edits_rejected"])
 
 
+def assert_fleet_covers_the_new_dimensions(fleet: Fleet) -> None:
+    """Claude Code 2.1.332's dimensions, each way they vary: sessions with and without a repository, one in two
+    spellings, one in two orgs; remote and local sessions of one member on one day; every kind of plan, and a
+    member-day whose plan is a tier beside one whose plan is not; tools that succeeded and failed."""
+    contexts = {record.context for record in fleet.truth.records}
+    spelled = {context.repository for context in contexts}
+    assert "" in spelled and len({name.lower() for name in spelled}) < len(spelled), spelled
+    orgs_of = defaultdict(set)
+    for record in fleet.truth.records:
+        orgs_of[record.context.repository_key].add(record.member.org_id)
+    assert any(len(orgs) > 1 for name, orgs in orgs_of.items() if name), orgs_of
+    assert {context.plan for context in contexts} == {"team", "enterprise", "pro", ""}
+    actors = [(day, *key) for day, keys in fleet.truth.actors().items() for key in keys]
+    assert {(day, org, key) for day, org, key, remote in actors if remote} & {
+        (day, org, key) for day, org, key, remote in actors if not remote}, "no member-day both remote and local"
+    assert set(fleet.truth.subscription_types().values()) == {"team", "enterprise", None}
+    results = {(r.tool_result.tool_name, r.tool_result.succeeded) for r in fleet.truth.records if r.tool_result}
+    assert {(tool, succeeded) for tool in ("Bash", "Read", "Grep") for succeeded in (True, False)} <= results
+
+
 def late_day_differences(serve, fleet: Fleet) -> list[str]:
     rows = [row for row in daily_rows(serve, fleet) if date.fromisoformat(row["date"]) in fleet.late_days]
     return daily_differences(rows, {key: tally for key, tally in fleet.truth.daily().items()
@@ -65,6 +86,7 @@ def test_fleet_figures_equal_what_the_fleet_sent(serve_factory, tmp_path):
     serve = serve_factory(*SERVE_ARGS, data_dir=data_dir)
     fleet.send("after_restart", serve)
     assert_fleet_covers_the_issue(fleet)
+    assert_fleet_covers_the_new_dimensions(fleet)
     assert_raw_tables_hold_what_was_sent(serve, fleet)
 
     aggregate(serve, fleet)

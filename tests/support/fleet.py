@@ -43,6 +43,8 @@ from tests.support.fleet_truth import (
     GroundTruth,
     Member,
     SentRecord,
+    SessionContext,
+    ToolResult,
     point_figure,
 )
 
@@ -53,11 +55,20 @@ AGENTS = ("Explore", "general-purpose")
 SKILLS = ("pdf", "xlsx")
 MCP_TOOLS = (("github", "create_issue"), ("linear", "search"))
 PERMISSION_MODES = ("default", "acceptEdits", "plan")
+# Per org, the repositories its sessions work in, as their git origins spell them: one in two spellings, one in
+# two orgs; and the plans its members' sessions report ('' none: API key users).
+REPOSITORIES = {"org-acme": ("Acme/Widgets", "acme/widgets", "acme/search", "SharedCo/Toolkit"),
+                "org-globex": ("globex/app", "Globex/App", "sharedco/toolkit"),
+                "org-initech": ("initech/tps",)}
+PLANS = {"org-acme": ("enterprise", "enterprise", "pro"), "org-globex": ("team", "pro", ""),
+         "org-initech": ("", "", "team")}
+NO_REPOSITORY_SHARE, REMOTE_SHARE = 0.25, 0.3
+# Tools besides the edit tools and Bash, whose results the fleet reports with failures.
+OTHER_TOOLS = ("Read", "Grep", "WebFetch")
 
 
 def build_members(rng: random.Random) -> list[Member]:
-    """Three orgs: acme (everyone has an email), globex (mixed), initech (no emails; one user with only user.id);
-    the acme members and one of globex work in a git repository their records name."""
+    """Three orgs: acme (everyone has an email), globex (mixed), initech (no emails; one user with only user.id)."""
     def account() -> str:
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
@@ -65,10 +76,10 @@ def build_members(rng: random.Random) -> list[Member]:
         return f"{rng.getrandbits(256):064x}"
 
     return [
-        Member("org-acme", "payments", "ada@acme.example", account(), install(), "vscode", "Acme/Widgets"),
-        Member("org-acme", "payments", "grace@acme.example", account(), install(), "iTerm.app", "acme/widgets"),
-        Member("org-acme", "search", "linus@acme.example", account(), install(), "tmux", "acme/search"),
-        Member("org-globex", "mobile", "hedy@globex.example", account(), install(), "vscode", "globex/app"),
+        Member("org-acme", "payments", "ada@acme.example", account(), install(), "vscode"),
+        Member("org-acme", "payments", "grace@acme.example", account(), install(), "iTerm.app"),
+        Member("org-acme", "search", "linus@acme.example", account(), install(), "tmux"),
+        Member("org-globex", "mobile", "hedy@globex.example", account(), install(), "vscode"),
         Member("org-globex", "payments", "alan@globex.example", account(), install(), "ghostty"),
         Member("org-globex", "mobile", "", account(), install(), "claude-desktop"),
         Member("org-initech", "platform", "", account(), install(), "vscode"),
@@ -81,10 +92,11 @@ class ClaudeCodeProcess:
     instruments and attribute shapes, and the fleet's record of each point and event it exported."""
 
     def __init__(self, fleet: "Fleet", member: Member, session_id: str, *, transport: str, temporality: str,
-                 copies: int = 1, metrics: bool = True):
+                 copies: int = 1, metrics: bool = True, context: SessionContext = SessionContext()):
         self.fleet, self.member, self.session_id, self.temporality = fleet, member, session_id, temporality
+        self.context = context
         self.launched_ns = fleet.clock.now_ns
-        self.identity = member.attributes(session_id)
+        self.identity = {**member.attributes(session_id), **context.attributes()}
         resource = Resource.create({"service.name": "claude-code", "service.version": CLIENT_VERSION,
                                     "os.type": "linux", "host.arch": "amd64", "team": member.team})
         self.metric_exporter = FleetMetricExporter(fleet.collector, transport, temporality, copies)
@@ -121,8 +133,11 @@ class ClaudeCodeProcess:
         self.sequence += 1
         self.logger.emit(timestamp=self.fleet.clock.now_ns, observed_timestamp=self.fleet.clock.now_ns,
                          body=f"claude_code.{name}", attributes=attributes)
+        result = (ToolResult(extra["tool_name"], extra["success"] == "true", extra["duration_ms"])
+                  if name == "tool_result" else None)
         self.events.append(SentRecord("event", self.fleet.clock.now_ns, 0, self.member, self.session_id,
-                                      EVENT_FIGURES.get(name), 1 if name in EVENT_FIGURES else 0))
+                                      EVENT_FIGURES.get(name), 1 if name in EVENT_FIGURES else 0,
+                                      context=self.context, tool_result=result))
 
     def export(self) -> None:
         """Flush metrics and events now; record each point the SDK sent (checked against what it really sent)."""
@@ -149,7 +164,7 @@ class ClaudeCodeProcess:
             self.fleet.truth.records.append(SentRecord(
                 "metric", now, start, self.member, self.session_id, point_figure(name, attributes),
                 self.since_export.get(series, 0), model=attributes.get("model", ""),
-                tool_name=attributes.get("tool_name", "") if name == EDIT_DECISION else ""))
+                tool_name=attributes.get("tool_name", "") if name == EDIT_DECISION else "", context=self.context))
         self.since_export = {}
 
     @staticmethod
@@ -192,6 +207,10 @@ class Fleet:
 
     def __init__(self, today: date, seed: int = SEED):
         self.rng = random.Random(seed)
+        # The draws of what Claude Code 2.1.332 added (sessions' contexts, more tools): a stream of their own, so
+        # the fleet's original stream, and every figure it drew, stay as they were.
+        self.context_rng = random.Random(seed + 1)
+        self.contexts: dict[str, SessionContext] = {}  # session id -> its context, the same in every process
         self.days = fleet_days(today)
         self.members = build_members(self.rng)
         self.clock = SimulatedClock()
@@ -275,7 +294,16 @@ class Fleet:
         if self.clock.day.month != self.days[-1].month:
             self.features.add("previous month")
         return ClaudeCodeProcess(self, member, session_id, transport=transport, temporality=temporality,
-                                 copies=copies, metrics=metrics)
+                                 copies=copies, metrics=metrics, context=self._context(member, session_id))
+
+    def _context(self, member: Member, session_id: str) -> SessionContext:
+        """A session's repository, remote id and plan; a resumed or parallel process keeps its session's."""
+        if session_id not in self.contexts:
+            rng = self.context_rng
+            repository = "" if rng.random() < NO_REPOSITORY_SHARE else rng.choice(REPOSITORIES[member.org_id])
+            remote = f"cse_{rng.getrandbits(96):024x}" if rng.random() < REMOTE_SHARE else ""
+            self.contexts[session_id] = SessionContext(repository, remote, rng.choice(PLANS[member.org_id]))
+        return self.contexts[session_id]
 
     # Scenarios: each sets the simulated clock, runs processes and ends them.
 
@@ -370,6 +398,11 @@ class Fleet:
                          duration_ms=duration, decision_type="accept", decision_source="config")
             process.emit("hook_execution_complete", prompt_id, hook_event="PreToolUse", hook_name="PreToolUse:Bash",
                          num_hooks=1 + duration % 2, num_success=1, num_blocking=0, total_duration_ms=duration % 50)
+        if self.context_rng.random() < 0.4:
+            succeeded = self.context_rng.random() < 0.7
+            process.emit("tool_result", prompt_id, tool_name=self.context_rng.choice(OTHER_TOOLS),
+                         success="true" if succeeded else "false", duration_ms=self.context_rng.randint(1, 4000),
+                         **({} if succeeded else {"error": "tool failed"}))
         if rng.random() < 0.25:
             process.add(COMMITS, 1)
         if rng.random() < 0.1:

@@ -12,7 +12,12 @@ from datetime import date, datetime, timezone
 import pytest
 
 from tests.support.fleet import Fleet
-from tests.support.fleet_truth import AMOUNT_FIGURES, GroundTruth, Tally
+from tests.support.fleet_truth import AMOUNT_FIGURES, VALUE_RATIOS, GroundTruth, Tally
+
+# The figures of a repository row (aggregator/figures.py's REPOSITORY_FIGURES, as the README lists them).
+REPOSITORY_FIGURES = ("lines_accepted", "lines_removed", "edits_accepted", "edits_rejected", "commits",
+                      "pull_requests", "input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens",
+                      "cost_usd")
 
 TOOL_ACTIONS = {"Edit": "edit_tool", "MultiEdit": "multi_edit_tool", "Write": "write_tool",
                 "NotebookEdit": "notebook_edit_tool"}
@@ -69,11 +74,15 @@ def accept_rate(tally: Tally) -> float | None:
     return tally.figures["edits_accepted"] / decided if decided else None
 
 
+# Figures that are quotients: equal to within float rounding.
+RATIOS = ("accept_rate", "share_without_email", "top_decile_share", "top10_share", *VALUE_RATIOS)
+
+
 def same(actual, expected, field: str) -> bool:
     """Counts exactly equal (and JSON integers); amounts and ratios to within float rounding."""
     if expected is None or actual is None:
         return actual is expected
-    if field in AMOUNT_FIGURES or field in ("accept_rate", "share_without_email"):
+    if field in AMOUNT_FIGURES or field in RATIOS:
         return actual == pytest.approx(expected, rel=1e-9, abs=1e-12)
     if isinstance(expected, str):
         return actual == expected
@@ -136,7 +145,7 @@ def csv_differences(text: str, truth: GroundTruth, month: str) -> list[str]:
     return problems
 
 
-def expected_usage_record(day: date, member, tally: Tally) -> dict:
+def expected_usage_record(day: date, member, tally: Tally, is_remote: bool, subscription_type: str | None) -> dict:
     actor = ({"type": "user_actor", "email_address": member.email} if member.email
              else {"type": "api_actor", "api_key_name": member.user_key})
     tools = {action: {"accepted": tally.by_tool.get(tool, {}).get("edits_accepted", 0),
@@ -147,6 +156,7 @@ def expected_usage_record(day: date, member, tally: Tally) -> dict:
                       "cents": figures.get("cost_usd", 0) * 100}
               for model, figures in tally.by_model.items() if any(figures.values())}
     return {"date": f"{day}", "actor": actor, "organization_id": member.org_id, "terminal_type": member.terminal_type,
+            "is_remote": is_remote, "subscription_type": subscription_type,
             "core_metrics": {"num_sessions": len(tally.sessions),
                              "lines_of_code": {"added": tally.figures["lines_accepted"],
                                                "removed": tally.figures["lines_removed"]},
@@ -170,7 +180,8 @@ def usage_record_differences(where: str, got: dict, want: dict) -> list[str]:
     problems = []
     if got["date"] not in (want["date"], f"{want['date']}T00:00:00Z"):  # RFC 3339, as Anthropic's API has it
         problems.append(f"{where} date: {got['date']}")
-    for field in ("actor", "organization_id", "terminal_type", "core_metrics", "tool_actions"):
+    for field in ("actor", "organization_id", "terminal_type", "is_remote", "subscription_type", "core_metrics",
+                  "tool_actions"):
         if got.get(field) != want[field]:
             problems.append(f"{where} {field}: {got.get(field)}, fleet sent {want[field]}")
     models = model_breakdown(got)
@@ -185,16 +196,95 @@ def usage_record_differences(where: str, got: dict, want: dict) -> list[str]:
     return problems
 
 
-def usage_differences(records: list[dict], truth: GroundTruth, day: date) -> list[str]:
-    """One day of the Admin-API-shaped report: one record per actor, each figure as the fleet sent it."""
-    expected, members = truth.actors(day), truth.members()
-    actual = {(record["organization_id"], record["actor"].get("email_address") or record["actor"].get("api_key_name")):
-              record for record in records}
+def usage_differences(records: list[dict], truth: GroundTruth, day: date, actors: dict[tuple[str, str, bool], Tally],
+                      tiers: dict[tuple[date, str, str], str | None]) -> list[str]:
+    """One day of the Admin-API-shaped report: one record per actor and is_remote, each figure as the fleet sent
+    it, the member-day's subscription_type on both (actors and tiers: the truth's actors() of the day and its
+    subscription_types(), computed once for every day)."""
+    expected, members = actors, truth.members()
+    actual = {(record["organization_id"], record["actor"].get("email_address") or record["actor"].get("api_key_name"),
+               record["is_remote"]): record for record in records}
     if set(actual) != set(expected) or len(records) != len(actual):
         return [f"usage report {day}: actors {sorted(actual)} (of {len(records)}), fleet's {sorted(expected)}"]
-    return [problem for key, tally in expected.items()
-            for problem in usage_record_differences(f"usage report {day} {key}", actual[key],
-                                                    expected_usage_record(day, members[key], tally))]
+    return [problem for (org, key, is_remote), tally in expected.items()
+            for problem in usage_record_differences(
+                f"usage report {day} {(org, key, is_remote)}", actual[(org, key, is_remote)],
+                expected_usage_record(day, members[(org, key)], tally, is_remote, tiers[(day, org, key)]))]
+
+
+def span(fleet: Fleet) -> dict:
+    return {"from": f"{fleet.days[0]}", "to": f"{fleet.days[-1]}"}
+
+
+def expected_repository_row(org: str, repository: str, tally: Tally) -> dict:
+    return {"org_id": org, "repository": repository,
+            **{figure: tally.figures[figure] for figure in REPOSITORY_FIGURES}, "sessions": len(tally.sessions),
+            "members": len(tally.users), "accept_rate": accept_rate(tally)}
+
+
+def repository_differences(serve, fleet: Fleet, truth: GroundTruth) -> list[str]:
+    """GET /api/v1/repositories over the fleet's range, JSON and CSV, and for one team: per (org, repository
+    lower-cased, '' where none was sent) every figure as the fleet sent it, lines accepted first."""
+    problems = []
+    for team in (None, "payments"):
+        rows = api_get(serve, "/api/v1/repositories", **span(fleet), **({"team": team} if team else {}))["data"]
+        expected = truth.in_days(fleet.days[0], fleet.days[-1], team).repositories()
+        keys = [(row["org_id"], row["repository"]) for row in rows]
+        if sorted(keys) != sorted(expected) or len(set(keys)) != len(keys):
+            problems.append(f"repositories team={team}: rows {keys}, fleet's {sorted(expected)}")
+            continue
+        if keys != sorted(keys, key=lambda key: (-expected[key].figures["lines_accepted"], *key)):
+            problems.append(f"repositories team={team}: not by lines accepted descending, then org and name")
+        for row, key in zip(rows, keys):
+            problems += differences(f"repositories team={team} {key}", row, expected_repository_row(
+                *key, expected[key]))
+    rows = api_get(serve, "/api/v1/repositories", **span(fleet))["data"]
+    text = serve.api("GET", "/api/v1/repositories", **span(fleet), format="csv").decode()
+    listed = list(csv.DictReader(io.StringIO(text)))
+    # the CSV writer's cells: null empty, numbers as Python prints them (the fleet's names start with no formula)
+    as_text = [{column: "" if value is None else f"{value}" for column, value in row.items()} for row in rows]
+    if listed != as_text:
+        problems.append(f"repositories csv: {listed[:3]}..., JSON {as_text[:3]}...")
+    return problems
+
+
+def tool_usage_differences(serve, fleet: Fleet, truth: GroundTruth) -> list[str]:
+    """The usage report's `tool` kind per member: each tool's calls, successes, failures and duration as the
+    fleet's tool_result events told them; no cost or tokens (nothing attributes a request to a tool)."""
+    rows = api_get(serve, "/api/v1/usage", kind="tool", group="user", **span(fleet))["data"]
+    expected = truth.in_days(fleet.days[0], fleet.days[-1]).tools()
+    actual = {(row["org_id"], row["user_key"], row["name"]): row for row in rows}
+    if set(actual) != set(expected) or len(actual) != len(rows) or {row["kind"] for row in rows} != {"tool"}:
+        return [f"usage tool: rows {sorted(actual)}, fleet's {sorted(expected)}"]
+    problems = []
+    for key, calls in expected.items():
+        row = actual[key]
+        if {figure: row[figure] for figure in calls} != calls or row["cost_usd"] or row["input_tokens"]:
+            problems.append(f"usage tool {key}: {row}, fleet sent {calls}")
+        if row["success_rate"] != calls["successes"] / calls["uses"]:
+            problems.append(f"usage tool {key} success_rate: {row['success_rate']}")
+    return problems
+
+
+def value_differences(serve, fleet: Fleet, truth: GroundTruth) -> list[str]:
+    """GET /api/v1/value over the fleet's range and for one team: every sum, ratio, the spend concentration and
+    the top spenders as the fleet's records add up (no contribution rows: nothing merged with Claude Code)."""
+    problems = []
+    for team in (None, "payments"):
+        rows = api_get(serve, "/api/v1/value", **span(fleet), **({"team": team} if team else {}))["data"]
+        expected = truth.in_days(fleet.days[0], fleet.days[-1], team).value()
+        if [row["org_id"] for row in rows] != sorted(expected):
+            problems.append(f"value team={team}: orgs {[row['org_id'] for row in rows]}, fleet's {sorted(expected)}")
+            continue
+        for row in rows:
+            want = dict(expected[row["org_id"]])
+            spenders = want.pop("top_spenders")
+            problems += differences(f"value team={team} {row['org_id']}", row, want)
+            got = [(spender["user_key"], spender["share"]) for spender in row["top_spenders"]]
+            if [key for key, _ in got] != [key for key, _ in spenders] or any(
+                    share != pytest.approx(wanted, rel=1e-9) for (_, share), (_, wanted) in zip(got, spenders)):
+                problems.append(f"value team={team} {row['org_id']} top_spenders: {got}, fleet's {spenders}")
+    return problems
 
 
 def filter_differences(serve, fleet: Fleet) -> list[str]:
@@ -223,9 +313,12 @@ def report_differences(serve, fleet: Fleet, truth: GroundTruth) -> list[str]:
         problems += users_differences(api_get(serve, "/api/v1/users", month=month)["data"], truth, month)
         problems += csv_differences(serve.api("GET", "/api/v1/users", month=month, format="csv").decode(),
                                     truth, month)
+    actors, tiers = truth.actors(), truth.subscription_types()
     for day in fleet.days:
-        problems += usage_differences(usage_report(serve, day), truth, day)
-    return problems
+        problems += usage_differences(usage_report(serve, day), truth, day, actors.get(day, {}), tiers)
+    problems += repository_differences(serve, fleet, truth)
+    problems += tool_usage_differences(serve, fleet, truth)
+    return problems + value_differences(serve, fleet, truth)
 
 
 def all_differences(serve, fleet: Fleet) -> list[str]:
