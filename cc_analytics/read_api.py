@@ -20,6 +20,7 @@ from aggregator.api import ContributionFormat, UserFormat
 from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
 from cc_analytics.backend import purger
+from cc_analytics import sign_in
 from cc_analytics.config import Settings
 from collector import readiness
 from collector.github import webhook
@@ -32,6 +33,8 @@ from plumbing.allowed_hosts import refuse_unknown_hosts
 from plumbing.auth import TokenTable
 from plumbing.metrics_registry import ProcessMetrics
 from plumbing.routes import RouteTable, mount
+from plumbing.sessions import Sessions
+from plumbing.sign_in_attempts import SignInAttempts
 from plumbing.store.client import StoreTarget, connect
 from plumbing.supervisor import Supervisor
 
@@ -51,8 +54,10 @@ def build_read_api(client, settings: Settings, *, refresher: Refresher | None, t
     """Every route of the API port; it refuses to start if one was added without an access level. SQL runs on
     sql_client when given (serve gives it its own), so a slow query holds no other read. Without github_webhook
     (no --github-webhook-secret-file) POST /github/webhook answers 404 naming the flag."""
-    # With tokens a rebinding page cannot call anything (it has no token); without, only known hosts are answered.
-    guard = access_control(tokens) if tokens else refuse_unknown_hosts(settings.allowed_host_names)
+    # With tokens a rebinding page cannot call anything (it has no token, and the cookie of a signed-in browser
+    # is SameSite=Strict, for this host only); without, only known hosts are answered.
+    sessions = Sessions(settings.session_hours * 3600)
+    guard = access_control(tokens, sessions) if tokens else refuse_unknown_hosts(settings.allowed_host_names)
     app = api.new_api_app(client, settings.database, [guard])
     mount(app, (
         api.routes(client, settings.database, refresher, USER_FORMATS, sql_client, CONTRIBUTION_FORMATS),
@@ -65,6 +70,7 @@ def build_read_api(client, settings: Settings, *, refresher: Refresher | None, t
         webhook.routes(github_webhook),
         value_api.routes(client, settings.database, lambda: datetime.now(ZoneInfo(settings.timezone)).date(),
                          CONTRIBUTION_FORMATS),
+        sign_in.routes(tokens, sessions, SignInAttempts(), secure_cookie=settings.tls is not None),
         *more_routes,
     ))
     return app

@@ -52,15 +52,17 @@ class ContributionFilters:
     org: str | None = None
     team: str | None = None
     repository: str | None = None  # owner/name, lower-cased
+    member: str | None = None  # one member's key (their email as stored): a member token's own figures
 
     def where(self, table: str = DAILY_TABLE) -> str:
         conditions = [f"{table}.org_id = {{org:String}}" if self.org is not None else "",
                       f"{table}.team = {{team:String}}" if self.team is not None else "",
-                      f"{table}.repository = {{repository:String}}" if self.repository is not None else ""]
+                      f"{table}.repository = {{repository:String}}" if self.repository is not None else "",
+                      f"{table}.member = {{member:String}}" if self.member is not None else ""]
         return "".join(f" AND {condition}" for condition in conditions if condition)
 
     def parameters(self) -> dict:
-        return {"org": self.org, "team": self.team, "repository": self.repository}
+        return {"org": self.org, "team": self.team, "repository": self.repository, "member": self.member}
 
 
 def ratio(part: float, whole: float) -> float:
