@@ -17,7 +17,7 @@ import urllib.parse
 from aiohttp import web
 
 from plumbing.access import CALLER
-from plumbing.auth import TokenTable
+from plumbing.auth import Caller, TokenTable
 from plumbing.json_answer import json_response
 from plumbing.log_once import RateLimitedLog
 from plumbing.request_body import BodyTooLarge, read_bounded
@@ -59,9 +59,12 @@ def routes(tokens: TokenTable | None, sessions: Sessions, attempts: SignInAttemp
     refusals = RateLimitedLog(log, logging.WARNING)
 
     @table.get("/signin", Access.OPEN)
-    async def sign_in_form(_: web.Request) -> web.Response:
+    async def sign_in_form(request: web.Request) -> web.Response:
         if tokens is None:
             return _page("Sign in", _OPEN_NOTE)
+        caller = sessions.caller(request.cookies.get(SESSION_COOKIE))
+        if caller is not None:  # signed in already: say as whom, and offer to sign out
+            return _page("Signed in", f"<p>{html.escape(_who(caller))}.</p>\n" + _SIGN_OUT)
         return _page("Sign in", _FORM)
 
     @table.post("/signin", Access.OPEN, takes_form=True)
@@ -110,6 +113,21 @@ def routes(tokens: TokenTable | None, sessions: Sessions, attempts: SignInAttemp
                               "orgs": tokens.orgs() if caller.is_admin and tokens else None})
 
     return table
+
+
+_SIGN_OUT = """<form method="post" action="/signout">
+<button type="submit">Sign out</button>
+</form>
+<p><a href="/">Open the page</a></p>
+"""
+
+
+def _who(caller: Caller) -> str:
+    if caller.is_admin:
+        return "Signed in with an admin token: every org"
+    if caller.is_member:
+        return f"Signed in as {caller.member}, of org {caller.org_id}: your own figures"
+    return f"Signed in with the token of org {caller.org_id}"
 
 
 _OPEN_NOTE = ("<p>This serve has no --auth-tokens: every figure is open on this address, there is nothing to sign "

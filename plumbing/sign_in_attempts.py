@@ -7,6 +7,7 @@ a flood of addresses cannot grow memory.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -33,7 +34,7 @@ class SignInAttempts:
             first, count = self._current(address)
             if count < self._max_failures:
                 return 0
-            return max(1, int(first + self._window - self._clock()) + 1)
+            return max(1, math.ceil(first + self._window - self._clock()))
 
     def failed(self, address: str) -> None:
         with self._lock:
