@@ -186,15 +186,16 @@ def test_wrong_tokens_from_one_address_are_bounded(serve_factory, tmp_path):
     assert "wrong-token" not in log and TOKENS["org-a"] not in log
 
 
-def test_under_tls_the_cookie_is_secure(serve_factory, tmp_path):
+def test_under_tls_the_cookie_is_secure_and_lives_for_session_hours(serve_factory, tmp_path):
     openssl = require_tool("openssl", "install it: apt-get install openssl")
     subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
                     "-keyout", str(tmp_path / "server.key"), "-out", str(tmp_path / "server.pem")],
                    check=True, capture_output=True)
     (tmp_path / "tokens").write_text(f"org-a {TOKENS['org-a']}\n")
     serve = serve_factory("--auth-tokens", str(tmp_path / "tokens"), "--tls-cert", str(tmp_path / "server.pem"),
-                          "--tls-key", str(tmp_path / "server.key"))
-    assert sign_in(serve, TOKENS["org-a"]).cookie[SESSION_COOKIE]["secure"] is True
+                          "--tls-key", str(tmp_path / "server.key"), "--session-hours", "1")
+    morsel = sign_in(serve, TOKENS["org-a"]).cookie[SESSION_COOKIE]
+    assert (morsel["secure"], morsel["max-age"]) == (True, "3600")
 
 
 def test_without_tokens_there_is_nothing_to_sign_in_to(serve_factory):
