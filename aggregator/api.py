@@ -3,8 +3,7 @@
 The embedded store has one owner, the serve process, so reading it while serve runs goes through here
 (`cc-analytics query` and `cc-analytics report` use it). SQL is checked and bounded by aggregator/readonly_sql.py
 and streamed; serve --sql-endpoint no turns it off. State-changing requests from other sites' pages are refused
-(plumbing/cross_origin.py). A member token (plumbing/auth.py) reads its own daily figures and members-report row;
-the contributions and repositories reports are org-wide and refuse it (its merged PRs are in its members row).
+(plumbing/cross_origin.py). A member token (plumbing/auth.py) reads every report narrowed to its own figures.
 Other outputs (CSV, the Admin API shape, Prometheus) are added by
 exporters through `user_formats` and their own route tables, so imports flow from exporters to the aggregator, never
 back; cc_analytics/read_api.py assembles them.
@@ -189,9 +188,10 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
 
     def contribution_filters(request: web.Request) -> ContributionFilters:
         return ContributionFilters(org=requested_org(request), team=optional(request, "team"),
-                                   repository=parse_repository(request.query.get("repo")))
+                                   repository=parse_repository(request.query.get("repo")),
+                                   member=requested_member(request))
 
-    @table.get("/api/v1/contributions", Access.ORG)
+    @table.get("/api/v1/contributions", Access.MEMBER)
     async def contributions(request: web.Request) -> web.Response:
         try:
             first, last = parse_range(request.query.get("from"), request.query.get("to"))
@@ -209,7 +209,7 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
             "Content-Type": download.content_type,
             "Content-Disposition": f'attachment; filename="{file_name(first, last, group, download.extension)}"'})
 
-    @table.get("/api/v1/contributions/pull_requests", Access.ORG)
+    @table.get("/api/v1/contributions/pull_requests", Access.MEMBER)
     async def contribution_pull_requests(request: web.Request) -> web.Response:
         try:
             first, last = parse_range(request.query.get("from"), request.query.get("to"))
@@ -223,7 +223,7 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
                                      level)
         return json_response({"from": first.isoformat(), "to": last.isoformat(), "data": rows})
 
-    @table.get("/api/v1/repositories", Access.ORG)
+    @table.get("/api/v1/repositories", Access.MEMBER)
     async def repository_figures(request: web.Request) -> web.Response:
         """Per (org, repository) over the days; CSV in the contributions' formats (contribution_formats)."""
         try:
@@ -231,7 +231,8 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
             output_format = parse_choice("format", request.query.get("format"), ("json", *contribution_formats),
                                          "json")
             filters = repositories.RepositoryFilters(org=requested_org(request), team=optional(request, "team"),
-                                                     repository=parse_repository(request.query.get("repo")))
+                                                     repository=parse_repository(request.query.get("repo")),
+                                                     member=requested_member(request))
         except BadParameter as error:
             return bad_request(error)
         rows = await in_query_thread(request, repositories.Repositories(client, database).rows, first, last, filters)

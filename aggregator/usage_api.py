@@ -1,7 +1,7 @@
 """The Usage routes of the read API: GET /api/v1/usage (per name or per member and name) and
 GET /api/v1/usage/adoption (feature adoption per day, org and team), as JSON or in a download format (CSV),
 with the parameters and errors of the other reports; an org token reads only its org. A member token reads its own
-usage (per name: members is 1), not adoption (shares of an org's members, which one member has no reading of)."""
+usage (per name: members is 1) and adoption (active_members 1 on its days, each feature's members 0 or 1)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def routes(client: Client, database: str, formats: dict[str, ContributionFormat]
                       file_stem(first, last, group),
                       {"from": first.isoformat(), "to": last.isoformat(), "group": group})
 
-    @table.get("/api/v1/usage/adoption", Access.ORG)
+    @table.get("/api/v1/usage/adoption", Access.MEMBER)
     async def adoption(request: web.Request) -> web.Response:
         try:
             first, last, filters, output_format = common(request)

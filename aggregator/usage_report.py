@@ -67,7 +67,7 @@ class Usage(RollupReader):
 
     def adoption(self, first: date, last: date, filters: UsageFilters) -> list[dict]:
         """Per day, org and team: active members, and those who used each feature with their share."""
-        member_filter = UsageFilters(org=filters.org, team=filters.team).where("daily_user")
+        member_filter = UsageFilters(org=filters.org, team=filters.team, member=filters.member).where("daily_user")
         used = ", ".join(f"max({condition}) AS {feature}" for feature, condition in FEATURES.items())
         counts = ", ".join(f"countIf({feature}) AS {feature}_members" for feature in FEATURES)
         rows = self._rows(

@@ -19,8 +19,8 @@ from aggregator import api, purge, usage_api, value_api
 from aggregator.api import ContributionFormat, UserFormat
 from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup
-from cc_analytics.backend import purger
 from cc_analytics import sign_in
+from cc_analytics.backend import purger
 from cc_analytics.config import Settings
 from collector import readiness
 from collector.github import webhook

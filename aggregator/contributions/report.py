@@ -119,7 +119,8 @@ class Contributions(RollupReader):
         """Members with sessions, by the part of the row's key that daily_user has."""
         keys = {"day": "day, org_id", "user": "org_id, user_key", "repo": "org_id"}[group]
         where = "".join((" AND org_id = {org:String}" if parameters["org"] is not None else "",
-                         " AND team = {team:String}" if parameters["team"] is not None else ""))
+                         " AND team = {team:String}" if parameters["team"] is not None else "",
+                         " AND user_key = {member:String}" if parameters.get("member") is not None else ""))
         rows = self.client.query(
             f"SELECT {keys}, uniqExactIf(user_key, sessions > 0) FROM {self.database}.daily_user FINAL WHERE day "
             f"BETWEEN {{first:Date}} AND {{last:Date}}{where} GROUP BY {keys}", parameters=parameters).result_rows

@@ -40,7 +40,14 @@ def test_a_member_token_sees_only_its_member_on_every_route(store, serve_factory
         assert (status, json.loads(body)) == (truth_status, json.loads(truth)) == (200, json.loads(truth)), path
         assert stored(BOB, hashed).encode() not in body and b"org-b" not in body, path
         checked.add(path)
-    assert checked == {"/api/v1/daily", "/api/v1/users", "/api/v1/value", "/api/v1/value/forecast", "/api/v1/usage"}
+    assert checked == {"/api/v1/daily", "/api/v1/users", "/api/v1/contributions", "/api/v1/contributions/pull_requests",
+                       "/api/v1/value", "/api/v1/value/forecast", "/api/v1/usage", "/api/v1/usage/adoption",
+                       "/api/v1/repositories"}
+    # the other groupings narrow too
+    for path, group in (("/api/v1/contributions", "user"), ("/api/v1/contributions", "repo"),
+                        ("/api/v1/usage", "user")):
+        assert call(everyone, "GET", path, TOKENS["alice"], group=group) == \
+            call(alice_alone, "GET", path, TOKENS["org"], group=group), (path, group)
 
     # the CSV of the members report, the page's Export, is narrowed too
     assert call(everyone, "GET", "/api/v1/users", TOKENS["alice"], format="csv") == \

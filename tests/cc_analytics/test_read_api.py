@@ -66,11 +66,11 @@ def test_every_route_serve_builds_declares_an_access_level(read_api):
     routes = declared_routes(read_api)
     assert routes[("GET", "/healthz")] is Access.OPEN and routes[("GET", "/readyz")] is Access.OPEN
     assert {path for (_, path), level in routes.items() if level is Access.ORG} == {
-        "/v1/organizations/usage_report/claude_code", "/api/v1/contributions", "/api/v1/contributions/pull_requests",
-        "/api/v1/usage/adoption", "/api/v1/repositories"}
+        "/v1/organizations/usage_report/claude_code"}
     # org-scoped routes that also answer a member token, narrowed to that member (test_member_tokens.py)
     assert {path for (_, path), level in routes.items() if level is Access.MEMBER} == {
-        "/api/v1/daily", "/api/v1/users", "/api/v1/value", "/api/v1/value/forecast", "/api/v1/usage",
+        "/api/v1/daily", "/api/v1/users", "/api/v1/contributions", "/api/v1/contributions/pull_requests",
+        "/api/v1/value", "/api/v1/value/forecast", "/api/v1/usage", "/api/v1/usage/adoption", "/api/v1/repositories",
         "/api/v1/whoami"}
     assert (routes[("GET", "/signin")], routes[("POST", "/signin")], routes[("POST", "/signout")]) == (
         Access.OPEN, Access.OPEN, Access.OPEN)

@@ -101,7 +101,7 @@ def test_sign_in_in_a_browser_wrong_token_org_admin_member_and_sign_out(browser,
     status, users = fetch_json(page, USERS)
     assert status == 200 and [row["user_key"] for row in users["data"]] == [ALICE]
     assert fetch_json(page, "/api/v1/whoami")[1]["kind"] == "member"
-    assert fetch_json(page, f"/api/v1/repositories?from={DAY}&to={DAY}")[0] == 403
+    assert fetch_json(page, f"/v1/organizations/usage_report/claude_code?starting_at={DAY}")[0] == 403
     context.close()
 
     assert requests and all(url.startswith(f"{base}/") for url in requests), requests
