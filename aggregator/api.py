@@ -3,7 +3,8 @@
 The embedded store has one owner, the serve process, so reading it while serve runs goes through here
 (`cc-analytics query` and `cc-analytics report` use it). SQL is checked and bounded by aggregator/readonly_sql.py
 and streamed; serve --sql-endpoint no turns it off. State-changing requests from other sites' pages are refused
-(plumbing/cross_origin.py). Other outputs (CSV, the Admin API shape, Prometheus) are added by
+(plumbing/cross_origin.py). A member token (plumbing/auth.py) reads every report narrowed to its own figures.
+Other outputs (CSV, the Admin API shape, Prometheus) are added by
 exporters through `user_formats` and their own route tables, so imports flow from exporters to the aggregator, never
 back; cc_analytics/read_api.py assembles them.
 """
@@ -29,7 +30,7 @@ from aggregator.readonly_sql import QUERY_FORMATS, QueryRefused, stream_readonly
 from aggregator.refresh import Refresher
 from aggregator.reports import Filters, Reports
 from aggregator.snapshot import Snapshots, snapshot_to_json
-from plumbing.access import requested_org
+from plumbing.access import requested_member, requested_org
 from plumbing.cross_origin import refuse_cross_origin
 from plumbing.json_answer import json_response
 from plumbing.routes import Access, RouteTable
@@ -157,24 +158,26 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
             return await stream_sql_result(request, stream_readonly_query(sql_client, sql, output_format),
                                            QUERY_FORMATS.get(output_format, "text/plain"))
 
-    @table.get("/api/v1/daily", Access.ORG)
+    @table.get("/api/v1/daily", Access.MEMBER)
     async def daily(request: web.Request) -> web.Response:
         try:
             first, last = parse_range(request.query.get("from"), request.query.get("to"))
         except BadParameter as error:
             return bad_request(error)
-        filters = Filters(org=requested_org(request), team=optional(request, "team"))
+        filters = Filters(org=requested_org(request), team=optional(request, "team"),
+                          member=requested_member(request))
         rows = await in_query_thread(request, request.app[REPORTS].daily, first, last, filters)
         return json_response({"from": first.isoformat(), "to": last.isoformat(), "data": rows})
 
-    @table.get("/api/v1/users", Access.ORG)
+    @table.get("/api/v1/users", Access.MEMBER)
     async def users(request: web.Request) -> web.Response:
         try:
             month = parse_month("month", request.query.get("month"))
             output_format = parse_choice("format", request.query.get("format"), ("json", *user_formats), "json")
         except BadParameter as error:
             return bad_request(error)
-        filters = Filters(org=requested_org(request), team=optional(request, "team"), search=optional(request, "q"))
+        filters = Filters(org=requested_org(request), team=optional(request, "team"), search=optional(request, "q"),
+                          member=requested_member(request))
         rows = await in_query_thread(request, request.app[REPORTS].users, month, filters)
         if output_format == "json":
             return json_response({"month": f"{month:%Y-%m}", "data": rows})
@@ -185,9 +188,10 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
 
     def contribution_filters(request: web.Request) -> ContributionFilters:
         return ContributionFilters(org=requested_org(request), team=optional(request, "team"),
-                                   repository=parse_repository(request.query.get("repo")))
+                                   repository=parse_repository(request.query.get("repo")),
+                                   member=requested_member(request))
 
-    @table.get("/api/v1/contributions", Access.ORG)
+    @table.get("/api/v1/contributions", Access.MEMBER)
     async def contributions(request: web.Request) -> web.Response:
         try:
             first, last = parse_range(request.query.get("from"), request.query.get("to"))
@@ -205,7 +209,7 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
             "Content-Type": download.content_type,
             "Content-Disposition": f'attachment; filename="{file_name(first, last, group, download.extension)}"'})
 
-    @table.get("/api/v1/contributions/pull_requests", Access.ORG)
+    @table.get("/api/v1/contributions/pull_requests", Access.MEMBER)
     async def contribution_pull_requests(request: web.Request) -> web.Response:
         try:
             first, last = parse_range(request.query.get("from"), request.query.get("to"))
@@ -219,7 +223,7 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
                                      level)
         return json_response({"from": first.isoformat(), "to": last.isoformat(), "data": rows})
 
-    @table.get("/api/v1/repositories", Access.ORG)
+    @table.get("/api/v1/repositories", Access.MEMBER)
     async def repository_figures(request: web.Request) -> web.Response:
         """Per (org, repository) over the days; CSV in the contributions' formats (contribution_formats)."""
         try:
@@ -227,7 +231,8 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
             output_format = parse_choice("format", request.query.get("format"), ("json", *contribution_formats),
                                          "json")
             filters = repositories.RepositoryFilters(org=requested_org(request), team=optional(request, "team"),
-                                                     repository=parse_repository(request.query.get("repo")))
+                                                     repository=parse_repository(request.query.get("repo")),
+                                                     member=requested_member(request))
         except BadParameter as error:
             return bad_request(error)
         rows = await in_query_thread(request, repositories.Repositories(client, database).rows, first, last, filters)

@@ -29,6 +29,7 @@ class Filters:
     org: str | None = None
     team: str | None = None
     search: str | None = None
+    member: str | None = None  # one member's user key: a member token's own figures
 
     def where(self) -> str:
         conditions = []
@@ -37,20 +38,23 @@ class Filters:
         if self.team is not None:
             # Qualified: in the members report `team` also names an aggregate, which WHERE would read otherwise.
             conditions.append("daily_user.team = {team:String}")
+        if self.member is not None:
+            conditions.append("daily_user.user_key = {member:String}")
         if self.search:
             conditions.append("(positionCaseInsensitiveUTF8(user_key, {search:String}) > 0 "
                               "OR positionCaseInsensitiveUTF8(user_email, {search:String}) > 0)")
         return "".join(f" AND {condition}" for condition in conditions)
 
     def parameters(self) -> dict:
-        return {"org": self.org, "team": self.team, "search": self.search}
+        return {"org": self.org, "team": self.team, "search": self.search, "member": self.member}
 
 
 class Reports(RollupReader):
     def daily(self, first: date, last: date, filters: Filters = Filters()) -> list[dict]:
-        """One row per (day, org) with data: the org's figures, or with a team filter those of the team's users."""
+        """One row per (day, org) with data: the org's figures, or with a team or member filter those of the
+        team's users or of the member."""
         parameters = {"first": first, "last": last, **filters.parameters()}
-        if filters.team is None:
+        if filters.team is None and filters.member is None:
             rows = self._rows(
                 "SELECT day, org_id, active_users, sessions, " + _COLUMNS + " FROM {database}.daily_org FINAL "
                 "WHERE day BETWEEN {first:Date} AND {last:Date}" + filters.where() + " ORDER BY day, org_id",

@@ -30,15 +30,17 @@ class RepositoryFilters:
     org: str | None = None
     team: str | None = None
     repository: str | None = None  # owner/name, lower-cased
+    member: str | None = None  # one member's user key: a member token's own figures
 
     def where(self) -> str:
         conditions = ["org_id = {org:String}" if self.org is not None else "",
                       f"{TABLE}.team = {{team:String}}" if self.team is not None else "",
-                      f"{TABLE}.repository = {{repository:String}}" if self.repository is not None else ""]
+                      f"{TABLE}.repository = {{repository:String}}" if self.repository is not None else "",
+                      f"{TABLE}.user_key = {{member:String}}" if self.member is not None else ""]
         return "".join(f" AND {condition}" for condition in conditions if condition)
 
     def parameters(self) -> dict:
-        return {"org": self.org, "team": self.team, "repository": self.repository}
+        return {"org": self.org, "team": self.team, "repository": self.repository, "member": self.member}
 
 
 # Per (window, org, team, repository): WINDOW_FIGURES, distinct over the window; {day_windows} is the SQL of the

@@ -1,6 +1,7 @@
 """The Usage routes of the read API: GET /api/v1/usage (per name or per member and name) and
 GET /api/v1/usage/adoption (feature adoption per day, org and team), as JSON or in a download format (CSV),
-with the parameters and errors of the other reports; an org token reads only its org."""
+with the parameters and errors of the other reports; an org token reads only its org. A member token reads its own
+usage (per name: members is 1) and adoption (active_members 1 on its days, each feature's members 0 or 1)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from aggregator.api import ContributionFormat, bad_request, in_query_thread, opt
 from aggregator.params import BadParameter, parse_choice, parse_range
 from aggregator.usage import KINDS
 from aggregator.usage_report import ADOPTION_COLUMNS, GROUP_COLUMNS, GROUPS, Usage, UsageFilters, file_stem
-from plumbing.access import requested_org
+from plumbing.access import requested_member, requested_org
 from plumbing.json_answer import json_response
 from plumbing.routes import Access, RouteTable
 
@@ -40,10 +41,10 @@ def routes(client: Client, database: str, formats: dict[str, ContributionFormat]
         first, last = parse_range(request.query.get("from"), request.query.get("to"))
         output_format = parse_choice("format", request.query.get("format"), ("json", *formats), "json")
         filters = UsageFilters(org=requested_org(request), team=optional(request, "team"),
-                               kind=parse_kind(request.query.get("kind")))
+                               kind=parse_kind(request.query.get("kind")), member=requested_member(request))
         return first, last, filters, output_format
 
-    @table.get("/api/v1/usage", Access.ORG)
+    @table.get("/api/v1/usage", Access.MEMBER)
     async def usage(request: web.Request) -> web.Response:
         try:
             first, last, filters, output_format = common(request)
@@ -55,7 +56,7 @@ def routes(client: Client, database: str, formats: dict[str, ContributionFormat]
                       file_stem(first, last, group),
                       {"from": first.isoformat(), "to": last.isoformat(), "group": group})
 
-    @table.get("/api/v1/usage/adoption", Access.ORG)
+    @table.get("/api/v1/usage/adoption", Access.MEMBER)
     async def adoption(request: web.Request) -> web.Response:
         try:
             first, last, filters, output_format = common(request)

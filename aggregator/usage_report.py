@@ -33,15 +33,17 @@ class UsageFilters:
     org: str | None = None
     team: str | None = None
     kind: str | None = None  # one of usage.KINDS
+    member: str | None = None  # one member's user key: a member token's own figures
 
     def where(self, table: str = TABLE) -> str:
         """The conditions, on the table's columns (qualified: a report's team is an aggregate named team)."""
         conditions = [f"{table}.{column} = {{{column}:String}}" for column, value in
-                      (("org_id", self.org), ("team", self.team), ("kind", self.kind)) if value is not None]
+                      (("org_id", self.org), ("team", self.team), ("kind", self.kind), ("user_key", self.member))
+                      if value is not None]
         return "".join(f" AND {condition}" for condition in conditions)
 
     def parameters(self) -> dict:
-        return {"org_id": self.org, "team": self.team, "kind": self.kind}
+        return {"org_id": self.org, "team": self.team, "kind": self.kind, "user_key": self.member}
 
 
 def success_rate(successes: float, failures: float) -> float | None:
@@ -65,7 +67,7 @@ class Usage(RollupReader):
 
     def adoption(self, first: date, last: date, filters: UsageFilters) -> list[dict]:
         """Per day, org and team: active members, and those who used each feature with their share."""
-        member_filter = UsageFilters(org=filters.org, team=filters.team).where("daily_user")
+        member_filter = UsageFilters(org=filters.org, team=filters.team, member=filters.member).where("daily_user")
         used = ", ".join(f"max({condition}) AS {feature}" for feature, condition in FEATURES.items())
         counts = ", ".join(f"countIf({feature}) AS {feature}_members" for feature in FEATURES)
         rows = self._rows(

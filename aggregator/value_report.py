@@ -71,7 +71,7 @@ class Value(RollupReader):
                 "data": [{"org_id": org, **forecast(spend[org], month, today)} for org in sorted(spend)]}
 
     def _merged_with_cc(self, parameters: dict, filters: Filters) -> dict[str, int]:
-        where = ContributionFilters(org=filters.org, team=filters.team).where()
+        where = ContributionFilters(org=filters.org, team=filters.team, member=filters.member).where()
         rows = self._rows(
             f"SELECT org_id, sum(prs_merged_with_claude_code) AS merged FROM {{database}}.{DAILY_TABLE} FINAL"
             f" WHERE day BETWEEN {{first:Date}} AND {{last:Date}}{where} GROUP BY org_id", parameters)

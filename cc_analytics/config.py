@@ -42,6 +42,7 @@ class Settings:
     queue_sync: bool = True
     auth_tokens: str = ""
     allowed_hosts: str = ""
+    session_hours: int = 12
     sql_endpoint: bool = True
     tls_cert: str = ""
     tls_key: str = ""
@@ -237,7 +238,11 @@ ACCESS_OPTIONS = (
     Option("auth_tokens", "File of `ORG_ID TOKEN` lines. With it, exports need Authorization: Bearer TOKEN (gRPC "
                           "UNAUTHENTICATED, HTTP 401 otherwise) and are stored under the token's org whatever "
                           "organization.id they carry; the API needs a token too and an org's token reads only its "
-                          "org (org * marks an admin token: every org, SQL, aggregation, /metrics).", metavar="FILE"),
+                          "org (org * marks an admin token: every org, SQL, aggregation, /metrics). A line "
+                          "`ORG_ID TOKEN member=EMAIL` is a member token: it reads only that member's own figures "
+                          "and stores nothing. Browsers sign in with a token at /signin.", metavar="FILE"),
+    Option("session_hours", "Hours a browser stays signed in after /signin (sessions are kept in memory: a restart "
+                            "signs everyone out).", _positive, "HOURS"),
     Option("allowed_hosts", "Without --auth-tokens the API answers only requests addressed to an IP address or "
                             "to localhost (a web page that points a name of its own at this machine, DNS "
                             "rebinding, could read and change everything); list here, comma-separated, the other "

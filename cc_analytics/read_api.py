@@ -19,7 +19,7 @@ from aggregator import api, purge, usage_api, value_api
 from aggregator.api import ContributionFormat, UserFormat
 from aggregator.refresh import Refresher
 from aggregator.rollup import Rollup, last_run_version
-from cc_analytics import page
+from cc_analytics import page, sign_in
 from cc_analytics.backend import purger
 from cc_analytics.config import Settings
 from collector import readiness
@@ -34,6 +34,8 @@ from plumbing.allowed_hosts import refuse_unknown_hosts
 from plumbing.auth import TokenTable
 from plumbing.metrics_registry import ProcessMetrics
 from plumbing.routes import RouteTable, mount
+from plumbing.sessions import Sessions
+from plumbing.sign_in_attempts import SignInAttempts
 from plumbing.store.client import StoreTarget, connect
 from plumbing.supervisor import Supervisor
 
@@ -55,8 +57,10 @@ def build_read_api(client, settings: Settings, *, refresher: Refresher | None, t
     sql_client when given (serve gives it its own), so a slow query holds no other read. Without github_webhook
     (no --github-webhook-secret-file) POST /github/webhook answers 404 naming the flag. The page at / shows
     page_facts (serve fills its claude-env block once the receivers listen) and health's last records."""
-    # With tokens a rebinding page cannot call anything (it has no token); without, only known hosts are answered.
-    guard = access_control(tokens) if tokens else refuse_unknown_hosts(settings.allowed_host_names)
+    # With tokens a rebinding page cannot call anything (it has no token, and the cookie of a signed-in browser
+    # is SameSite=Strict, for this host only); without, only known hosts are answered.
+    sessions = Sessions(settings.session_hours * 3600)
+    guard = access_control(tokens, sessions) if tokens else refuse_unknown_hosts(settings.allowed_host_names)
     app = api.new_api_app(client, settings.database, [guard])
     mount(app, (
         api.routes(client, settings.database, refresher, USER_FORMATS, sql_client, CONTRIBUTION_FORMATS),
@@ -71,6 +75,7 @@ def build_read_api(client, settings: Settings, *, refresher: Refresher | None, t
                          CONTRIBUTION_FORMATS),
         page.routes(page_facts or page.PageFacts(settings.timezone), health.last_records if health else dict,
                     functools.partial(last_run_version, client, settings.database)),
+        sign_in.routes(tokens, sessions, SignInAttempts(), secure_cookie=settings.tls is not None),
         *more_routes,
     ))
     return app

@@ -65,7 +65,8 @@ async def serve(settings: Settings) -> None:
     # Access files first: a bad token or certificate file stops serve before it opens the store.
     malformed_requests.install()
     connections = connection_limits(settings, raise_open_file_limit())
-    tokens = TokenTable.from_file(settings.auth_tokens) if settings.auth_tokens else None
+    tokens = (TokenTable.from_file(settings.auth_tokens, settings.privacy.stored_email) if settings.auth_tokens
+              else None)
     webhook_secrets = load_secrets(settings.github_webhook_secret_file) if settings.github_webhook_secret_file else ()
     tls = settings.tls
     tls_context = tls.ssl_context() if tls else None

@@ -81,4 +81,7 @@ class FrontDoor:
         if caller is None:
             raise Refusal("unauthenticated",
                           f"a valid token is required: send {transport.token_carrier}: Bearer TOKEN")
+        if caller.is_member:  # it could store records in any member's name
+            raise Refusal("unauthenticated", "a member token only reads its member's own figures; exports need "
+                                             "the org's token")
         return caller.org_id or ""

@@ -7,13 +7,19 @@ at all (no Origin header, Sec-Fetch-Site none or same-origin), and must not carr
 any other type makes the browser ask first (a CORS preflight), which this server never grants. curl, urllib and
 the CLI send no Origin; a page served from the API port itself stays same-origin. Signature-checked routes
 (GitHub's webhook) are exempt: a page cannot sign a request, and GitHub may send a form body.
+
+A route declared to take a form (the sign-in page's POST /signin) may have a form body: a page of another site
+posting it is refused by its Origin as above. A state-changing request a session cookie authenticates needs more
+than the absence of a foreign origin, as a browser sends the cookie on its own: plumbing/access.py accepts it only
+when the browser says it comes from this origin (`same_origin`: an Origin equal to the API's own, or Sec-Fetch-Site:
+same-origin). SameSite=Strict on the cookie is the second layer.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from plumbing.routes import Access, route_access
+from plumbing.routes import Access, route_access, takes_form
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The types a cross-site form or no-cors fetch may send without a preflight (the Fetch standard's CORS-safelisted).
@@ -34,6 +40,8 @@ async def refuse_cross_origin(request: web.Request, handler):
     if fetch_site is not None and fetch_site.lower() not in _SAME_SITE_FETCHES:
         return _refused(403, f"{request.method} {request.path} from a {fetch_site} page is refused: state-changing "
                              "requests are accepted only from this origin or from clients that are not browsers")
+    if takes_form(request):  # its own page's form; another site's was refused above by its Origin
+        return await handler(request)
     if request.content_type in SIMPLE_CONTENT_TYPES and "Content-Type" in request.headers:
         return _refused(415, f"Content-Type {request.content_type} is refused on {request.method} {request.path} "
                              "(a web page of any site can send it): send application/sql for SQL, "
@@ -42,6 +50,15 @@ async def refuse_cross_origin(request: web.Request, handler):
         return _refused(415, f"{request.method} {request.path} with a body needs a Content-Type: application/sql "
                              "for SQL, application/json for JSON")
     return await handler(request)
+
+
+def same_origin(request: web.Request) -> bool:
+    """Whether the browser says the request comes from a page of this origin; a client that is not a browser,
+    sending neither header, says nothing."""
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        return origin.lower() == f"{request.scheme}://{request.host}".lower()
+    return request.headers.get("Sec-Fetch-Site", "").lower() == "same-origin"
 
 
 def _refused(status: int, message: str) -> web.Response:

@@ -23,6 +23,9 @@ class Access(enum.Enum):
 
     OPEN = "open"  # probes: no token
     ORG = "org-scoped"  # an org's token, limited to its own org; an admin token for every org
+    # as ORG, and a member token too: the handler narrows the answer to that member (plumbing/access.py
+    # requested_member). An ORG route refuses member tokens, so a new route never leaks by default.
+    MEMBER = "member-scoped"
     ADMIN = "admin"  # an admin token only
     SIGNED = "signature-checked"  # no bearer token: the handler checks the request's signature itself
 
@@ -37,6 +40,9 @@ class Route:
     path: str
     handler: Handler
     access: Access
+    # Reads an HTML form's body (the sign-in page): plumbing/cross_origin.py lets its form type through, still
+    # refusing another site's page by its Origin.
+    takes_form: bool = False
 
 
 class RouteTable:
@@ -45,20 +51,21 @@ class RouteTable:
     def __init__(self) -> None:
         self._routes: list[Route] = []
 
-    def add(self, method: str, path: str, handler: Handler, access: Access) -> None:
+    def add(self, method: str, path: str, handler: Handler, access: Access, takes_form: bool = False) -> None:
         if not isinstance(access, Access):
             raise TypeError(f"{method} {path}: the access level must be an Access, not {access!r}")
-        self._routes.append(Route(method, path, handler, access))
+        self._routes.append(Route(method, path, handler, access, takes_form))
 
     def get(self, path: str, access: Access) -> Callable[[Handler], Handler]:
         return self._declare("GET", path, access)
 
-    def post(self, path: str, access: Access) -> Callable[[Handler], Handler]:
-        return self._declare("POST", path, access)
+    def post(self, path: str, access: Access, takes_form: bool = False) -> Callable[[Handler], Handler]:
+        return self._declare("POST", path, access, takes_form)
 
-    def _declare(self, method: str, path: str, access: Access) -> Callable[[Handler], Handler]:
+    def _declare(self, method: str, path: str, access: Access, takes_form: bool = False
+                 ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.add(method, path, handler, access)
+            self.add(method, path, handler, access, takes_form)
             return handler
 
         return register
@@ -68,17 +75,22 @@ class RouteTable:
 
 
 ROUTE_ACCESS = web.AppKey("route_access", dict)
+FORM_ROUTES = web.AppKey("form_routes", set)
 
 
 def mount(app: web.Application, tables: Iterable[RouteTable]) -> None:
     """Register the tables' routes on app; its start fails if any route of the app has no level."""
     levels: dict[AbstractRoute, Access] = app.setdefault(ROUTE_ACCESS, {})
+    form_routes: set[AbstractRoute] = app.setdefault(FORM_ROUTES, set())
     if not levels:
         app.on_startup.append(_refuse_undeclared_routes)
     for route in (route for table in tables for route in table):
         # HEAD beside GET, as aiohttp's add_get does, with the same level.
         for method in ("HEAD", "GET") if route.method == "GET" else (route.method,):
-            levels[app.router.add_route(method, route.path, route.handler)] = route.access
+            added = app.router.add_route(method, route.path, route.handler)
+            levels[added] = route.access
+            if route.takes_form:
+                form_routes.add(added)
 
 
 def route_access(request: web.Request) -> Access | None:
@@ -89,10 +101,15 @@ def route_access(request: web.Request) -> Access | None:
     return request.app.get(ROUTE_ACCESS, {}).get(request.match_info.route)
 
 
-def paths_with(app: web.Application, access: Access) -> list[str]:
-    """The paths of the app's routes of one level, sorted."""
+def takes_form(request: web.Request) -> bool:
+    """Whether the matched route reads an HTML form's body."""
+    return request.match_info.http_exception is None and request.match_info.route in request.app.get(FORM_ROUTES, ())
+
+
+def paths_with(app: web.Application, *levels: Access) -> list[str]:
+    """The paths of the app's routes of these levels, sorted."""
     return sorted({route.resource.canonical for route, level in app.get(ROUTE_ACCESS, {}).items()
-                   if level is access and route.resource is not None})
+                   if level in levels and route.resource is not None})
 
 
 def undeclared(app: web.Application) -> list[str]:

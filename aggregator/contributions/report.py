@@ -52,15 +52,17 @@ class ContributionFilters:
     org: str | None = None
     team: str | None = None
     repository: str | None = None  # owner/name, lower-cased
+    member: str | None = None  # one member's key (their email as stored): a member token's own figures
 
     def where(self, table: str = DAILY_TABLE) -> str:
         conditions = [f"{table}.org_id = {{org:String}}" if self.org is not None else "",
                       f"{table}.team = {{team:String}}" if self.team is not None else "",
-                      f"{table}.repository = {{repository:String}}" if self.repository is not None else ""]
+                      f"{table}.repository = {{repository:String}}" if self.repository is not None else "",
+                      f"{table}.member = {{member:String}}" if self.member is not None else ""]
         return "".join(f" AND {condition}" for condition in conditions if condition)
 
     def parameters(self) -> dict:
-        return {"org": self.org, "team": self.team, "repository": self.repository}
+        return {"org": self.org, "team": self.team, "repository": self.repository, "member": self.member}
 
 
 def ratio(part: float, whole: float) -> float:
@@ -117,7 +119,8 @@ class Contributions(RollupReader):
         """Members with sessions, by the part of the row's key that daily_user has."""
         keys = {"day": "day, org_id", "user": "org_id, user_key", "repo": "org_id"}[group]
         where = "".join((" AND org_id = {org:String}" if parameters["org"] is not None else "",
-                         " AND team = {team:String}" if parameters["team"] is not None else ""))
+                         " AND team = {team:String}" if parameters["team"] is not None else "",
+                         " AND user_key = {member:String}" if parameters.get("member") is not None else ""))
         rows = self.client.query(
             f"SELECT {keys}, uniqExactIf(user_key, sessions > 0) FROM {self.database}.daily_user FINAL WHERE day "
             f"BETWEEN {{first:Date}} AND {{last:Date}}{where} GROUP BY {keys}", parameters=parameters).result_rows

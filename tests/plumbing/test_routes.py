@@ -10,8 +10,9 @@ from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 
 from plumbing.access import access_control
-from plumbing.auth import TokenTable
+from plumbing.auth import Caller, TokenTable
 from plumbing.routes import Access, RouteTable, UndeclaredRoute, mount
+from plumbing.sessions import Sessions
 
 ADMIN_TOKEN = "admin-token-0123456789abcdef0123"
 
@@ -58,13 +59,13 @@ def test_signed_routes_pass_the_token_check_and_undeclared_ones_are_refused():
     table = RouteTable()
     table.add("POST", "/webhook", answer, Access.SIGNED)
     table.add("GET", "/admin", answer, Access.ADMIN)
-    app = web.Application(middlewares=[access_control(TokenTable({ADMIN_TOKEN: "*"}))])
+    app = web.Application(middlewares=[access_control(TokenTable({ADMIN_TOKEN: Caller(None)}), Sessions())])
     mount(app, [table])
     assert asyncio.run(statuses(app, [("POST", "/webhook", None), ("GET", "/admin", None), ("GET", "/missing", None),
                                       ("GET", "/admin", ADMIN_TOKEN), ("GET", "/missing", ADMIN_TOKEN)])) \
         == [200, 401, 401, 200, 404]
 
     # an app given the token check but no route tables: its routes have no level, so nothing is let through
-    bare = web.Application(middlewares=[access_control(TokenTable({ADMIN_TOKEN: "*"}))])
+    bare = web.Application(middlewares=[access_control(TokenTable({ADMIN_TOKEN: Caller(None)}), Sessions())])
     bare.router.add_get("/healthz", answer)
     assert asyncio.run(statuses(bare, [("GET", "/healthz", ADMIN_TOKEN)])) == [500]
