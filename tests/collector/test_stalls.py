@@ -1,0 +1,119 @@
+"""No request can stall the collector: while hostile exports are being handled (many tiny points that gzip to almost
+nothing, a gzip body of many members, a client dribbling its body), a steady well-behaved client's exports over
+both transports are each answered promptly, /readyz and /metrics answer, and SIGTERM stops serve within its grace."""
+
+from __future__ import annotations
+
+import gzip
+import signal
+import threading
+import time
+import urllib.request
+from contextlib import ExitStack, contextmanager
+
+import pytest
+
+from benchmarks.claude_requests import RequestFactory
+from cc_analytics.serve import SHUTDOWN_GRACE_SECONDS
+from tests.support.exports import post_export
+from tests.support.hostile_bodies import DribblingClient, empty_gzip_members, tiny_points_request
+
+# A correctness bound for "not stalled" on a shared 2-core machine, not a timing goal.
+PROMPT_SECONDS = 2.0
+STEADY_SECONDS = 4.0
+HOSTILE_AT_ONCE = 3
+GZIP = {"Content-Encoding": "gzip"}
+
+
+@pytest.fixture(scope="module")
+def tiny_points() -> bytes:
+    return tiny_points_request()
+
+
+def _send_tiny_points_gzipped(serve, body: bytes):
+    return post_export(serve, gzip.compress(body), "http", signal="metrics", headers=GZIP, timeout=120)
+
+
+def _send_tiny_points_grpc(serve, body: bytes):
+    return post_export(serve, body, "grpc", signal="metrics", timeout=120)
+
+
+def _send_gzip_members(serve, _body: bytes):
+    return post_export(serve, empty_gzip_members(), "http", signal="logs", headers=GZIP, timeout=120)
+
+
+@contextmanager
+def _in_flight(send, serve, body: bytes):
+    """HOSTILE_AT_ONCE hostile requests sent at once, from threads, for the duration of the block."""
+    threads = [threading.Thread(target=send, args=(serve, body), daemon=True) for _ in range(HOSTILE_AT_ONCE)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)  # sent and being handled
+    yield
+
+
+@contextmanager
+def _dribbling(serve, _body: bytes):
+    with ExitStack() as clients:
+        for _ in range(HOSTILE_AT_ONCE):
+            clients.enter_context(DribblingClient(serve.host, serve.http_port))
+        time.sleep(0.5)
+        yield
+
+
+HOSTILE = {
+    "tiny points gzipped over HTTP": lambda serve, body: _in_flight(_send_tiny_points_gzipped, serve, body),
+    "tiny points over gRPC": lambda serve, body: _in_flight(_send_tiny_points_grpc, serve, body),
+    "many gzip members": lambda serve, body: _in_flight(_send_gzip_members, serve, body),
+    "a client dribbling its body": _dribbling,
+}
+
+
+def _timed(call) -> tuple[float, object]:
+    started = time.monotonic()
+    try:
+        result = call()
+    except Exception as error:  # a timeout or a refused connection is an answer too: a wrong one
+        result = error
+    return time.monotonic() - started, result
+
+
+def _status_of(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=30) as reply:
+        return reply.status
+
+
+def _steady_client(serve, seconds: float) -> list[tuple[str, float, object]]:
+    """Exports over HTTP and gRPC in turn, and /readyz and /metrics, for `seconds`: (what, seconds, answer)."""
+    factory = RequestFactory(worker=7, now_ns=time.time_ns(), events_per_request=10)
+    api = f"http://{serve.host}:{serve.api_port}"
+    answers = []
+    deadline = time.monotonic() + seconds
+    number = 0
+    while time.monotonic() < deadline:
+        transport = ("http", "grpc")[number % 2]
+        elapsed, answer = _timed(lambda: post_export(serve, factory.body("logs", number), transport,
+                                                     signal="logs", timeout=30))
+        answers.append((f"{transport} export", elapsed, getattr(answer, "ok", answer)))
+        for path in ("/readyz", "/metrics"):
+            elapsed, status = _timed(lambda: _status_of(api + path))
+            answers.append((path, elapsed, status == 200 or status))
+        number += 1
+        time.sleep(0.1)
+    return answers
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_a_steady_client_is_answered_promptly_while_hostile_requests_are_handled(serve_factory, tiny_points, hostile):
+    serve = serve_factory("--aggregate-interval", "0")
+    with HOSTILE[hostile](serve, tiny_points):
+        answers = _steady_client(serve, STEADY_SECONDS)
+        slow_or_wrong = [(what, round(elapsed, 2), answer) for what, elapsed, answer in answers
+                         if elapsed > PROMPT_SECONDS or answer is not True]
+        assert not slow_or_wrong, slow_or_wrong
+
+        started = time.monotonic()
+        serve.process.send_signal(signal.SIGTERM)
+        returncode = serve.process.wait(SHUTDOWN_GRACE_SECONDS + 20)
+        assert time.monotonic() - started < SHUTDOWN_GRACE_SECONDS + 5, "serve took longer than its grace to stop"
+        assert returncode == 0, serve.log_text()
