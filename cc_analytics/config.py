@@ -53,6 +53,8 @@ class Settings:
     max_request_bytes: int = 16 * 1024 * 1024
     max_attribute_value_length: int = 65_536
     max_attributes_per_record: int = 512
+    max_records_per_request: int = 100_000
+    max_attributes_per_request: int = 1_000_000
     store_prompts: bool = False
     hash_emails: bool = False
     email_hash_salt: str = field(default="", repr=False)  # a secret: kept out of logs and tracebacks
@@ -295,6 +297,13 @@ INGEST_OPTIONS = (
            _positive, "CHARS"),
     Option("max_attributes_per_record", "Most attributes kept per record; the rest are dropped and counted.",
            _positive, "N"),
+    Option("max_records_per_request", "Most records one export request may carry (log records, spans, metric "
+                                      "data points, and its resource and scope blocks); a larger one is refused "
+                                      "whole with 413 (HTTP) or RESOURCE_EXHAUSTED (gRPC), before it is decoded.",
+           _positive, "N"),
+    Option("max_attributes_per_request", "Most attributes one export request may carry (of its resources, scopes "
+                                         "and records); a larger one is refused like one over "
+                                         "--max-records-per-request.", _positive, "N"),
 )
 
 # Who a record is about: what ingest stores and what `purge --user` must look for.

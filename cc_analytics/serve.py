@@ -83,8 +83,8 @@ async def serve(settings: Settings) -> None:
             batches=BatchSettings(settings.batch_max_rows, settings.batch_max_delay_ms / 1000,
                                   settings.queue_memory_rows),
             insert_columns=functools.partial(insert_columns, write_client, database=settings.database),
-            decoder=RequestDecoder(Limits(settings.max_attribute_value_length, settings.max_attributes_per_record),
-                                   settings.default_org_id, settings.raw_ttl_days, settings.privacy),
+            decoder=RequestDecoder(decode_limits(settings), settings.default_org_id, settings.raw_ttl_days,
+                                   settings.privacy),
             health=health)
         running.push_async_callback(pipeline.close, SHUTDOWN_GRACE_SECONDS)
         pipeline.start(supervisor)
@@ -130,6 +130,12 @@ async def serve(settings: Settings) -> None:
         await _wait_for_stop_signal()
         log.info("stopping: finishing requests in flight and flushing the write batch")
     log.info("stopped; %d rows stored in %d batches", writer.stats.rows, writer.stats.batches)
+
+
+def decode_limits(settings: Settings) -> Limits:
+    return Limits(settings.max_attribute_value_length, settings.max_attributes_per_record,
+                  max_records_per_request=settings.max_records_per_request,
+                  max_attributes_per_request=settings.max_attributes_per_request)
 
 
 def connection_limits(settings: Settings, open_file_limit: int) -> ConnectionLimits:

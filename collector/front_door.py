@@ -15,6 +15,7 @@ from typing import Awaitable, Callable
 from google.protobuf.message import Message
 
 from collector.decode.payload import MalformedPayload, PayloadTooLarge, parse_json, parse_protobuf
+from collector.decode.request_work import TooMuchWork
 from collector.ingest import Ingestor
 from collector.refusals import Refusal
 from collector.signals import Signal
@@ -61,6 +62,8 @@ class FrontDoor:
             refusal = Refusal("too_large", str(error))
         except MalformedPayload as error:
             refusal = Refusal("malformed", str(error))
+        except TooMuchWork as error:
+            refusal = Refusal("too_much_work", str(error))
         except Exception as error:  # once per kind with its stack: a fault hit by every request must not flood the log
             self._internal_log.log(f"{transport.name}:{signal.name}:{type(error).__name__}",
                                    "unexpected error while handling a %s %s export from %s", transport.title,

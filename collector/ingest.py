@@ -11,6 +11,7 @@ import time
 
 from google.protobuf.message import Message
 
+from collector.decode.request_work import check_request_work
 from collector.health import CollectorHealth
 from collector.queued_request import QueuedRows
 from collector.refusals import Refusal
@@ -39,6 +40,7 @@ class Ingestor:
         an "unavailable" Refusal when the write-ahead queue cannot take the request, so the client retries.
         """
         received_at_ns = time.time_ns()
+        check_request_work(request, self._decoder.limits)
         batch = self._decoder.decode(signal, request, received_at_ns, org_id)
         if batch.rows:
             try:  # the decoded rows, redacted already: the queue holds no more than the tables will
