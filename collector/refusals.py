@@ -42,6 +42,9 @@ REFUSALS: dict[str, RefusalAnswer] = {
     # writer drains it or the disk has room.
     "unavailable": RefusalAnswer(grpc.StatusCode.UNAVAILABLE, 503, True, 5,
                                  "the write-ahead queue cannot take it now"),
+    # Retryable: the decoders hold their limit of requests, or a decoding worker died with the request; a moment
+    # later they have room again.
+    "busy": RefusalAnswer(grpc.StatusCode.UNAVAILABLE, 503, True, 1, "the decoders cannot take it now"),
     # Not retryable: the client must send a valid token.
     "unauthenticated": RefusalAnswer(grpc.StatusCode.UNAUTHENTICATED, 401, False, None, "no valid bearer token"),
     # Not retryable: an unexpected error would most likely recur; the collector log has its stack.

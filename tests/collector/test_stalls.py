@@ -42,14 +42,21 @@ def _send_gzip_members(serve, _body: bytes):
     return post_export(serve, empty_gzip_members(), "http", signal="logs", headers=GZIP, timeout=120)
 
 
+def _sent_from_a_thread(send, serve, body: bytes) -> tuple[threading.Thread, list]:
+    """send(serve, body) in a thread; the list gets its answer (or the error: a refusal is allowed)."""
+    answers: list = []
+    thread = threading.Thread(target=lambda: answers.append(_timed(lambda: send(serve, body))[1]), daemon=True)
+    thread.start()
+    return thread, answers
+
+
 @contextmanager
 def _in_flight(send, serve, body: bytes):
     """HOSTILE_AT_ONCE hostile requests sent at once, from threads, for the duration of the block."""
-    threads = [threading.Thread(target=send, args=(serve, body), daemon=True) for _ in range(HOSTILE_AT_ONCE)]
-    for thread in threads:
-        thread.start()
+    for _ in range(HOSTILE_AT_ONCE):
+        _sent_from_a_thread(send, serve, body)
     time.sleep(0.5)  # sent and being handled
-    yield
+    yield None
 
 
 @contextmanager
@@ -58,11 +65,26 @@ def _dribbling(serve, _body: bytes):
         for _ in range(HOSTILE_AT_ONCE):
             clients.enter_context(DribblingClient(serve.host, serve.http_port))
         time.sleep(0.5)
-        yield
+        yield None
+
+
+@contextmanager
+def _decoded_for_seconds(serve, body: bytes):
+    """One request under a bound raised to take it whole: a worker decodes its 800,000 points for seconds, and
+    they are stored once it is done."""
+    thread, answers = _sent_from_a_thread(_send_tiny_points_gzipped, serve, body)
+    time.sleep(1)
+
+    def finished():
+        thread.join(120)
+        assert [getattr(answer, "ok", answer) for answer in answers] == [True]
+
+    yield finished
 
 
 HOSTILE = {
     "tiny points gzipped over HTTP": lambda serve, body: _in_flight(_send_tiny_points_gzipped, serve, body),
+    "tiny points decoded for seconds by a worker": _decoded_for_seconds,
     "tiny points over gRPC": lambda serve, body: _in_flight(_send_tiny_points_grpc, serve, body),
     "many gzip members": lambda serve, body: _in_flight(_send_gzip_members, serve, body),
     "a client dribbling its body": _dribbling,
@@ -103,14 +125,19 @@ def _steady_client(serve, seconds: float) -> list[tuple[str, float, object]]:
     return answers
 
 
+RAISED_BOUND = {"tiny points decoded for seconds by a worker": ("--max-records-per-request", "1000000")}
+
+
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_a_steady_client_is_answered_promptly_while_hostile_requests_are_handled(serve_factory, tiny_points, hostile):
-    serve = serve_factory("--aggregate-interval", "0")
-    with HOSTILE[hostile](serve, tiny_points):
+    serve = serve_factory("--aggregate-interval", "0", *RAISED_BOUND.get(hostile, ()))
+    with HOSTILE[hostile](serve, tiny_points) as finished:
         answers = _steady_client(serve, STEADY_SECONDS)
         slow_or_wrong = [(what, round(elapsed, 2), answer) for what, elapsed, answer in answers
                          if elapsed > PROMPT_SECONDS or answer is not True]
         assert not slow_or_wrong, slow_or_wrong
+        if finished:
+            finished()
 
         started = time.monotonic()
         serve.process.send_signal(signal.SIGTERM)
