@@ -63,10 +63,19 @@ class CollectorProcess:
         return self.process.pid
 
     def cpu_seconds(self) -> float:
-        """User and system time of every thread of serve so far (/proc/PID/stat utime + stime)."""
-        with open(f"/proc/{self.pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        """User and system time of every thread of serve and of its decoding worker processes so far
+        (/proc/PID/stat utime + stime)."""
+        return _process_cpu_seconds(self.pid) + sum(map(_process_cpu_seconds, self._children()))
+
+    def _children(self) -> list[int]:
+        """serve's child processes (the decoding workers, multiprocessing's resource tracker)."""
+        children = []
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            try:
+                children += [int(pid) for pid in (task / "children").read_text().split()]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+        return children
 
     def thread_cpu_seconds(self) -> dict[str, float]:
         """CPU time so far by kind of thread: the main thread runs the asyncio loop (receivers, decoding, writer
@@ -80,17 +89,17 @@ class CollectorProcess:
                 continue  # the thread ended meanwhile
             kind = _thread_kind(int(task.name), name, self.pid)
             kinds[kind] = kinds.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        kinds["decoding worker processes"] = sum(map(_process_cpu_seconds, self._children()))
         return kinds
 
     def _note_peak_rss(self) -> None:
-        """VmHWM: the most resident memory serve has had; read while it still runs."""
+        """VmHWM: the most resident memory serve has had plus each decoding worker's (peaks added: an upper
+        bound); read while it still runs."""
         try:
-            with open(f"/proc/{self.pid}/status") as status:
-                for line in status:
-                    if line.startswith("VmHWM:"):
-                        self.peak_rss_bytes = max(self.peak_rss_bytes, int(line.split()[1]) * 1024)
+            peak = sum(_peak_rss_bytes(pid) for pid in (self.pid, *self._children()))
         except (FileNotFoundError, ProcessLookupError):
-            pass
+            return
+        self.peak_rss_bytes = max(self.peak_rss_bytes, peak)
 
     def insert_figures(self) -> dict[str, float]:
         """The writer's batches, rows and seconds spent in inserts, summed over tables, from serve's /metrics."""
@@ -138,3 +147,20 @@ def _thread_kind(thread_id: int, name: str, pid: int) -> str:
     if name.startswith(("event_engine", "grpc")):
         return "gRPC threads"
     return "chDB threads"
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0  # a child that ended meanwhile
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _peak_rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0

@@ -54,6 +54,10 @@ class Settings:
     max_request_bytes: int = 16 * 1024 * 1024
     max_attribute_value_length: int = 65_536
     max_attributes_per_record: int = 512
+    max_records_per_request: int = 100_000
+    max_attributes_per_request: int = 1_000_000
+    decode_workers: int = min(2, os.cpu_count() or 1)
+    decode_queue_bytes: int = 64 * 1024 * 1024
     store_prompts: bool = False
     hash_emails: bool = False
     email_hash_salt: str = field(default="", repr=False)  # a secret: kept out of logs and tracebacks
@@ -300,6 +304,20 @@ INGEST_OPTIONS = (
            _positive, "CHARS"),
     Option("max_attributes_per_record", "Most attributes kept per record; the rest are dropped and counted.",
            _positive, "N"),
+    Option("max_records_per_request", "Most records one export request may carry (log records, spans, metric "
+                                      "data points, and its resource and scope blocks); a larger one is refused "
+                                      "whole with 413 (HTTP) or RESOURCE_EXHAUSTED (gRPC), before it is decoded.",
+           _positive, "N"),
+    Option("max_attributes_per_request", "Most attributes one export request may carry (of its resources, scopes "
+                                         "and records); a larger one is refused like one over "
+                                         "--max-records-per-request.", _positive, "N"),
+    Option("decode_workers", "Processes that decompress, parse and decode export requests, so the event loop "
+                             "answering every client never does (default: 2, or 1 on a 1-core machine). 0: one "
+                             "thread of serve instead (for debugging).", _non_negative, "N"),
+    Option("decode_queue_bytes", "Most bytes of export requests waiting for or in decoding; past it a request "
+                                 "gets 503 with Retry-After (HTTP) or UNAVAILABLE with RetryInfo (gRPC), which the "
+                                 "OpenTelemetry exporters retry. One request alone is always taken.",
+           _positive, "BYTES"),
 )
 
 # Who a record is about: what ingest stores and what `purge --user` must look for.

@@ -38,6 +38,8 @@ from collector.github.webhook import WebhookReceiver, stored_delivery_lookup
 from collector.ingest import Ingestor
 from collector.github import backfill_routes
 from collector.grpc_receiver import bind, build_grpc_server
+from collector.decoder_pool import DecoderPool
+from collector.export_decoding import ExportDecoder
 from collector.health import CollectorHealth
 from collector.http_receiver import build_http_app
 from collector.pipeline import BatchSettings, QueueSettings, build_pipeline
@@ -53,6 +55,9 @@ from exporters import metrics_endpoint
 log = logging.getLogger("cc_analytics.serve")
 
 SHUTDOWN_GRACE_SECONDS = 10
+# How long each port's requests in flight may take to finish after a stop signal; then they are cut off (a client
+# dribbling its body must not hold the stop), so the three ports and the flush stay within the grace.
+RECEIVER_GRACE_SECONDS = 3
 # How long a read waits for the requests acknowledged before it to reach the store (longer only in an outage).
 READ_AFTER_WRITE_SECONDS = 5
 # OTLP/gRPC, OTLP/HTTP and the API share the connections' part of the open-file limit.
@@ -82,14 +87,14 @@ async def serve(settings: Settings) -> None:
         health = CollectorHealth(metrics, max_orgs=settings.max_label_values)
         health.seen_before(last_record_by_org(read_client, settings.database))
 
+        decoder = RequestDecoder(decode_limits(settings), settings.default_org_id, settings.raw_ttl_days,
+                                 settings.privacy)
         pipeline = build_pipeline(
             queue=QueueSettings(settings.queue_path, settings.queue_max_bytes, settings.queue_sync),
             batches=BatchSettings(settings.batch_max_rows, settings.batch_max_delay_ms / 1000,
                                   settings.queue_memory_rows),
             insert_columns=functools.partial(insert_columns, write_client, database=settings.database),
-            decoder=RequestDecoder(Limits(settings.max_attribute_value_length, settings.max_attributes_per_record),
-                                   settings.default_org_id, settings.raw_ttl_days, settings.privacy),
-            health=health)
+            decoder=decoder, health=health)
         running.push_async_callback(pipeline.close, SHUTDOWN_GRACE_SECONDS)
         pipeline.start(supervisor)
         writer, queue, ingestor = pipeline.writer, pipeline.queue, pipeline.ingestor
@@ -121,17 +126,22 @@ async def serve(settings: Settings) -> None:
                              more_routes=(backfills.routes(),), health=health, page_facts=page_facts)
         api.middlewares.append(reads_after_queued_writes(writer))
         api_port = await _start_site(running, api, settings.host, settings.api_port, "API", limits=connections)
-        grpc_server = build_grpc_server(ingestor, settings.max_request_bytes, tokens, connections=connections)
-        running.push_async_callback(grpc_server.stop, SHUTDOWN_GRACE_SECONDS)
+        decoders = DecoderPool(ExportDecoder(decoder, settings.max_request_bytes), workers=settings.decode_workers,
+                               max_held_bytes=settings.decode_queue_bytes)
+        await decoders.start()
+        running.push_async_callback(decoders.close)  # after the receivers: what they hold is answered first
+        grpc_server = build_grpc_server(ingestor, decoders, settings.max_request_bytes, tokens,
+                                        connections=connections)
+        running.push_async_callback(grpc_server.stop, RECEIVER_GRACE_SECONDS)
         grpc_port = bind(grpc_server, settings.host, settings.grpc_port, tls)
         await grpc_server.start()
-        http_port = await _start_site(running, build_http_app(ingestor, settings.max_request_bytes, tokens),
+        http_port = await _start_site(running, build_http_app(ingestor, decoders, settings.max_request_bytes, tokens),
                                       settings.host, settings.http_port, "OTLP/HTTP",
                                       tls_context, limits=connections)
         page_facts.claude_env = page_claude_env(settings, grpc_port, http_port)
-        log.info("cc-analytics ready: OTLP/gRPC on %s:%d, OTLP/HTTP on %s:%d, API on %s:%d; %s; %s",
+        log.info("cc-analytics ready: OTLP/gRPC on %s:%d, OTLP/HTTP on %s:%d, API on %s:%d; %s; %s; %s",
                  settings.host, grpc_port, settings.host, http_port, settings.host, api_port, target.description,
-                 _access_description(tokens, tls))
+                 _access_description(tokens, tls), decoders.description)
 
         await _wait_for_stop_signal()
         log.info("stopping: finishing requests in flight and flushing the write batch")
@@ -142,6 +152,12 @@ def page_claude_env(settings: Settings, grpc_port: int, http_port: int) -> str:
     """The block `cc-analytics claude-env` prints for this serve, with the ports it bound (0 asks for any)."""
     bound = dataclasses.replace(settings, grpc_port=grpc_port, http_port=http_port)
     return claude_env.render(claude_env.reachable_host(settings.host), bound, "grpc", "shell")
+
+
+def decode_limits(settings: Settings) -> Limits:
+    return Limits(settings.max_attribute_value_length, settings.max_attributes_per_record,
+                  max_records_per_request=settings.max_records_per_request,
+                  max_attributes_per_request=settings.max_attributes_per_request)
 
 
 def connection_limits(settings: Settings, open_file_limit: int) -> ConnectionLimits:
@@ -261,7 +277,8 @@ async def _start_site(running: contextlib.AsyncExitStack, app: web.Application, 
     """Serve app on host:port, within the connection limits, until the stack unwinds; returns the port bound."""
     guard = ConnectionGuard(limits, what)
     # Bodies are decompressed by the receiver itself, under its size limit.
-    runner = guard.runner(app, auto_decompress=False, access_log=None, handle_signals=False)
+    runner = guard.runner(app, auto_decompress=False, access_log=None, handle_signals=False,
+                          shutdown_timeout=RECEIVER_GRACE_SECONDS)
     await runner.setup()
     running.push_async_callback(runner.cleanup)
     try:

@@ -1,6 +1,6 @@
 """The OTLP/gRPC receiver: Logs, Metrics and Trace services on one asyncio gRPC server, an adapter to the front door.
 
-Requests arrive as raw bytes and are parsed by the front door, so a malformed message gets INVALID_ARGUMENT with
+Requests arrive as raw bytes and are parsed by the decoders behind the front door, so a malformed message gets INVALID_ARGUMENT with
 a reason instead of gRPC's generic deserialization error. A retryable refusal carries its retry delay as a
 google.rpc.RetryInfo twice in the trailing metadata: packed in the google.rpc.Status of grpc-status-details-bin
 (what the Go exporters and grpc-status clients read) and alone under google.rpc.retryinfo-bin (what the Python
@@ -13,6 +13,7 @@ import grpc
 from google.protobuf.duration_pb2 import Duration
 from google.rpc import error_details_pb2, status_pb2
 
+from collector.decoder_pool import DecoderPool
 from collector.front_door import GRPC, FrontDoor
 from collector.ingest import Ingestor
 from collector.refusals import Refusal
@@ -28,8 +29,8 @@ RETRY_INFO_KEY = "google.rpc.retryinfo-bin"
 MAX_CALLS_PER_CONNECTION = 128
 
 
-def build_grpc_server(ingestor: Ingestor, max_request_bytes: int, tokens: TokenTable | None = None, *,
-                      connections: ConnectionLimits) -> grpc.aio.Server:
+def build_grpc_server(ingestor: Ingestor, decoders: DecoderPool, max_request_bytes: int,
+                      tokens: TokenTable | None = None, *, connections: ConnectionLimits) -> grpc.aio.Server:
     # A message past the limit is refused by gRPC itself with RESOURCE_EXHAUSTED, the table's "too_large" code.
     server = grpc.aio.server(options=[
         ("grpc.max_receive_message_length", max_request_bytes),
@@ -41,7 +42,7 @@ def build_grpc_server(ingestor: Ingestor, max_request_bytes: int, tokens: TokenT
         ("grpc.max_connection_idle_ms", int(connections.idle_timeout_seconds * 1000)),
         ("grpc.max_concurrent_streams", MAX_CALLS_PER_CONNECTION),
     ])
-    front_door = FrontDoor(ingestor, tokens)
+    front_door = FrontDoor(ingestor, decoders, tokens)
     for signal in SIGNALS:
         handler = grpc.unary_unary_rpc_method_handler(
             _export_handler(signal, front_door),
@@ -78,8 +79,8 @@ def refusal_metadata(refusal: Refusal) -> tuple[tuple[str, bytes], ...]:
 
 def _export_handler(signal: Signal, front_door: FrontDoor):
     async def export(body: bytes, context: grpc.aio.ServicerContext):
-        async def read_body() -> bytes:
-            return body
+        async def read_body() -> tuple[bytes, bool]:
+            return body, False
 
         try:
             return await front_door.export(signal, GRPC, peer=context.peer(),

@@ -15,7 +15,7 @@ from aiohttp import web
 from google.protobuf.json_format import MessageToDict
 from google.rpc import status_pb2
 
-from collector.decode.payload import gunzip
+from collector.decoder_pool import DecoderPool
 from collector.front_door import HTTP, FrontDoor
 from collector.ingest import Ingestor
 from collector.refusals import Refusal
@@ -26,10 +26,11 @@ PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
 
-def build_http_app(ingestor: Ingestor, max_request_bytes: int, tokens: TokenTable | None = None) -> web.Application:
-    # The raw (possibly compressed) body may not exceed the limit either.
+def build_http_app(ingestor: Ingestor, decoders: DecoderPool, max_request_bytes: int,
+                   tokens: TokenTable | None = None) -> web.Application:
+    # The raw (possibly compressed) body may not exceed the limit either; the decoders bound it decompressed.
     app = web.Application(client_max_size=max_request_bytes)
-    front_door = FrontDoor(ingestor, tokens)
+    front_door = FrontDoor(ingestor, decoders, tokens)
     for signal in SIGNALS:
         app.router.add_post(signal.http_path, _export_handler(signal, front_door, max_request_bytes))
     return app
@@ -39,7 +40,7 @@ def _export_handler(signal: Signal, front_door: FrontDoor, max_request_bytes: in
     async def export(request: web.Request) -> web.Response:
         content_type = request.content_type
 
-        async def read_body() -> bytes:
+        async def read_body() -> tuple[bytes, bool]:
             if content_type not in (PROTOBUF, JSON):
                 raise Refusal("unsupported", f"unsupported Content-Type {content_type!r}: use {PROTOBUF} or {JSON}")
             encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
@@ -49,7 +50,7 @@ def _export_handler(signal: Signal, front_door: FrontDoor, max_request_bytes: in
                 body = await request.read()
             except web.HTTPRequestEntityTooLarge:
                 raise Refusal("too_large", f"body exceeds the limit of {max_request_bytes} bytes") from None
-            return gunzip(body, max_request_bytes) if encoding == "gzip" else body
+            return body, encoding == "gzip"
 
         try:
             response = await front_door.export(signal, HTTP, peer=request.remote or "unknown",

@@ -32,6 +32,9 @@ REFUSALS: dict[str, RefusalAnswer] = {
     "malformed": RefusalAnswer(grpc.StatusCode.INVALID_ARGUMENT, 400, False, None, "a malformed body"),
     # Not retryable: without RetryInfo RESOURCE_EXHAUSTED is permanent; the same body is too large again.
     "too_large": RefusalAnswer(grpc.StatusCode.RESOURCE_EXHAUSTED, 413, False, None, "a body over the size limit"),
+    # Not retryable: the same request asks for as much work again; the client must send smaller batches.
+    "too_much_work": RefusalAnswer(grpc.StatusCode.RESOURCE_EXHAUSTED, 413, False, None,
+                                   "a request over the bound on records or attributes per request"),
     # Not retryable: the client must change its content type or encoding (HTTP only).
     "unsupported": RefusalAnswer(grpc.StatusCode.INVALID_ARGUMENT, 415, False, None,
                                  "an unsupported content type or encoding"),
@@ -39,6 +42,9 @@ REFUSALS: dict[str, RefusalAnswer] = {
     # writer drains it or the disk has room.
     "unavailable": RefusalAnswer(grpc.StatusCode.UNAVAILABLE, 503, True, 5,
                                  "the write-ahead queue cannot take it now"),
+    # Retryable: the decoders hold their limit of requests, or a decoding worker died with the request; a moment
+    # later they have room again.
+    "busy": RefusalAnswer(grpc.StatusCode.UNAVAILABLE, 503, True, 1, "the decoders cannot take it now"),
     # Not retryable: the client must send a valid token.
     "unauthenticated": RefusalAnswer(grpc.StatusCode.UNAUTHENTICATED, 401, False, None, "no valid bearer token"),
     # Not retryable: an unexpected error would most likely recur; the collector log has its stack.

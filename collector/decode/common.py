@@ -30,6 +30,9 @@ MAX_REASONS = 5
 class Limits:
     max_attribute_value_length: int = 65_536
     max_attributes_per_record: int = 512
+    # The bound on one request's work: a 39 KB gzip body can carry 800,000 points, seconds of decoding each.
+    max_records_per_request: int = 100_000
+    max_attributes_per_request: int = 1_000_000
 
 
 @dataclass(frozen=True)

@@ -65,24 +65,36 @@ def _hex_to_base64(text: str) -> str:
         raise MalformedPayload(f"{text!r} is not a hex trace or span id") from None
 
 
-
 class PayloadTooLarge(ValueError):
     """The body, once decompressed, is larger than the configured limit."""
 
 
+# A member's compressed bytes are fed in growing slices: a slice past the member's end is copied once more as
+# unused_data, so starting small keeps a body of many tiny members linear, and doubling keeps a large one so.
+_FIRST_SLICE = 256
+_LARGEST_SLICE = 1 << 20
+
+
 def gunzip(body: bytes, limit: int) -> bytes:
-    """Decompress a gzip body (several members allowed) without ever holding more than limit+1 bytes of output."""
+    """Decompress a gzip body (several members allowed) in time linear in its size, never holding more than
+    limit+1 bytes of output: PayloadTooLarge as soon as the output is known to be over limit."""
     output = bytearray()
-    remaining = body
-    while remaining:
+    compressed = memoryview(body)
+    offset = 0
+    while offset < len(compressed):
         decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            output += decompressor.decompress(remaining, limit + 1 - len(output))
-        except zlib.error as error:
-            raise MalformedPayload(f"body is not valid gzip: {error}") from None
-        if len(output) > limit:
-            raise PayloadTooLarge(f"decompressed body exceeds the limit of {limit} bytes")
-        if not decompressor.eof:
-            raise MalformedPayload("body is not valid gzip: the stream is truncated")
-        remaining = decompressor.unused_data
+        size = _FIRST_SLICE
+        while not decompressor.eof:
+            if offset >= len(compressed):
+                raise MalformedPayload("body is not valid gzip: the stream is truncated")
+            piece = compressed[offset:offset + size]
+            try:
+                output += decompressor.decompress(piece, limit + 1 - len(output))
+            except zlib.error as error:
+                raise MalformedPayload(f"body is not valid gzip: {error}") from None
+            if len(output) > limit:
+                raise PayloadTooLarge(f"decompressed body exceeds the limit of {limit} bytes")
+            # below the output bound every byte of the piece is used, or left over past the member's end
+            offset += len(piece) - len(decompressor.unused_data) - len(decompressor.unconsumed_tail)
+            size = min(size * 2, _LARGEST_SLICE)
     return bytes(output)

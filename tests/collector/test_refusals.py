@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from collector.health import REQUEST_REFUSALS
 from collector.refusals import REFUSALS, Refusal
@@ -17,6 +18,7 @@ from tests.support.serve_process import ServeProcess
 TOKEN = "org-a-token-0123456789abcdef"
 ADMIN_TOKEN = "admin-token-0123456789abcdef"
 MAX_REQUEST_BYTES = 100_000
+MAX_RECORDS = 50
 GARBAGE = b"\xff\xff\xff\xff\x0f this is not protobuf"
 
 
@@ -43,7 +45,7 @@ def serve(tmp_path_factory):
     tokens.write_text(f"org-a {TOKEN}\n* {ADMIN_TOKEN}\n")
     process = ServeProcess(directory / "data", (
         "--auth-tokens", str(tokens), "--max-request-bytes", str(MAX_REQUEST_BYTES),
-        "--queue-max-bytes", "20000", "--batch-max-delay-ms", "600000", "--aggregate-interval", "0",
+        "--max-records-per-request", str(MAX_RECORDS), "--queue-max-bytes", "20000", "--batch-max-delay-ms", "600000", "--aggregate-interval", "0",
     )).start()
     yield process
     process.stop()
@@ -54,6 +56,15 @@ def factory(serve):
     return RetryingClients(address_of(serve), exports=0).factory
 
 
+def _logs_of(records: int) -> bytes:
+    """A logs request of so many records (two of them its resource and scope blocks)."""
+    request = ExportLogsServiceRequest()
+    scope = request.resource_logs.add().scope_logs.add()
+    for _ in range(records - 2):
+        scope.log_records.add()
+    return request.SerializeToString()
+
+
 def request_for(reason: str, transport: str, serve, factory) -> dict:
     """How a client meets this refusal over this transport, as keyword arguments of grpc_answer / http_answer."""
     if reason == "unavailable":
@@ -61,6 +72,7 @@ def request_for(reason: str, transport: str, serve, factory) -> dict:
     return {
         "malformed": {"body": GARBAGE, "token": TOKEN},
         "too_large": {"body": b"\0" * (MAX_REQUEST_BYTES + 1), "token": TOKEN},
+        "too_much_work": {"body": _logs_of(MAX_RECORDS + 1), "token": TOKEN},
         "unsupported": {"body": b"hello", "token": TOKEN, "content_type": "text/plain"},
         "unavailable": {"body": factory.body("logs", 1000), "token": TOKEN},
         "unauthenticated": {"body": factory.body("logs", 1001)},
@@ -70,8 +82,8 @@ def request_for(reason: str, transport: str, serve, factory) -> dict:
 # gRPC itself refuses a message past its limit, before the front door sees it, so it is not counted there; its
 # content type is fixed by gRPC, so it cannot be unsupported. "internal" needs a bug to provoke.
 MET_BY_TRANSPORT = {
-    "grpc": ("malformed", "too_large", "unavailable", "unauthenticated"),
-    "http": ("malformed", "too_large", "unsupported", "unavailable", "unauthenticated"),
+    "grpc": ("malformed", "too_large", "too_much_work", "unavailable", "unauthenticated"),
+    "http": ("malformed", "too_large", "too_much_work", "unsupported", "unavailable", "unauthenticated"),
 }
 UNCOUNTED = {("grpc", "too_large")}
 
