@@ -107,6 +107,12 @@ def bad_request(error: BadParameter) -> web.Response:
     return json_response({"error": str(error)}, status=400)
 
 
+def attachment(body: bytes, content_type: str, file_name: str) -> web.Response:
+    """A download: the browser saves it as file_name."""
+    return web.Response(body=body, headers={"Content-Type": content_type,
+                                            "Content-Disposition": f'attachment; filename="{file_name}"'})
+
+
 def optional(request: web.Request, name: str) -> str | None:
     value = request.query.get(name)
     return value if value else None
@@ -182,9 +188,7 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
         if output_format == "json":
             return json_response({"month": f"{month:%Y-%m}", "data": rows})
         download = user_formats[output_format]
-        return web.Response(body=download.render(rows), headers={
-            "Content-Type": download.content_type,
-            "Content-Disposition": f'attachment; filename="{download.file_name(month)}"'})
+        return attachment(download.render(rows), download.content_type, download.file_name(month))
 
     def contribution_filters(request: web.Request) -> ContributionFilters:
         return ContributionFilters(org=requested_org(request), team=optional(request, "team"),
@@ -205,9 +209,8 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
         if output_format == "json":
             return json_response(answer)
         download = contribution_formats[output_format]
-        return web.Response(body=download.render(answer["data"], GROUP_COLUMNS[group]), headers={
-            "Content-Type": download.content_type,
-            "Content-Disposition": f'attachment; filename="{file_name(first, last, group, download.extension)}"'})
+        return attachment(download.render(answer["data"], GROUP_COLUMNS[group]), download.content_type,
+                          file_name(first, last, group, download.extension))
 
     @table.get("/api/v1/contributions/pull_requests", Access.MEMBER)
     async def contribution_pull_requests(request: web.Request) -> web.Response:
@@ -239,9 +242,8 @@ def routes(client: Client, database: str, refresher: Refresher | None = None,
         if output_format == "json":
             return json_response({"from": first.isoformat(), "to": last.isoformat(), "data": rows})
         download = contribution_formats[output_format]
-        return web.Response(body=download.render(rows, repositories.COLUMNS), headers={
-            "Content-Type": download.content_type,
-            "Content-Disposition": f'attachment; filename="{repositories.file_name(first, last)}"'})
+        return attachment(download.render(rows, repositories.COLUMNS), download.content_type,
+                          repositories.file_name(first, last))
 
     @table.post("/api/v1/aggregate", Access.ADMIN)
     async def aggregate(request: web.Request) -> web.Response:

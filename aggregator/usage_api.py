@@ -10,7 +10,7 @@ from datetime import date
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
-from aggregator.api import ContributionFormat, bad_request, in_query_thread, optional
+from aggregator.api import ContributionFormat, attachment, bad_request, in_query_thread, optional
 from aggregator.params import BadParameter, parse_choice, parse_range
 from aggregator.usage import KINDS
 from aggregator.usage_report import ADOPTION_COLUMNS, GROUP_COLUMNS, GROUPS, Usage, UsageFilters, file_stem
@@ -33,9 +33,8 @@ def routes(client: Client, database: str, formats: dict[str, ContributionFormat]
         if output_format == "json":
             return json_response({**answer_fields, "data": rows})
         download = formats[output_format]
-        return web.Response(body=download.render(rows, columns), headers={
-            "Content-Type": download.content_type,
-            "Content-Disposition": f'attachment; filename="{download_name}.{download.extension}"'})
+        return attachment(download.render(rows, columns), download.content_type,
+                          f"{download_name}.{download.extension}")
 
     def common(request: web.Request) -> tuple[date, date, UsageFilters, str]:
         first, last = parse_range(request.query.get("from"), request.query.get("to"))

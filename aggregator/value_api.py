@@ -10,7 +10,7 @@ from typing import Callable
 from aiohttp import web
 from clickhouse_connect.driver.client import Client
 
-from aggregator.api import ContributionFormat, bad_request, in_query_thread, optional
+from aggregator.api import ContributionFormat, attachment, bad_request, in_query_thread, optional
 from aggregator.params import BadParameter, parse_choice, parse_limit, parse_month, parse_range
 from aggregator.reports import Filters
 from aggregator.value import VALUE_COLUMNS
@@ -24,10 +24,6 @@ def routes(client: Client, database: str, today: Callable[[], date],
     """The value routes; today() is the current day in the aggregation time zone (what is spent so far)."""
     table = RouteTable()
     formats = formats or {}
-
-    def download(body: bytes, form: ContributionFormat, name: str) -> web.Response:
-        return web.Response(body=body, headers={"Content-Type": form.content_type,
-                                                "Content-Disposition": f'attachment; filename="{name}"'})
 
     @table.get("/api/v1/value", Access.MEMBER)
     async def value(request: web.Request) -> web.Response:
@@ -43,8 +39,8 @@ def routes(client: Client, database: str, today: Callable[[], date],
         if output_format == "json":
             return json_response(answer)
         form = formats[output_format]
-        return download(form.render(answer["data"], VALUE_COLUMNS), form,
-                        file_name(first, last).replace(".csv", f".{form.extension}"))
+        return attachment(form.render(answer["data"], VALUE_COLUMNS), form.content_type,
+                          file_name(first, last).replace(".csv", f".{form.extension}"))
 
     @table.get("/api/v1/value/forecast", Access.MEMBER)
     async def value_forecast(request: web.Request) -> web.Response:
@@ -59,7 +55,7 @@ def routes(client: Client, database: str, today: Callable[[], date],
         if output_format == "json":
             return json_response(answer)
         form = formats[output_format]
-        return download(form.render(answer["data"], FORECAST_COLUMNS), form,
-                        f"cc-analytics-value-forecast-{month:%Y-%m}.{form.extension}")
+        return attachment(form.render(answer["data"], FORECAST_COLUMNS), form.content_type,
+                          f"cc-analytics-value-forecast-{month:%Y-%m}.{form.extension}")
 
     return table

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import secrets
 from datetime import date
 
@@ -17,7 +16,7 @@ from aggregator.contributions.report import GROUP_COLUMNS, SUMMED
 from exporters import users_csv
 from tests.support.command_line import run
 from tests.support.contribution_rows import days_before, generated_seed, seed_data_dir
-from tests.support.read_api import send
+from tests.support.read_api import call_with_token as call, json_with_token as json_of
 from tests.support.serve_process import ServeProcess
 
 pytestmark = pytest.mark.slow
@@ -42,16 +41,6 @@ def seeded_serve(tmp_path_factory):
         yield serve, seed, tokens
     finally:
         serve.stop()
-
-
-def call(serve, token: str, path: str, **parameters) -> tuple[int, bytes]:
-    return send(serve, "GET", path, headers={"Authorization": f"Bearer {token}"}, **parameters)
-
-
-def json_of(serve, token: str, path: str, **parameters) -> dict:
-    status, body = call(serve, token, path, **parameters)
-    assert status == 200, body
-    return json.loads(body)
 
 
 def expected_totals(seed, org=None, repository=None) -> dict:

@@ -24,7 +24,7 @@ from tests.support.contribution_rows import Seed, seed_data_dir
 from tests.support.fleet import Fleet
 from tests.support.fleet_reports import utc_today
 from tests.support.fleet_truth import GroundTruth
-from tests.support.read_api import send
+from tests.support.read_api import call_with_token as call, json_with_token as json_of
 from tests.support.serve_process import ServeProcess
 
 pytestmark = pytest.mark.slow
@@ -64,16 +64,6 @@ def fleet_serve(tmp_path_factory):
         yield serve, fleet, seed, tokens
     finally:
         serve.stop()
-
-
-def call(serve, token: str, path: str, **parameters) -> tuple[int, bytes]:
-    return send(serve, "GET", path, headers={"Authorization": f"Bearer {token}"}, **parameters)
-
-
-def json_of(serve, token: str, path: str, **parameters) -> dict:
-    status, body = call(serve, token, path, **parameters)
-    assert status == 200, body
-    return json.loads(body)
 
 
 def expected_value(truth: GroundTruth, seed: Seed, first: date, last: date, team: str | None) -> dict[str, dict]:

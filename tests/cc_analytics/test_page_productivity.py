@@ -16,7 +16,7 @@ from tests.support.command_line import run
 from tests.support.fleet import Fleet
 from tests.support.fleet_reports import accept_rate, utc_today
 from tests.support.fleet_truth import GroundTruth, Tally
-from tests.support.page_browser import PHONE, PageSession, chromium
+from tests.support.page_browser import PHONE, PageSession
 from tests.support.serve_process import ServeProcess
 
 pytestmark = pytest.mark.slow
@@ -91,12 +91,6 @@ def fleet_serve(tmp_path_factory):
         yield serve, fleet
     finally:
         serve.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from collections import defaultdict
 import pytest
 
 from tests.support.fleet_reports import utc_today
-from tests.support.page_browser import PageSession, chromium
+from tests.support.page_browser import PageSession
 from tests.support.serve_process import ServeProcess
 from tests.support.usage_fleet import UsageFleet
 
@@ -58,12 +58,6 @@ def usage_serve(tmp_path_factory):
         yield serve, fleet
     finally:
         serve.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def usage_tables(session: PageSession) -> dict[str, list[dict]]:

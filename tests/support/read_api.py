@@ -41,3 +41,15 @@ def send(serve, method: str, path: str, body: bytes | None = None, headers: dict
                 return 0, cut.partial
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+
+
+def call_with_token(serve, token: str, path: str, **parameters) -> tuple[int, bytes]:
+    """GET path with a bearer token: the status and the body."""
+    return send(serve, "GET", path, headers={"Authorization": f"Bearer {token}"}, **parameters)
+
+
+def json_with_token(serve, token: str, path: str, **parameters) -> dict:
+    """GET path with a bearer token, which must answer 200: its JSON."""
+    status, body = call_with_token(serve, token, path, **parameters)
+    assert status == 200, body
+    return json.loads(body)
