@@ -186,6 +186,16 @@ def test_team_is_the_users_latest_team_and_the_attribute_key_is_configurable(sto
     assert user_day(store, DAY)["team"] == "blue"
 
 
+def test_a_team_name_is_cut_to_256_characters_from_the_resource_and_from_a_records_attributes(store, rollup):
+    long_team = "t" * 255 + "\u00e9" + "x" * 20_000  # the 256th character is two bytes in UTF-8
+    store_rows(store, events=[event("user_prompt", at(DAY, 9), **identity())], resource={"team": long_team})
+    store_rows(store, events=[event("user_prompt", at(DAY, 9), **identity("bob@example.com"), team=long_team)],
+               resource={"service.name": "claude-code"})
+    rollup.rebuild_day(DAY)
+    for member in ("ada@example.com", "bob@example.com"):
+        assert user_day(store, DAY, member)["team"] == long_team[:256]
+
+
 def test_days_follow_the_configured_time_zone(store):
     # 01:30 UTC on Nov 2 is still Nov 1 in New York
     store_rows(store, events=[event("user_prompt", at(DAY, 1, 30), **identity())])
