@@ -36,8 +36,8 @@ def check_request_work(request: Message, limits: Limits) -> None:
         for scope_block in getattr(block, scopes_field):
             records += 1
             attributes += len(scope_block.scope.attributes)
-            for group in _record_groups(scope_block, records_field):
-                records += len(group)
+            for count, group in _record_groups(scope_block, records_field):
+                records += count
                 _check_records(records, limits)
                 attributes += sum(len(record.attributes) for record in group)
                 _check_attributes(attributes, limits)
@@ -46,22 +46,16 @@ def check_request_work(request: Message, limits: Limits) -> None:
 
 
 def _record_groups(scope_block, records_field: str):
-    """A scope block's records in one list, or a metrics block's data points metric by metric (a metric without
-    points stands for itself)."""
+    """(how many records, the records) of a scope block in one group, or of a metrics block metric by metric: a
+    metric without points counts one, as decoding walks it."""
     if records_field != "metrics":
-        yield getattr(scope_block, records_field)
+        records = getattr(scope_block, records_field)
+        yield len(records), records
         return
     for metric in scope_block.metrics:
         kind = metric.WhichOneof("data")
         points = getattr(metric, kind).data_points if kind else ()
-        yield points if len(points) else _POINTLESS_METRIC
-
-
-class _NoAttributes:
-    attributes = ()
-
-
-_POINTLESS_METRIC = (_NoAttributes(),)
+        yield max(len(points), 1), points
 
 
 def _check_records(records: int, limits: Limits) -> None:
