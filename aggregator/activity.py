@@ -57,10 +57,11 @@ _IN_RUN = ("timestamp >= fromUnixTimestamp64Nano({run_start:Int64}) "
 # them) are left out of the rollup whole, so no figure is NaN, wraps, or makes the run fail for every org.
 USABLE_VALUE = f"isFinite(value) AND value BETWEEN 0 AND {float(MAX_POINT_VALUE)}"
 
-# A team is a label of every /metrics family: cut like a repository or a usage name, so a client's 64 KiB team
-# names cannot make each of its series that long.
-LONGEST_TEAM = 256
-_RESOURCE_TEAM = f"leftUTF8(resource_attributes[{{team_key:String}}], {LONGEST_TEAM}) AS resource_team"
+# The characters kept of a text the rollups group by and /metrics publishes as a label value (a team, a usage
+# name; a repository is cut alike by collector migration 0009): the collector keeps attribute values of up to
+# --max-attribute-value-length (64 KiB), and one client's long values would make /metrics megabytes.
+LONGEST_LABEL = 256
+_RESOURCE_TEAM = f"leftUTF8(resource_attributes[{{team_key:String}}], {LONGEST_LABEL}) AS resource_team"
 
 # The columns a group has whatever its kind, and what its records give them; duplicates of a record change none
 # of the latest-of and max values, only the counts.
@@ -132,7 +133,8 @@ SELECT count() FROM (SELECT day, org_id, user_key FROM {staging} GROUP BY day, o
 # The record attribute team of records without a resource team, as rows that add nothing but a team. No FINAL:
 # a duplicate record does not change which is latest.
 _ATTRIBUTE_TEAM = f"""
-SELECT org_id, user_key, is_remote, timestamp, leftUTF8(attributes[{{team_key:String}}], {LONGEST_TEAM}) AS attribute_team
+SELECT org_id, user_key, is_remote, timestamp,
+       leftUTF8(attributes[{{team_key:String}}], {LONGEST_LABEL}) AS attribute_team
 FROM {{database}}.{{table}}
 PREWHERE {_IN_RUN} AND resource_attributes[{{team_key:String}}] = ''
 """

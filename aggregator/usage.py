@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aggregator.activity import _DAY, _IN_RUN
+from aggregator.activity import _DAY, _IN_RUN, LONGEST_LABEL
 from aggregator.figures import COST, MAX_DAILY_COUNT, TOKENS, Figure
 
 TABLE = "daily_usage"
@@ -26,11 +26,6 @@ _MCP_TOOL = ("if(mcp_tool_name = '' OR startsWith(mcp_tool_name, 'mcp__'), mcp_t
              "concat('mcp__', mcp_server_name, '__', mcp_tool_name))")
 ATTRIBUTED_KINDS = (("query_source", "query_source"), ("agent", "agent_name"), ("skill", "skill_name"),
                     ("plugin", "plugin_name"), ("mcp_server", "mcp_server_name"), ("mcp_tool", _MCP_TOOL))
-
-# A name is cut to this many characters, as a repository is (collector migration 0009): the collector keeps values
-# of up to --max-attribute-value-length (64 KiB), and /metrics publishes the top names as label values, so without
-# the cut a client's long names made /metrics megabytes however few series it had.
-LONGEST_NAME = 256
 
 # Attribute values arrive as strings or numbers and are kept as text; a count or duration that is not a finite
 # non-negative number counts 0.
@@ -139,7 +134,7 @@ _ATTRIBUTED_VALUES = {
 }
 
 _ATTRIBUTION_ROWS = f"""
-SELECT day, org_id, user_key, attribution.1 AS kind, leftUTF8(attribution.2, {LONGEST_NAME}) AS name,
+SELECT day, org_id, user_key, attribution.1 AS kind, leftUTF8(attribution.2, {LONGEST_LABEL}) AS name,
        {", ".join(f"toFloat64({_ATTRIBUTED_VALUES[name]}) AS {name}" for name in FIGURE_NAMES)}
 FROM {{staging}}
 ARRAY JOIN [{", ".join(f"('{kind}', {column})" for kind, column in ATTRIBUTED_KINDS)}] AS attribution
@@ -156,7 +151,7 @@ def _event_tuple(source: EventSource) -> str:
 
 _EVENT_LIST = ", ".join(f"'{event}'" for event in USAGE_EVENTS)
 _EVENT_ROWS = f"""
-SELECT day, org_id, user_key, used.1 AS kind, leftUTF8(used.2, {LONGEST_NAME}) AS name, used.3 AS uses,
+SELECT day, org_id, user_key, used.1 AS kind, leftUTF8(used.2, {LONGEST_LABEL}) AS name, used.3 AS uses,
        used.4 AS successes, used.5 AS failures, used.6 AS duration_ms,
        0. AS cost_usd, 0. AS input_tokens, 0. AS output_tokens, 0. AS cache_read_tokens, 0. AS cache_creation_tokens
 FROM (SELECT {_DAY}, org_id, user_key, event_name, tool_name, attributes FROM {{database}}.events FINAL
