@@ -10,6 +10,7 @@ into the HTML; the ports are known only once the receivers listen, so serve fill
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import importlib.util
 import json
@@ -47,6 +48,7 @@ class PageFacts:
         return json.dumps({"time_zone": self.time_zone, "claude_env": self.claude_env}).replace("<", "\\u003c")
 
 
+@functools.cache  # found once; a missing package is looked for again on the next request
 def charting_library() -> Path:
     """plotly.min.js in the installed plotly package, found without importing plotly (it is a pip dependency)."""
     spec = importlib.util.find_spec(CHARTING_PACKAGE)
