@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from plumbing.auth import Caller
 from plumbing.sessions import Sessions
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.manual_clock import ManualClock
 
 
 def test_a_session_names_its_caller_until_it_expires_or_ends():
-    clock = Clock()
+    clock = ManualClock(1000.0)
     sessions = Sessions(lifetime_seconds=60, clock=clock)
     org, member = Caller("org-a"), Caller("org-a", "ada@example.com", "ada@example.com")
     first, second = sessions.start(org), sessions.start(member)
@@ -31,7 +24,7 @@ def test_a_session_names_its_caller_until_it_expires_or_ends():
 
 
 def test_a_flood_of_sign_ins_keeps_only_the_newest_sessions():
-    clock = Clock()
+    clock = ManualClock(1000.0)
     sessions = Sessions(lifetime_seconds=3600, max_sessions=100, clock=clock)
     ids = [sessions.start(Caller(f"org-{n}")) for n in range(1000)]
     assert len(sessions) == 100
@@ -40,7 +33,7 @@ def test_a_flood_of_sign_ins_keeps_only_the_newest_sessions():
 
 
 def test_expired_sessions_are_dropped_when_new_ones_start():
-    clock = Clock()
+    clock = ManualClock(1000.0)
     sessions = Sessions(lifetime_seconds=10, clock=clock)
     for n in range(50):
         sessions.start(Caller("org-a"))

@@ -4,18 +4,11 @@ addresses remembered are bounded."""
 from __future__ import annotations
 
 from plumbing.sign_in_attempts import SignInAttempts
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.manual_clock import ManualClock
 
 
 def test_an_address_that_failed_too_often_waits_for_the_window_to_end():
-    clock = Clock()
+    clock = ManualClock(500.0)
     attempts = SignInAttempts(max_failures=3, window_seconds=60, clock=clock)
     for _ in range(2):
         attempts.failed("10.0.0.1")
@@ -33,7 +26,7 @@ def test_an_address_that_failed_too_often_waits_for_the_window_to_end():
 
 
 def test_the_addresses_remembered_are_bounded():
-    attempts = SignInAttempts(max_failures=1, window_seconds=60, max_addresses=10, clock=Clock())
+    attempts = SignInAttempts(max_failures=1, window_seconds=60, max_addresses=10, clock=ManualClock(500.0))
     for n in range(100):
         attempts.failed(f"10.0.0.{n}")
     assert len(attempts._failures) == 10
